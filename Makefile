@@ -1,0 +1,47 @@
+# Streaming KPIs: `make help` lists the targets. The first target you run creates .venv itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATE ?= 2024-06-25
+PARAMS ?= params/local.yaml
+SAMPLE_DIR := data/sample
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml lib/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -r requirements.txt -e lib -e .
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment (pinned by constraints.txt)
+
+sample-data: $(VENV)/.installed ## Generate the deterministic sample week into data/sample
+	$(PY) -m streamkpi.sample_data --out $(SAMPLE_DIR)
+
+run: $(VENV)/.installed ## Run the pipeline for DATE (default 2024-06-25) with PARAMS (default params/local.yaml)
+	@if [ "$(PARAMS)" = "params/local.yaml" ] && [ -z "$$(ls -A $(SAMPLE_DIR) 2>/dev/null)" ]; then \
+		$(MAKE) --no-print-directory sample-data; fi
+	$(PY) -m pipeline run --date $(DATE) --params $(PARAMS)
+
+test: $(VENV)/.installed ## Run the test suite
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lab: $(VENV)/.installed ## Open JupyterLab on notebooks/ with the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+lock: ## Re-resolve constraints.txt from requirements.txt (needs the registry)
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install --quiet --upgrade pip
+	build/lock-venv/bin/pip install --quiet -r requirements.txt
+	build/lock-venv/bin/pip freeze --exclude-editable > constraints.txt
+	rm -rf build/lock-venv
+
+clean: ## Remove generated reports, staging, sample data and the local warehouse (keeps .venv)
+	rm -rf reports data warehouse
+
+.PHONY: help venv sample-data run test lab lock clean

@@ -1,0 +1,17 @@
+"""Errors a run reports to the user; each message names the file, column or row and the rule."""
+
+
+class StreamKPIError(Exception):
+    """Base class of the errors the pipeline raises on purpose."""
+
+
+class InputValidationError(StreamKPIError):
+    """An input file breaks the input contract (missing file, missing required columns)."""
+
+
+class NoValidStreamsError(StreamKPIError):
+    """The run date has no valid stream: nothing is loaded."""
+
+
+class WarehouseError(StreamKPIError):
+    """The warehouse rejected or failed a load; the previous rows are kept."""
