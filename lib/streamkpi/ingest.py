@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -74,6 +75,15 @@ def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str |
             f"{counts['unknown_track']} of unknown tracks; nothing is loaded"
         )
     return IngestSummary(run_date=run_date, staging_dir=staging_dir, counts=counts)
+
+
+def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFrame:
+    """A few rejected rows of each reason, streams and catalog, for the report."""
+    frames = []
+    for kind in ("songs", "streams"):
+        rejects = pd.read_csv(Path(staging_dir) / "rejects" / f"{kind}.csv", dtype=str, keep_default_na=False)
+        frames.append(rejects.groupby("reason", sort=True).head(per_reason).assign(file_kind=kind))
+    return pd.concat(frames, ignore_index=True)
 
 
 def parse_run_date(value: str | dt.date) -> dt.date:
