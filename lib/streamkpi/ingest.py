@@ -20,11 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from .errors import NoValidStreamsError
-from .inputs import InputFiles, check_required_columns, locate_inputs
+from .inputs import InputFiles, MalformedRow, check_required_columns, locate_inputs, read_text_columns
 
 # listen_time forms accepted: date, space or T, time, optional fraction, optional offset.
 LISTEN_TIME_PATTERN = (
@@ -34,6 +32,9 @@ LISTEN_TIME_PATTERN = (
 INTEGER_PATTERN = r"[+-]?[0-9]+"
 WHOLE_NUMBER_PATTERN = r"[+-]?[0-9]+(\.0*)?"
 MIN_AGE, MAX_AGE = 13, 120
+# Durations are summed as exact decimals with 3 places (to the microsecond), so they must fit that.
+MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
+WHITESPACE = " \t\n\r\v\f"
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
 
@@ -102,6 +103,8 @@ def _connect(staging_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     _run(con, "SET TimeZone = 'UTC'")
     _run(con, f"SET temp_directory = '{_sql_path(staging_dir / '.spill')}'")
+    # Every text field is compared without surrounding whitespace (spaces, tabs, line breaks).
+    _run(con, f"CREATE MACRO clean_text(s) AS trim(s, '{WHITESPACE}')")
     return con
 
 
@@ -109,40 +112,32 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _read_text_columns(path: Path, columns: tuple[str, ...]) -> pa.Table:
-    """Read the named columns of a CSV as text, in file order, with a 1-based data row number."""
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(encoding="utf8"),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=list(columns),
-            column_types={c: pa.string() for c in columns},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    return table.append_column("row_number", pa.array(range(1, table.num_rows + 1), pa.int64()))
+def _register_text(con, name: str, paths: list[Path], columns: tuple[str, ...]) -> list[MalformedRow]:
+    """Materialise the text columns of ``paths`` as table ``name``; returns the malformed rows met."""
+    malformed: list[MalformedRow] = []
+    con.register(f"{name}_reader", read_text_columns(paths, columns, malformed))
+    _run(con, f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_reader")
+    con.unregister(f"{name}_reader")
+    return malformed
 
 
 def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    songs = _read_text_columns(inputs.songs, ("track_id", "artists", "track_genre", "duration_ms"))
-    con.register("songs_text", songs)
+    malformed = _register_text(con, "songs_text", [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms"))
     _run(
         con,
-        """
+        f"""
         CREATE TEMP TABLE songs_checked AS
-        SELECT row_number, trim(track_id) AS track_id, trim(track_genre) AS track_genre,
-               trim(duration_ms) AS duration_text, TRY_CAST(trim(duration_ms) AS DOUBLE) AS duration_ms,
+        SELECT row_number, clean_text(track_id) AS track_id, clean_text(track_genre) AS track_genre,
+               duration_ms AS duration_text, TRY_CAST(clean_text(duration_ms) AS DOUBLE) AS duration_ms,
                artists,
-               CASE WHEN trim(track_id) = '' THEN 'empty track_id'
-                    WHEN trim(track_genre) = '' THEN 'empty track_genre'
-                    WHEN NOT coalesce(isfinite(TRY_CAST(trim(duration_ms) AS DOUBLE))
-                                      AND TRY_CAST(trim(duration_ms) AS DOUBLE) > 0, false)
-                         THEN 'duration_ms is not a positive number'
+               CASE WHEN clean_text(track_id) = '' THEN 'empty track_id'
+                    WHEN clean_text(track_genre) = '' THEN 'empty track_genre'
+                    WHEN NOT coalesce(TRY_CAST(clean_text(duration_ms) AS DOUBLE)
+                                      BETWEEN {MIN_DURATION_MS} AND {MAX_DURATION_MS}, false)
+                         THEN 'duration_ms is not a positive number of milliseconds'
                END AS rule
         FROM songs_text
-        """
+        """,
     )
     _run(
         con,
@@ -151,25 +146,29 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
         SELECT track_id, track_genre, duration_ms, artists FROM songs_checked
         WHERE rule IS NULL
         QUALIFY row_number() OVER (PARTITION BY track_id ORDER BY row_number) = 1
-        """
+        """,
     )
     _run(
         con,
         """
         CREATE TEMP TABLE track_artists AS
-        SELECT DISTINCT track_id, trim(artist) AS artist
+        SELECT DISTINCT track_id, clean_text(artist) AS artist
         FROM (SELECT track_id, unnest(string_split(artists, ';')) AS artist FROM tracks)
-        WHERE trim(artist) <> ''
-        """
+        WHERE clean_text(artist) <> ''
+        """,
     )
     _copy(con, "SELECT * FROM tracks ORDER BY track_id", staging_dir / "tracks.parquet")
     _copy(con, "SELECT * FROM track_artists ORDER BY track_id, artist", staging_dir / "track_artists.parquet")
-    source = inputs.relative(inputs.songs).replace("'", "''")
+    source = _sql_text(inputs.relative(inputs.songs))
+    con.register("songs_malformed", _malformed_frame(malformed))
     _copy(
         con,
-        f"""SELECT '{source}' AS source_file, row_number, track_id, track_genre, duration_text AS duration_ms,
-                   'bad_song' AS reason, rule
-            FROM songs_checked WHERE rule IS NOT NULL ORDER BY row_number""",
+        f"""SELECT '{source}' AS source_file, row_number, track_id, track_genre, duration_ms, 'bad_song' AS reason, rule
+            FROM (SELECT row_number, track_id, track_genre, duration_text AS duration_ms, rule
+                  FROM songs_checked WHERE rule IS NOT NULL
+                  UNION ALL
+                  SELECT NULL, NULL, NULL, NULL, rule FROM songs_malformed)
+            ORDER BY row_number NULLS LAST, rule""",
         staging_dir / "rejects" / "songs.csv",
         csv=True,
     )
@@ -177,24 +176,23 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
         """SELECT count(*) FILTER (WHERE rule IS NOT NULL), count(*) FILTER (WHERE rule IS NULL),
                   (SELECT count(*) FROM tracks) FROM songs_checked"""
     ).fetchall()[0]
-    return {"bad_song": bad, "duplicate_track_rows": valid - tracks, "tracks": tracks}
+    return {"bad_song": bad + len(malformed), "duplicate_track_rows": valid - tracks, "tracks": tracks}
 
 
 def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    users = _read_text_columns(inputs.users, ("user_id", "user_age"))
-    con.register("users_text", users)
+    malformed = _register_text(con, "users_text", [inputs.users], ("user_id", "user_age"))
     _run(
         con,
         f"""
         CREATE TEMP TABLE users_checked AS
         SELECT row_number,
-               CASE WHEN regexp_full_match(trim(user_id), '{INTEGER_PATTERN}')
-                    THEN TRY_CAST(trim(user_id) AS BIGINT) END AS user_id,
-               CASE WHEN regexp_full_match(trim(user_age), '{WHOLE_NUMBER_PATTERN}')
-                     AND TRY_CAST(trim(user_age) AS DOUBLE) BETWEEN {MIN_AGE} AND {MAX_AGE}
-                    THEN CAST(TRY_CAST(trim(user_age) AS DOUBLE) AS INTEGER) END AS user_age
+               CASE WHEN regexp_full_match(clean_text(user_id), '{INTEGER_PATTERN}')
+                    THEN TRY_CAST(clean_text(user_id) AS BIGINT) END AS user_id,
+               CASE WHEN regexp_full_match(clean_text(user_age), '{WHOLE_NUMBER_PATTERN}')
+                     AND TRY_CAST(clean_text(user_age) AS DOUBLE) BETWEEN {MIN_AGE} AND {MAX_AGE}
+                    THEN CAST(TRY_CAST(clean_text(user_age) AS DOUBLE) AS INTEGER) END AS user_age
         FROM users_text
-        """
+        """,
     )
     _run(
         con,
@@ -202,7 +200,7 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
         CREATE TEMP TABLE users AS
         SELECT user_id, user_age FROM users_checked WHERE user_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY row_number) = 1
-        """
+        """,
     )
     _copy(con, "SELECT * FROM users ORDER BY user_id", staging_dir / "users.parquet")
     bad_rows, kept_rows, users_kept, unknown_age = con.execute(
@@ -211,7 +209,7 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
            FROM users_checked"""
     ).fetchall()[0]
     return {
-        "bad_user_rows": bad_rows,
+        "bad_user_rows": bad_rows + len(malformed),
         "duplicate_user_rows": kept_rows - users_kept,
         "users": users_kept,
         "unknown_age_users": unknown_age,
@@ -219,26 +217,25 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
 
 
 def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path) -> dict[str, int]:
-    files = ", ".join(f"'{_sql_path(p)}'" for p in inputs.streams)
-    root_prefix = _sql_path(inputs.root) + "/"
+    malformed = _register_text(con, "streams_text", list(inputs.streams), ("user_id", "track_id", "listen_time"))
+    con.register("stream_files", pd.DataFrame(
+        {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
+    ))
+    con.register("streams_malformed", _malformed_frame(malformed))
     day_start, day_end = run_date.isoformat(), (run_date + dt.timedelta(days=1)).isoformat()
     _run(
         con,
         f"""
         CREATE TEMP TABLE classified AS
-        WITH raw AS (
-            SELECT replace(filename, '{root_prefix}', '') AS source_file,
-                   user_id AS raw_user_id, track_id AS raw_track_id, listen_time AS raw_listen_time
-            FROM read_csv([{files}], header = true, all_varchar = true, union_by_name = true,
-                          filename = true, delim = ',', quote = '"', escape = '"', null_padding = true)
-        ), parsed AS (
-            SELECT *,
-                   CASE WHEN regexp_full_match(trim(raw_listen_time), '{LISTEN_TIME_PATTERN}')
-                        THEN timezone('UTC', TRY_CAST(trim(raw_listen_time) AS TIMESTAMPTZ)) END AS listen_time,
-                   CASE WHEN regexp_full_match(trim(raw_user_id), '{INTEGER_PATTERN}')
-                        THEN TRY_CAST(trim(raw_user_id) AS BIGINT) END AS user_id,
-                   nullif(trim(raw_track_id), '') AS track_id
-            FROM raw
+        WITH parsed AS (
+            SELECT file_no, row_number,
+                   user_id AS raw_user_id, track_id AS raw_track_id, listen_time AS raw_listen_time,
+                   CASE WHEN regexp_full_match(clean_text(listen_time), '{LISTEN_TIME_PATTERN}')
+                        THEN timezone('UTC', TRY_CAST(clean_text(listen_time) AS TIMESTAMPTZ)) END AS listen_time,
+                   CASE WHEN regexp_full_match(clean_text(user_id), '{INTEGER_PATTERN}')
+                        THEN TRY_CAST(clean_text(user_id) AS BIGINT) END AS user_id,
+                   nullif(clean_text(track_id), '') AS track_id
+            FROM streams_text
         )
         SELECT CASE WHEN listen_time IS NULL THEN 'bad_stream'
                     WHEN listen_time < TIMESTAMP '{day_start}' OR listen_time >= TIMESTAMP '{day_end}' THEN 'other_date'
@@ -248,20 +245,18 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
                     WHEN user_id IS NULL THEN 'empty or non-integer user_id'
                     WHEN track_id IS NULL THEN 'empty track_id'
                END AS rule,
-               source_file, raw_user_id, raw_track_id, raw_listen_time, user_id, track_id, listen_time
+               file_no, row_number, raw_user_id, raw_track_id, raw_listen_time, user_id, track_id, listen_time
         FROM parsed
-        """
+        """,
     )
-    # The copy kept among exact duplicates is the first by file path, then raw text: deterministic.
     _run(
         con,
         """
         CREATE TEMP TABLE candidates AS
-        SELECT *, row_number() OVER (PARTITION BY user_id, track_id, listen_time
-                                     ORDER BY source_file, raw_listen_time, raw_user_id, raw_track_id) AS copy_no,
+        SELECT *, row_number() OVER (PARTITION BY user_id, track_id, listen_time ORDER BY file_no, row_number) AS copy_no,
                track_id IN (SELECT track_id FROM tracks) AS known_track
         FROM classified WHERE reason IS NULL
-        """
+        """,
     )
     _copy(
         con,
@@ -271,17 +266,22 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     _copy(
         con,
         """
-        SELECT source_file, raw_user_id AS user_id, raw_track_id AS track_id, raw_listen_time AS listen_time, reason, rule
+        SELECT f.source_file, r.row_number, r.user_id, r.track_id, r.listen_time, r.reason, r.rule
         FROM (
-            SELECT * EXCLUDE (user_id, track_id, listen_time) FROM classified WHERE reason = 'bad_stream'
+            SELECT file_no, row_number, raw_user_id AS user_id, raw_track_id AS track_id,
+                   raw_listen_time AS listen_time, reason, rule
+            FROM classified WHERE reason = 'bad_stream'
             UNION ALL
-            SELECT CASE WHEN copy_no > 1 THEN 'duplicate_stream' ELSE 'unknown_track' END,
+            SELECT file_no, row_number, raw_user_id, raw_track_id, raw_listen_time,
+                   CASE WHEN copy_no > 1 THEN 'duplicate_stream' ELSE 'unknown_track' END,
                    CASE WHEN copy_no > 1 THEN 'exact duplicate of an earlier row'
-                        ELSE 'track_id not in the cleaned catalog' END,
-                   source_file, raw_user_id, raw_track_id, raw_listen_time
+                        ELSE 'track_id not in the cleaned catalog' END
             FROM candidates WHERE copy_no > 1 OR NOT known_track
-        )
-        ORDER BY reason, source_file, listen_time, user_id, track_id
+            UNION ALL
+            SELECT file_no, NULL, NULL, NULL, NULL, 'bad_stream', rule FROM streams_malformed
+        ) r
+        JOIN stream_files f ON f.file_no = r.file_no
+        ORDER BY r.reason, r.file_no, r.row_number NULLS LAST, r.rule
         """,
         staging_dir / "rejects" / "streams.csv",
         csv=True,
@@ -299,9 +299,23 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
         FROM candidates
         """
     ).fetchall()[0]
-    keys = ("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track",
-            "valid_streams", "unknown_user_streams")
-    return dict(zip(keys, row))
+    counts = dict(zip(("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track",
+                       "valid_streams", "unknown_user_streams"), row))
+    counts["rows_read"] += len(malformed)
+    counts["bad_stream"] += len(malformed)
+    return counts
+
+
+def _malformed_frame(malformed: list[MalformedRow]) -> pd.DataFrame:
+    """Malformed rows as a table (raw text kept in the rule), empty but typed when there are none."""
+    return pd.DataFrame({
+        "file_no": pd.Series([m.file_no for m in malformed], dtype="int64"),
+        "rule": pd.Series([f"{m.rule}: {m.text}" for m in malformed], dtype="object"),
+    })
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def _run(con, statement: str) -> None:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from .errors import InputValidationError
 
@@ -90,3 +95,60 @@ def describe_files(inputs: InputFiles) -> list[dict]:
 def _sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class MalformedRow:
+    """A CSV row whose number of fields differs from its header's."""
+
+    file_no: int
+    fields: int
+    expected: int
+    text: str
+
+    @property
+    def rule(self) -> str:
+        return f"malformed CSV row: {self.fields} fields where the header has {self.expected}"
+
+
+def read_text_columns(paths: list[Path], columns: tuple[str, ...], malformed: list[MalformedRow]) -> pa.RecordBatchReader:
+    """Stream the named columns of CSV files as text, in file order.
+
+    Each batch carries ``file_no`` (position in ``paths``) and ``row_number`` (1-based, among the
+    file's well-formed data rows), so "first in file order" stays well defined. Header names are
+    matched after stripping spaces; rows with the wrong number of fields are skipped and appended
+    to ``malformed`` (a list the caller owns, filled as the reader is consumed).
+    """
+    schema = pa.schema(
+        [("file_no", pa.int32()), ("row_number", pa.int64())] + [(c, pa.string()) for c in columns]
+    )
+    return pa.RecordBatchReader.from_batches(schema, _text_batches(paths, columns, schema, malformed))
+
+
+def _text_batches(paths, columns, schema, malformed) -> Iterator[pa.RecordBatch]:
+    for file_no, path in enumerate(paths):
+        def skip(row, file_no=file_no):
+            malformed.append(MalformedRow(file_no, row.actual_columns, row.expected_columns, row.text))
+            return "skip"
+
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=read_header(path), skip_rows=1, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(columns),
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        next_row = 1
+        for batch in reader:
+            rows = batch.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(np.full(rows, file_no, dtype=np.int32)),
+                 pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
+                 *(batch.column(c) for c in columns)],
+                schema=schema,
+            )
+            next_row += rows

@@ -11,17 +11,20 @@ WITH hour_streams AS (
     LEFT JOIN users u ON u.user_id = s.user_id
 ),
 session_starts AS (
-    -- A stream opens a session when it is the user's first of the day or comes more than the gap after the previous one.
-    SELECT user_id, listen_time, listen_hour,
-           CASE WHEN LAG(listen_time) OVER (PARTITION BY user_id ORDER BY listen_time) IS NULL
-                  OR listen_time > LAG(listen_time) OVER (PARTITION BY user_id ORDER BY listen_time)
+    -- A stream opens a session when it is the user's first of the day or comes more than the gap after
+    -- the previous one. Both windows order by (listen_time, track_id), a total order per user, so
+    -- streams at the same instant are numbered the same way in both.
+    SELECT user_id, listen_time, track_id, listen_hour,
+           CASE WHEN LAG(listen_time) OVER (PARTITION BY user_id ORDER BY listen_time, track_id) IS NULL
+                  OR listen_time > LAG(listen_time) OVER (PARTITION BY user_id ORDER BY listen_time, track_id)
                                    + INTERVAL '${session_gap_seconds} seconds'
                 THEN 1 ELSE 0 END AS opens_session
     FROM hour_streams
 ),
 sessions AS (
     SELECT user_id, listen_hour,
-           SUM(opens_session) OVER (PARTITION BY user_id ORDER BY listen_time ROWS UNBOUNDED PRECEDING) AS session_no
+           SUM(opens_session) OVER (PARTITION BY user_id ORDER BY listen_time, track_id
+                                    ROWS UNBOUNDED PRECEDING) AS session_no
     FROM session_starts
 ),
 sessions_per_hour AS (
