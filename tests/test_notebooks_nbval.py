@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
+import papermill
 import pytest
-from papermill.parameterize import parameterize_notebook
 
 from streamkpi.sample_data import generate
 
@@ -28,11 +27,9 @@ def test_templates_run_under_nbval(tmp_path):
     copies = tmp_path / "notebooks"
     copies.mkdir()
     for template in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
-        notebook = nbformat.read(template, as_version=4)
-        declared = {line.split("=")[0].strip() for c in notebook.cells if "parameters" in c.metadata.get("tags", [])
-                    for line in c.source.splitlines() if "=" in line}
-        nbformat.write(parameterize_notebook(notebook, {k: v for k, v in parameters.items() if k in declared}),
-                       copies / template.name)
+        declared = papermill.inspect_notebook(str(template))
+        papermill.execute_notebook(str(template), str(copies / template.name), prepare_only=True,
+                                   parameters={k: v for k, v in parameters.items() if k in declared})
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
