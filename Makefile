@@ -29,7 +29,7 @@ run: $(VENV)/.installed ## Run the pipeline for DATE (default 2024-06-25) with P
 	$(PY) -m pipeline run --date $(DATE) --params $(PARAMS)
 
 test: $(VENV)/.installed ## Run the test suite
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lab: $(VENV)/.installed ## Open JupyterLab on notebooks/ with the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

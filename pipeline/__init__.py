@@ -1,0 +1,27 @@
+"""Papermill runner that chains the project's notebooks for one date.
+
+It knows nothing of KPIs: it validates the params file, passes each notebook the parameters its
+``parameters`` cell declares, executes the notebooks in order, reads their scrapbook scraps,
+renders offline HTML, and writes ``index.html`` and ``manifest.json`` into the run folder.
+
+Modules: ``cli`` (command line), ``params`` (params file and date), ``paths`` (repo root,
+notebooks, run folder), ``execute`` (papermill), ``scraps`` (scrapbook), ``render`` (HTML),
+``report`` (manifest and index), ``environment`` (git and versions), ``log`` (printed lines and
+run.log), ``runner`` (the chain), ``results`` and ``errors``.
+"""
+
+from .errors import PipelineError
+from .params import Params, load_params, validate_run_date
+from .results import NotebookError, NotebookResult, RunResult
+from .runner import run_pipeline
+
+__all__ = [
+    "NotebookError",
+    "NotebookResult",
+    "Params",
+    "PipelineError",
+    "RunResult",
+    "load_params",
+    "run_pipeline",
+    "validate_run_date",
+]

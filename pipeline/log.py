@@ -1,0 +1,60 @@
+"""What the runner prints: each line goes to stderr and to the run folder's ``run.log``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+
+class RunLog:
+    """Line printer for a run: writes to ``stream`` (stderr) and, once set, to ``run.log``.
+
+    Lines printed before the run folder exists are kept and written when :meth:`attach` is called.
+    """
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self._file: TextIO | None = None
+        self._pending: list[str] = []
+
+    def attach(self, path: str | Path) -> None:
+        """Start copying lines to ``path`` (created, never appended to an existing file)."""
+        self._file = open(path, "x", encoding="utf-8")
+        for line in self._pending:
+            self._file.write(line + "\n")
+        self._pending.clear()
+        self._file.flush()
+
+    def line(self, text: str) -> None:
+        for part in text.splitlines() or [""]:
+            print(part, file=self.stream, flush=True)
+            if self._file is not None:
+                self._file.write(part + "\n")
+                self._file.flush()
+            else:
+                self._pending.append(part)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "RunLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.8 s``, ``12.3 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -1,0 +1,243 @@
+"""The run's inputs: the ``--date`` and the params file.
+
+The params file is a YAML mapping. Each key is declared once in :data:`KEYS` with its parser,
+whether it is required, its default, and whether notebooks receive it as a parameter; adding a
+key is one :class:`Key` line (plus a parser if no existing one fits). Parsers receive the raw
+YAML value and the repository root, return the resolved value, and raise ``ValueError`` with a
+message that completes the sentence "``<key>`` ...".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from .errors import ParamsError, RunDateError
+from .paths import repo_root, resolve_local_path
+
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+FILE_DATABASE_BACKENDS = {"duckdb", "sqlite"}
+SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "secret", "token", "aws_secret_access_key"}
+CREDENTIALS_HINT = (
+    "credentials come from the environment (PGPASSWORD, ~/.pgpass, the AWS profile or "
+    "instance role), never from params: papermill writes every parameter into the executed notebook"
+)
+
+
+# --------------------------------------------------------------------------- run date
+
+
+def validate_run_date(value: str) -> str:
+    """``value`` if it is a real calendar date written ``YYYY-MM-DD``, else :class:`RunDateError`."""
+    text = str(value)
+    try:
+        if not DATE_PATTERN.fullmatch(text):
+            raise ValueError("not in YYYY-MM-DD form")
+        date.fromisoformat(text)
+    except ValueError:
+        raise RunDateError(
+            f"invalid run date {text!r}: expected a calendar date written YYYY-MM-DD, e.g. 2024-06-25"
+        ) from None
+    return text
+
+
+# --------------------------------------------------------------------------- value parsers
+
+
+def _non_empty_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a non-empty string, got {_show(value)}")
+    return value.strip()
+
+
+def parse_local_dir(value: Any, root: Path) -> str:
+    """A local folder; relative paths are resolved from the repository root."""
+    text = _non_empty_str(value)
+    if URI_SCHEME.match(text):
+        raise ValueError(f"must be a local folder path, got the URI {text!r}")
+    return str(resolve_local_path(text, root))
+
+
+def parse_input_uri(value: Any, root: Path) -> str:
+    """A local folder (resolved from the repository root) or ``s3://bucket/prefix`` (unchanged)."""
+    text = _non_empty_str(value)
+    match = URI_SCHEME.match(text)
+    if not match:
+        return str(resolve_local_path(text, root))
+    if match.group(1).lower() != "s3":
+        raise ValueError(f"must be a local folder or s3://bucket/prefix, got the URI {text!r}")
+    bucket = text[match.end():].split("/", 1)[0]
+    if not bucket or "@" in bucket or ":" in bucket:
+        raise ValueError(f"must be s3://bucket/prefix with a bucket name, got {text!r}")
+    return text
+
+
+def parse_warehouse_url(value: Any, root: Path) -> str:
+    """A SQLAlchemy URL without a password; a relative DuckDB/SQLite file becomes absolute."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    text = _non_empty_str(value)
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "must be a SQLAlchemy URL such as duckdb:///warehouse/streamkpi.duckdb or "
+            "postgresql+psycopg2://user@host:5439/db"
+        ) from None
+    if url.password is not None:
+        raise ValueError(f"must not contain a password: {CREDENTIALS_HINT}")
+    secret_keys = sorted(k for k in url.query if k.lower() in SECRET_QUERY_KEYS)
+    if secret_keys:
+        raise ValueError(f"must not carry {', '.join(secret_keys)} in its query: {CREDENTIALS_HINT}")
+    database = url.database
+    if (
+        url.get_backend_name() in FILE_DATABASE_BACKENDS
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        absolute = str(resolve_local_path(database, root))
+        if absolute != database:
+            return url.set(database=absolute).render_as_string(hide_password=False)
+    return text
+
+
+def parse_positive_int(value: Any, root: Path) -> int:
+    """An integer > 0 (``true``/``false`` and floats are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"must be an integer > 0, got {_show(value)}")
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return f"{value!r} ({type(value).__name__})"
+
+
+# --------------------------------------------------------------------------- the keys
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the params file."""
+
+    name: str
+    parse: Callable[[Any, Path], Any]
+    required: bool = True
+    default: Any = None
+    notebook: bool = True  # passed to notebooks (when their parameters cell declares it)
+    help: str = ""
+
+
+KEYS: tuple[Key, ...] = (
+    Key("input_uri", parse_input_uri,
+        help="Input root: a local folder (relative to the repo root) or s3://bucket/prefix."),
+    Key("warehouse_url", parse_warehouse_url,
+        help="SQLAlchemy URL of the warehouse, without password."),
+    Key("reports_dir", parse_local_dir, notebook=False,
+        help="Where run folders <reports_dir>/<date>/<run id>/ are created."),
+    Key("session_gap_minutes", parse_positive_int, required=False, default=30,
+        help="Inactivity gap that ends a listening session."),
+    Key("notebook_timeout_seconds", parse_positive_int, required=False, default=3600, notebook=False,
+        help="Maximum run time of one notebook cell."),
+)
+KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class Params:
+    """Validated, resolved params of one run."""
+
+    values: Mapping[str, Any]
+    source: Path | None = None
+    spec: tuple[Key, ...] = field(default=KEYS, repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """The values notebooks may receive (runner-only keys left out)."""
+        return {k.name: self.values[k.name] for k in self.spec if k.notebook and k.name in self.values}
+
+    def sanitised(self) -> dict[str, Any]:
+        """All values, with any URL password masked (safe for reports)."""
+        return sanitise(dict(self.values))
+
+
+def sanitise(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with ``user:password@`` in URL strings replaced by ``user:***@``."""
+    return {
+        k: re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1***@", v) if isinstance(v, str) else v
+        for k, v in values.items()
+    }
+
+
+def parse_params(raw: Any, source: str | Path | None = None, root: Path | None = None) -> Params:
+    """Validate and resolve a params mapping; every problem is reported, each naming its key."""
+    root = Path(root) if root is not None else repo_root()
+    where = str(source) if source is not None else "params"
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where}: expected a YAML mapping of key: value, got {_show(raw)}")
+    problems: list[str] = []
+    for name in raw:
+        if name not in KEYS_BY_NAME:
+            close = difflib.get_close_matches(str(name), KEYS_BY_NAME, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}"
+            )
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        if key.name not in raw:
+            if key.required:
+                problems.append(f"missing required key {key.name!r} ({key.help})")
+            else:
+                values[key.name] = key.default
+            continue
+        try:
+            values[key.name] = key.parse(raw[key.name], root)
+        except ValueError as exc:
+            problems.append(f"{key.name!r} {exc}")
+    if problems:
+        raise ParamsError(f"{where}: invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
+    return Params(values=values, source=Path(source) if source is not None else None)
+
+
+def load_params(path: str | Path, root: Path | None = None) -> Params:
+    """Read, validate and resolve the params file at ``path`` (relative to the current directory)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"params file {path} does not exist") from None
+    except OSError as exc:
+        raise ParamsError(f"params file {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, source=path, root=root)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key written twice instead of keeping the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)

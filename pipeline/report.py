@@ -1,0 +1,302 @@
+"""The run's summary documents: ``manifest.json`` (for machines) and ``index.html`` (for people).
+
+The index is rendered from the manifest alone, so both always agree. Scraps are shown
+generically: scalars in one key/value table, dicts as two-column tables, lists of dicts as tables.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any, Mapping
+
+from .log import format_duration
+from .results import FAILED, NOT_RUN, SUCCEEDED, NotebookResult
+from .scraps import to_jsonable
+
+MANIFEST_VERSION = 1
+LIFTED_SCRAPS = ("input_files",)  # scraps also copied to the top level of the manifest
+MAX_TABLE_ROWS = 500
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC ISO-8601 with a ``Z``, e.g. ``2026-11-27T19:35:01.123456Z``."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def notebook_entry(nb: NotebookResult) -> dict[str, Any]:
+    """One notebook's manifest entry; file names are relative to the run folder."""
+    return {
+        "name": nb.name,
+        "status": nb.status,
+        "input": str(nb.input_path),
+        "ipynb": nb.output_path.name if nb.saved else None,
+        "html": nb.html_path.name if nb.rendered else None,
+        "started": iso(nb.started),
+        "finished": iso(nb.finished),
+        "duration_seconds": None if nb.duration_seconds is None else round(nb.duration_seconds, 3),
+        "parameters": to_jsonable(nb.parameters),
+        "error": nb.error.to_dict() if nb.error else None,
+        "scraps": to_jsonable(nb.scraps),
+        "scraps_error": nb.scraps_error,
+        "render_error": nb.render_error,
+    }
+
+
+def build_manifest(
+    *,
+    run_date: str,
+    run_id: str,
+    status: str,
+    started: datetime,
+    finished: datetime,
+    params: Mapping[str, Any],
+    params_file: str | None,
+    notebooks_dir: str,
+    run_dir: str,
+    notebooks: list[NotebookResult],
+    provenance: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict.
+
+    ``provenance`` holds ``git_commit``, ``git_dirty``, ``python`` and ``packages``.
+    """
+    entries = [notebook_entry(nb) for nb in notebooks]
+    first_error = next(({**e["error"], "html": e["html"]} for e in entries if e["error"]), None)
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "run_date": run_date,
+        "run_id": run_id,
+        "status": status,
+        "started": iso(started),
+        "finished": iso(finished),
+        "duration_seconds": round((finished - started).total_seconds(), 3),
+        "error": first_error,
+        "params_file": params_file,
+        "params": to_jsonable(dict(params)),
+        "notebooks_dir": notebooks_dir,
+        "run_dir": run_dir,
+        "git_commit": provenance.get("git_commit"),
+        "git_dirty": provenance.get("git_dirty"),
+        "python": provenance.get("python"),
+        "packages": dict(provenance.get("packages") or {}),
+        "notebooks": entries,
+    }
+    for name in LIFTED_SCRAPS:
+        manifest[name] = next((e["scraps"][name] for e in entries if name in e["scraps"]), None)
+    return manifest
+
+
+def write_manifest(manifest: Mapping[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- index.html
+
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 2rem auto;
+       max-width: 1100px; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
+     border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; } h3 { font-size: 1.05rem; margin: 1rem 0 .3rem; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .92rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, pre { font-family: SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; }
+pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; border-radius: 4px; }
+.status { display: inline-block; padding: .05rem .5rem; border-radius: 1rem; font-weight: 600; font-size: .85rem; }
+.succeeded { background: #dafbe1; color: #116329; } .failed { background: #ffebe9; color: #a40e26; }
+.not-run { background: #eaeef2; color: #57606a; }
+.failure { border: 2px solid #cf222e; background: #fff5f5; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
+.muted { color: #57606a; } details { margin: .5rem 0; } summary { cursor: pointer; }
+"""
+
+
+def render_index(manifest: Mapping[str, Any]) -> str:
+    """``index.html`` for the run described by ``manifest`` (self-contained: no external resources)."""
+    m = manifest
+    title = f"Run {m['run_date']} / {m['run_id']}: {m['status']}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Pipeline run {escape(m['run_date'])} {_status(m['status'])}</h1>",
+        f'<p class="muted">run id <code>{escape(m["run_id"])}</code></p>',
+        _kv_table(
+            {
+                "run date": m["run_date"],
+                "run id": m["run_id"],
+                "status": m["status"],
+                "started (UTC)": m["started"],
+                "finished (UTC)": m["finished"],
+                "duration": format_duration(m["duration_seconds"]),
+                "git commit": _git_text(m),
+                "params file": m.get("params_file"),
+                "run folder": m.get("run_dir"),
+            }
+        ),
+    ]
+    if m.get("error"):
+        parts.append(_failure(m["error"]))
+    parts.append("<h2>Notebooks</h2>")
+    parts.append(_notebooks_table(m["notebooks"]))
+    for entry in m["notebooks"]:
+        parts.append(_notebook_section(entry))
+    parts.append("<h2>Parameters</h2>")
+    parts.append(_kv_table(m["params"]))
+    parts.append("<h2>Environment</h2>")
+    parts.append(_kv_table({"python": m.get("python"), **m.get("packages", {})}))
+    parts.append('<p class="muted">Machine-readable: <a href="manifest.json">manifest.json</a>'
+                 ' &middot; runner output: <a href="run.log">run.log</a></p>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_index(manifest: Mapping[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(render_index(manifest), encoding="utf-8")
+    return path
+
+
+def _status(status: str) -> str:
+    css = {SUCCEEDED: "succeeded", FAILED: "failed", NOT_RUN: "not-run"}.get(status, "not-run")
+    return f'<span class="status {css}">{escape(status)}</span>'
+
+
+def _git_text(m: Mapping[str, Any]) -> str:
+    if not m.get("git_commit"):
+        return "unknown (not a git repository or no commit)"
+    return m["git_commit"] + (" (uncommitted changes)" if m.get("git_dirty") else "")
+
+
+def _failure(error: Mapping[str, Any]) -> str:
+    where = escape(error["notebook"])
+    if error.get("cell") is not None:
+        where += f", cell {error['cell']} (<code>In [{error['cell']}]</code>)"
+    html = [
+        '<div class="failure" id="failure">',
+        f"<strong>Failed in {where}</strong>",
+        f"<p><code>{escape(error['ename'])}</code>: {escape(error.get('evalue') or '')}</p>",
+    ]
+    if error.get("html"):
+        html.append(f'<p><a href="{escape(error["html"])}#papermill-error-cell">open the failing cell in the report</a></p>')
+    if error.get("source"):
+        html.append(f"<details open><summary>cell source</summary><pre>{escape(error['source'])}</pre></details>")
+    html.append("</div>")
+    return "\n".join(html)
+
+
+def _links(entry: Mapping[str, Any]) -> str:
+    links = []
+    if entry.get("html"):
+        links.append(f'<a href="{escape(entry["html"])}">report</a>')
+    if entry.get("ipynb"):
+        links.append(f'<a href="{escape(entry["ipynb"])}">notebook</a>')
+    return " &middot; ".join(links) or '<span class="muted">-</span>'
+
+
+def _notebooks_table(entries: list[Mapping[str, Any]]) -> str:
+    rows = ["<table><tr><th>#</th><th>notebook</th><th>status</th><th>duration</th><th>files</th><th>error</th></tr>"]
+    for i, e in enumerate(entries, 1):
+        err = e.get("error")
+        err_text = ""
+        if err:
+            cell = f"cell {err['cell']}: " if err.get("cell") is not None else ""
+            err_text = escape(f"{cell}{err['ename']}: {err.get('evalue') or ''}")
+        rows.append(
+            f"<tr><td class=num>{i}</td><td><a href=\"#nb-{escape(e['name'])}\">{escape(e['name'])}</a></td>"
+            f"<td>{_status(e['status'])}</td><td class=num>{format_duration(e.get('duration_seconds'))}</td>"
+            f"<td>{_links(e)}</td><td>{err_text}</td></tr>"
+        )
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _notebook_section(entry: Mapping[str, Any]) -> str:
+    html = [f'<h2 id="nb-{escape(entry["name"])}">{escape(entry["name"])} {_status(entry["status"])}</h2>']
+    meta = f"duration {format_duration(entry.get('duration_seconds'))}" if entry.get("started") else "not run"
+    html.append(f'<p class="muted">{meta} &middot; {_links(entry)}</p>')
+    for key in ("render_error", "scraps_error"):
+        if entry.get(key):
+            html.append(f'<p class="failed">{escape(key.replace("_", " "))}: {escape(entry[key])}</p>')
+    html.append(render_scraps(entry.get("scraps") or {}))
+    return "\n".join(html)
+
+
+def render_scraps(scraps: Mapping[str, Any]) -> str:
+    """HTML for a notebook's scraps, whatever their names."""
+    if not scraps:
+        return ""
+    scalars = {k: v for k, v in scraps.items() if _is_scalar(v)}
+    html = []
+    if scalars:
+        html.append(_kv_table(scalars))
+    for name, value in scraps.items():
+        if name in scalars:
+            continue
+        html.append(f"<h3>{escape(name)}</h3>")
+        if isinstance(value, dict):
+            html.append(_kv_table(value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            html.append(_records_table(value))
+        elif isinstance(value, list) and all(_is_scalar(v) for v in value):
+            html.append("<p>" + (escape(", ".join(_text(v) for v in value)) or '<span class="muted">(empty)</span>') + "</p>")
+        else:
+            html.append(f"<pre>{escape(json.dumps(value, indent=2, ensure_ascii=False))}</pre>")
+    return "\n".join(html)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _cell(value: Any) -> str:
+    css = ' class="num"' if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+    return f"<td{css}>{escape(_text(value))}</td>"
+
+
+def _kv_table(mapping: Mapping[str, Any]) -> str:
+    if not mapping:
+        return '<p class="muted">(empty)</p>'
+    rows = [f"<tr><th>{escape(str(k))}</th>{_cell(v)}</tr>" for k, v in mapping.items()]
+    return "<table>\n" + "\n".join(rows) + "\n</table>"
+
+
+def _records_table(records: list[Mapping[str, Any]]) -> str:
+    columns: list[str] = []
+    for record in records:
+        columns.extend(str(k) for k in record if str(k) not in columns)
+    head = "<tr>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"
+    body = [
+        "<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
+        for r in records[:MAX_TABLE_ROWS]
+    ]
+    more = ""
+    if len(records) > MAX_TABLE_ROWS:
+        more = f'<p class="muted">{len(records) - MAX_TABLE_ROWS} more rows in manifest.json</p>'
+    return "<table>\n" + head + "\n" + "\n".join(body) + "\n</table>" + more
