@@ -1,8 +1,9 @@
 """Helper library shared by the streaming-KPI notebooks.
 
-One module per concern: ``inputs`` (input root I/O), ``ingest`` (validation, cleaning,
-staging), ``kpis`` (the KPI SQL), ``warehouse`` (DDL and loading), ``plots`` (charts),
-``sample_data`` (the deterministic sample generator).
+One module per concern: ``inputs`` (input root I/O), ``storage`` (S3 and the staging mirror),
+``ingest`` (validation, cleaning, staging), ``kpis`` (the KPI SQL), ``warehouse`` (DDL and
+loading), ``redshift`` (Redshift and its PostgreSQL stand-in: COPY, load, pushdown), ``plots``
+(charts), ``sample_data`` (the deterministic sample generator).
 """
 
 __version__ = "0.1.0"

@@ -15,3 +15,7 @@ class NoValidStreamsError(StreamKPIError):
 
 class WarehouseError(StreamKPIError):
     """The warehouse rejected or failed a load; the previous rows are kept."""
+
+
+class StorageError(StreamKPIError):
+    """Input or staging storage (S3) failed: missing bucket or object, access denied, unreachable."""

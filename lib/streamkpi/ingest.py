@@ -3,12 +3,15 @@
 Staged files (the contract with the KPI and load steps), all under ``staging_dir``:
 
 - ``streams.parquet``: the valid streams of the run date (user_id, track_id, listen_time UTC);
-- ``tracks.parquet``: the cleaned catalog, one row per track (its first valid row);
+- ``tracks.parquet``: the cleaned catalog, one row per track (its first valid row), ``duration_ms``
+  as an exact DECIMAL(38, 3) so every engine sums the same numbers;
 - ``track_artists.parquet``: one row per (track, credited artist);
 - ``users.parquet``: one row per user, ``user_age`` NULL when unknown;
 - ``rejects/streams.csv`` and ``rejects/songs.csv``: every rejected row, raw, with reason and rule.
 
 The cleaning runs as DuckDB SQL over the CSV files, so a day of any size streams through it.
+The input root may be a local folder or ``s3://bucket/prefix``; when the staging folder has an S3
+mirror (:func:`streamkpi.storage.attach_mirror`), the staged files are uploaded to it as well.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import storage
 from .errors import NoValidStreamsError
-from .inputs import InputFiles, MalformedRow, check_required_columns, locate_inputs, read_text_columns
+from .inputs import (InputFile, InputFiles, MalformedRow, check_required_columns, describe_files, locate_inputs,
+                     read_text_columns)
 
 # listen_time forms accepted: date, space or T, time, optional fraction, optional offset.
 LISTEN_TIME_PATTERN = (
@@ -37,6 +42,9 @@ MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
 WHITESPACE = " \t\n\r\v\f"
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
+# Everything ingest writes into the staging folder (relative paths).
+STAGED_FILES = ("streams.parquet", "tracks.parquet", "track_artists.parquet", "users.parquet",
+                "rejects/streams.csv", "rejects/songs.csv")
 
 
 @dataclass
@@ -46,6 +54,8 @@ class IngestSummary:
     run_date: dt.date
     staging_dir: Path
     counts: dict[str, int] = field(default_factory=dict)
+    # path (relative to the input root), size and SHA-256 of every input file, computed while reading
+    input_files: list[dict] = field(default_factory=list)
 
     @property
     def rejects(self) -> dict[str, int]:
@@ -53,11 +63,16 @@ class IngestSummary:
         return {r: self.counts[r] for r in ("bad_song", *STREAM_REJECT_REASONS)}
 
 
-def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str | Path) -> IngestSummary:
-    """Validate and clean the input root for ``run_date`` and write the staged files."""
+def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str | Path, *,
+              s3_endpoint_url: str | None = None) -> IngestSummary:
+    """Validate and clean the input root for ``run_date`` and write the staged files.
+
+    ``input_uri`` is a local folder or ``s3://bucket/prefix`` (``s3_endpoint_url`` for an
+    S3-compatible store). When ``staging_dir`` has an S3 mirror, the staged files go there too.
+    """
     run_date = parse_run_date(run_date)
     staging_dir = Path(staging_dir)
-    inputs = locate_inputs(input_uri)
+    inputs = locate_inputs(input_uri, s3_endpoint_url)
     check_required_columns(inputs)
     (staging_dir / "rejects").mkdir(parents=True, exist_ok=True)
 
@@ -75,7 +90,9 @@ def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str |
             f"{counts['other_date']} of other dates, {counts['bad_stream']} bad, "
             f"{counts['unknown_track']} of unknown tracks; nothing is loaded"
         )
-    return IngestSummary(run_date=run_date, staging_dir=staging_dir, counts=counts)
+    storage.publish(staging_dir, [staging_dir / name for name in STAGED_FILES])
+    return IngestSummary(run_date=run_date, staging_dir=staging_dir, counts=counts,
+                         input_files=describe_files(inputs))
 
 
 def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFrame:
@@ -112,17 +129,18 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _register_text(con, name: str, paths: list[Path], columns: tuple[str, ...]) -> list[MalformedRow]:
-    """Materialise the text columns of ``paths`` as table ``name``; returns the malformed rows met."""
+def _register_text(con, name: str, inputs: InputFiles, files: list[InputFile],
+                   columns: tuple[str, ...]) -> list[MalformedRow]:
+    """Materialise the text columns of ``files`` as table ``name``; returns the malformed rows met."""
     malformed: list[MalformedRow] = []
-    con.register(f"{name}_reader", read_text_columns(paths, columns, malformed))
+    con.register(f"{name}_reader", read_text_columns(files, columns, malformed, inputs))
     _run(con, f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_reader")
     con.unregister(f"{name}_reader")
     return malformed
 
 
 def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(con, "songs_text", [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms"))
+    malformed = _register_text(con, "songs_text", inputs, [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms"))
     _run(
         con,
         f"""
@@ -143,7 +161,7 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
         con,
         """
         CREATE TEMP TABLE tracks AS
-        SELECT track_id, track_genre, duration_ms, artists FROM songs_checked
+        SELECT track_id, track_genre, CAST(duration_ms AS DECIMAL(38, 3)) AS duration_ms, artists FROM songs_checked
         WHERE rule IS NULL
         QUALIFY row_number() OVER (PARTITION BY track_id ORDER BY row_number) = 1
         """,
@@ -180,7 +198,7 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
 
 
 def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(con, "users_text", [inputs.users], ("user_id", "user_age"))
+    malformed = _register_text(con, "users_text", inputs, [inputs.users], ("user_id", "user_age"))
     _run(
         con,
         f"""
@@ -217,7 +235,7 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
 
 
 def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(con, "streams_text", list(inputs.streams), ("user_id", "track_id", "listen_time"))
+    malformed = _register_text(con, "streams_text", inputs, list(inputs.streams), ("user_id", "track_id", "listen_time"))
     con.register("stream_files", pd.DataFrame(
         {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
     ))
@@ -324,5 +342,6 @@ def _run(con, statement: str) -> None:
 
 
 def _copy(con, query: str, target: Path, *, csv: bool = False) -> None:
-    options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet, COMPRESSION zstd"
+    # Snappy: the Parquet compression every reader of the staged files supports (Redshift COPY included).
+    options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet, COMPRESSION snappy"
     _run(con, f"COPY ({query}) TO '{_sql_path(target)}' ({options})")

@@ -1,8 +1,13 @@
-"""KPI computation: the portable KPI SQL run by DuckDB over the staged Parquet files.
+"""KPI computation: the portable KPI SQL run over the staged Parquet files.
 
 The SQL files in ``sql/`` are the single definition of every KPI. They read four relations
 (``valid_streams``, ``tracks``, ``track_artists``, ``users``) that ingest staged; any engine
-that exposes those relations can run them unchanged.
+that exposes those relations can run them unchanged. Two engines do:
+
+- ``duckdb`` (default): DuckDB on this machine reads the staged files;
+- ``redshift`` (pushdown): the staged files are COPYed into temporary tables of the warehouse
+  (Redshift from the staging folder's S3 mirror; PostgreSQL, the stand-in, from this machine)
+  and the same SQL runs there, so no KPI is computed here and the work scales with the cluster.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ from string import Template
 import duckdb
 import pandas as pd
 
+from . import storage
 from .ingest import parse_run_date
+from .warehouse import STAGED_TABLES, TABLES, TYPE_MAP, conform, warehouse_engine
 
 KPI_TABLES = ("genre_level_kpis", "hourly_kpis")
+ENGINES = ("duckdb", "redshift")
 SQL_DIR = Path(__file__).parent / "sql"
 
 STAGED_RELATIONS = {
@@ -54,20 +62,53 @@ def staged_connection(staging_dir: str | Path) -> duckdb.DuckDBPyConnection:
 
 
 def compute_kpis(staging_dir: str | Path, table: str, run_date: str | dt.date,
-                 session_gap_minutes: int = 30) -> pd.DataFrame:
-    """Compute one KPI table from the staged files."""
-    with staged_connection(staging_dir) as con:
-        return con.execute(kpi_sql(table, run_date, session_gap_minutes)).df()
+                 session_gap_minutes: int = 30, *, engine: str = "duckdb", warehouse_url: str | None = None,
+                 iam_role: str | None = None) -> pd.DataFrame:
+    """Compute one KPI table from the staged files, with ``engine`` (see the module docstring).
+
+    The ``redshift`` engine runs in the warehouse of ``warehouse_url`` (Redshift or PostgreSQL);
+    on Redshift the staging folder needs an S3 mirror and COPY uses ``iam_role`` if given.
+    """
+    sql = kpi_sql(table, run_date, session_gap_minutes)
+    if engine == "duckdb":
+        with staged_connection(staging_dir) as con:
+            return con.execute(sql).df()
+    if engine != "redshift":
+        raise ValueError(f"unknown KPI engine {engine!r}; known: {', '.join(ENGINES)}")
+    from . import redshift
+
+    if not warehouse_url or warehouse_engine(warehouse_url) not in redshift.FLAVORS:
+        raise ValueError(
+            f"engine 'redshift' computes the KPIs inside the warehouse, so warehouse_url must be "
+            f"redshift+psycopg2://… or postgresql+psycopg2://…, not {warehouse_url!r}")
+    relations = {
+        name: (STAGED_TABLES[name], staged_path(staging_dir, name))
+        for name in redshift.relations_read_by(sql, STAGED_RELATIONS)
+    }
+    frame = redshift.run_query_on_staged(warehouse_url, sql, relations, iam_role=iam_role)
+    return conform(frame, TABLES[table])
 
 
-def genre_level_kpis(staging_dir: str | Path, run_date: str | dt.date) -> pd.DataFrame:
-    """One row per genre with at least one valid stream on ``run_date`` (spec section 4)."""
-    return compute_kpis(staging_dir, "genre_level_kpis", run_date)
+def genre_level_kpis(staging_dir: str | Path, run_date: str | dt.date, **engine) -> pd.DataFrame:
+    """One row per genre with at least one valid stream on ``run_date`` (spec section 4).
+
+    ``engine``: optional ``engine=``, ``warehouse_url=``, ``iam_role=`` of :func:`compute_kpis`.
+    """
+    return compute_kpis(staging_dir, "genre_level_kpis", run_date, **engine)
 
 
-def hourly_kpis(staging_dir: str | Path, run_date: str | dt.date, session_gap_minutes: int = 30) -> pd.DataFrame:
+def hourly_kpis(staging_dir: str | Path, run_date: str | dt.date, session_gap_minutes: int = 30,
+                **engine) -> pd.DataFrame:
     """One row per hour with at least one valid stream on ``run_date`` (spec section 5)."""
-    return compute_kpis(staging_dir, "hourly_kpis", run_date, session_gap_minutes)
+    return compute_kpis(staging_dir, "hourly_kpis", run_date, session_gap_minutes, **engine)
+
+
+def staged_path(staging_dir: str | Path, relation: str) -> Path:
+    """The staged Parquet file of one relation the KPI SQL reads."""
+    path = Path(staging_dir) / STAGED_RELATIONS[relation]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run the ingest step for this staging folder first")
+    return path
 
 
 def kpi_path(staging_dir: str | Path, table: str) -> Path:
@@ -76,12 +117,16 @@ def kpi_path(staging_dir: str | Path, table: str) -> Path:
 
 
 def save_kpis(frame: pd.DataFrame, staging_dir: str | Path, table: str) -> Path:
-    """Write a KPI table as Parquet for the load step; returns the path."""
+    """Write a KPI table as Parquet for the load step, typed exactly as the warehouse table's
+    columns, and copy it to the staging folder's S3 mirror if it has one; returns the path."""
     path = kpi_path(staging_dir, table)
     path.parent.mkdir(parents=True, exist_ok=True)
+    casts = ", ".join(f'CAST("{c.name}" AS {TYPE_MAP["duckdb"][c.type]}) AS "{c.name}"'
+                      for c in TABLES[table].columns)
     with duckdb.connect() as con:
         con.register("kpi_frame", frame)
-        con.execute(f"COPY (SELECT * REPLACE (CAST(listen_date AS DATE) AS listen_date) FROM kpi_frame) TO '{_quote(path)}' (FORMAT parquet)").fetchall()
+        con.execute(f"COPY (SELECT {casts} FROM kpi_frame) TO '{_quote(path)}' (FORMAT parquet, COMPRESSION snappy)").fetchall()
+    storage.publish(staging_dir, [path])
     return path
 
 

@@ -1,0 +1,256 @@
+"""Amazon Redshift, and PostgreSQL as its stand-in: loading the KPI tables, and pushdown.
+
+Both are reached through SQLAlchemy (``redshift+psycopg2://`` via sqlalchemy-redshift,
+``postgresql+psycopg2://``) with the password from the environment (``PGPASSWORD``,
+``~/.pgpass``), never from the URL. They run the same statements except for one step, putting a
+Parquet file of the staging folder into a temporary table:
+
+- Redshift: ``COPY <temp table> FROM 's3://…' FORMAT AS PARQUET`` (compiled with the dialect's
+  :class:`~sqlalchemy_redshift.commands.CopyCommand`), reading the file's copy in the staging
+  folder's S3 mirror, with an IAM role (recommended) or the AWS chain's credentials;
+- PostgreSQL: ``COPY <temp table> FROM STDIN`` of the same rows as CSV.
+
+**Loading a day** (:func:`load_day`): create the schema and tables if missing; COPY each KPI
+file into a temporary staging table and check it holds only the run date; then, in **one
+transaction**, for each table ``DELETE`` the day's rows and ``INSERT … SELECT`` the staged ones;
+commit; read back the counts. No ``TRUNCATE`` (it commits implicitly on Redshift), no row-by-row
+insert. A failure before the commit leaves the previous rows of the day.
+
+**Pushdown** (:func:`run_query_on_staged`): COPY the staged relations the KPI SQL reads into
+temporary tables named like them, run the KPI SQL inside the warehouse, fetch the (small) result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from . import storage
+from .errors import StorageError, WarehouseError
+from .warehouse import SCHEMA, TABLES, Table, conform, create_table_sql, ddl
+
+FLAVORS = ("postgresql", "redshift")
+STAGE_PREFIX = "stage_"
+
+
+def flavor_of(warehouse_url: str) -> str:
+    backend = make_url(warehouse_url).get_backend_name()
+    if backend not in FLAVORS:
+        raise WarehouseError(f"{backend!r} is not Redshift or PostgreSQL")
+    return backend
+
+
+def shown(warehouse_url: str) -> str:
+    return make_url(warehouse_url).render_as_string(hide_password=True)
+
+
+def create_engine(warehouse_url: str) -> sa.Engine:
+    """An engine that never puts statement parameters (COPY credentials) into error messages."""
+    return sa.create_engine(warehouse_url, hide_parameters=True, poolclass=NullPool)
+
+
+@contextmanager
+def _errors_named(action: str):
+    """Database errors become :class:`WarehouseError` with the server's message (and no parameters)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        message = str(exc.orig).strip() if exc.orig is not None else type(exc).__name__
+        raise WarehouseError(f"{action} failed: {message}") from None
+
+
+# --------------------------------------------------------------------------- COPY
+
+
+def copy_credentials(iam_role: str | None) -> dict:
+    """How Redshift's COPY authenticates to S3: the IAM role, else the AWS chain's credentials."""
+    if iam_role:
+        return {"iam_role_arns": [iam_role]}
+    import boto3
+
+    credentials = boto3.session.Session().get_credentials()
+    if credentials is None:
+        raise WarehouseError(
+            "Redshift COPY needs an IAM role attached to the cluster (params redshift_iam_role, "
+            "recommended) or AWS credentials from the standard chain; neither was found")
+    frozen = credentials.get_frozen_credentials()
+    return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
+            "session_token": frozen.token}
+
+
+def copy_command(table_name: str, s3_uri: str, credentials: dict):
+    """``COPY <table_name> FROM '<s3_uri>' … FORMAT AS PARQUET`` (columns by position)."""
+    from sqlalchemy_redshift.commands import CopyCommand, Format
+
+    return CopyCommand(sa.table(table_name), data_location=s3_uri, format=Format.parquet, **credentials)
+
+
+def compile_redshift(statement) -> str:
+    """The SQL text of a statement as the Redshift dialect writes it, values inlined."""
+    from sqlalchemy_redshift.dialect import RedshiftDialect_psycopg2
+
+    return str(statement.compile(dialect=RedshiftDialect_psycopg2(), compile_kwargs={"literal_binds": True}))
+
+
+def _execute_copy(conn, command) -> None:
+    """Run a Redshift COPY (its own function so tests can stand in for S3-side COPY)."""
+    with warnings.catch_warnings():
+        # sqlalchemy-redshift's CopyCommand predates SQLAlchemy's statement cache: harmless here
+        warnings.filterwarnings("ignore", message=".*inherit_cache.*", category=sa.exc.SAWarning)
+        conn.execute(command)
+
+
+def _copy_from_stdin(conn, table_name: str, spec: Table, parquet: Path) -> None:
+    """PostgreSQL: the file's rows as CSV through ``COPY … FROM STDIN`` (same transaction)."""
+    columns = ", ".join(spec.column_names)
+    with tempfile.TemporaryDirectory(prefix="streamkpi-copy-") as tmp:
+        csv_path = Path(tmp) / "rows.csv"
+        with duckdb.connect() as con:
+            con.execute(f"COPY (SELECT {columns} FROM read_parquet('{_quote(parquet)}')) "
+                        f"TO '{_quote(csv_path)}' (FORMAT csv, HEADER true)").fetchall()
+        cursor = conn.connection.cursor()
+        try:
+            with csv_path.open("rb") as rows:
+                cursor.copy_expert(f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)", rows)
+        finally:
+            cursor.close()
+
+
+def stage_file(conn, flavor: str, spec: Table, table_name: str, parquet: Path, *, iam_role: str | None = None) -> None:
+    """Create temporary table ``table_name`` shaped like ``spec`` and COPY ``parquet`` into it."""
+    parquet = Path(parquet)
+    if not parquet.is_file():
+        raise WarehouseError(f"{parquet} is missing: run the steps that stage it first")
+    conn.exec_driver_sql(create_table_sql(spec, flavor, name=table_name, temporary=True))
+    if flavor == "postgresql":
+        _copy_from_stdin(conn, table_name, spec, parquet)
+        return
+    mirror = storage.find_mirror(parquet)
+    if mirror is None:
+        raise WarehouseError(
+            f"Redshift COPYs from S3, but {parquet} is in no staging folder with an S3 mirror: "
+            "set staging_uri (s3://bucket/prefix) in the params")
+    try:
+        s3_uri = mirror.ensure(parquet)
+    except StorageError as exc:
+        raise WarehouseError(f"staging {parquet.name} in S3 for COPY failed: {exc}") from None
+    _execute_copy(conn, copy_command(table_name, s3_uri, copy_credentials(iam_role)))
+
+
+# --------------------------------------------------------------------------- loading a day
+
+
+def create_tables(warehouse_url: str, *, flavor: str | None = None) -> None:
+    """Create ``reporting_schema`` and the KPI tables when missing."""
+    flavor = flavor or flavor_of(warehouse_url)
+    engine = create_engine(warehouse_url)
+    with _errors_named(f"creating the KPI tables in {shown(warehouse_url)}"), engine.begin() as conn:
+        for statement in ddl(flavor):
+            conn.exec_driver_sql(statement)
+
+
+def load_day(warehouse_url: str, run_date: dt.date, tables: dict[str, Path], *,
+             iam_role: str | None = None, flavor: str | None = None) -> dict[str, int]:
+    """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file.
+
+    ``flavor`` (default: the URL's) chooses the statements: ``redshift`` may be run on a
+    PostgreSQL connection by tests, with :func:`_execute_copy` replaced.
+    """
+    flavor = flavor or flavor_of(warehouse_url)
+    create_tables(warehouse_url, flavor=flavor)
+    engine = create_engine(warehouse_url)
+    where = shown(warehouse_url)
+    with engine.connect() as conn:
+        expected = {}
+        with _errors_named(f"staging the KPI rows of {run_date} in {where}"), conn.begin():
+            for name, parquet in tables.items():
+                staged = STAGE_PREFIX + name
+                stage_file(conn, flavor, TABLES[name], staged, parquet, iam_role=iam_role)
+                total, other_dates = conn.exec_driver_sql(
+                    f"SELECT COUNT(*), COUNT(CASE WHEN listen_date IS NULL OR listen_date <> DATE '{run_date}' "
+                    f"THEN 1 END) FROM {staged}").one()
+                if other_dates:
+                    raise WarehouseError(
+                        f"{parquet} holds {other_dates} row(s) not dated {run_date}; nothing is loaded")
+                expected[name] = total
+        with _errors_named(f"replacing {run_date} in {where}"), conn.begin():
+            for name in tables:
+                _delete_day(conn, TABLES[name], run_date)
+                _insert_from_staging(conn, TABLES[name], STAGE_PREFIX + name)
+        with _errors_named(f"reading back {run_date} from {where}"):
+            loaded = {name: conn.exec_driver_sql(
+                f"SELECT COUNT(*) FROM {SCHEMA}.{name} WHERE listen_date = DATE '{run_date}'").scalar()
+                for name in tables}
+    if loaded != expected:
+        raise WarehouseError(f"read-back of {run_date} found {loaded} rows, expected {expected}")
+    return loaded
+
+
+def _delete_day(conn, table: Table, run_date: dt.date) -> None:
+    conn.exec_driver_sql(f"DELETE FROM {SCHEMA}.{table.name} WHERE listen_date = DATE '{run_date}'")
+
+
+def _insert_from_staging(conn, table: Table, staged: str) -> None:
+    columns = ", ".join(table.column_names)
+    conn.exec_driver_sql(f"INSERT INTO {SCHEMA}.{table.name} ({columns}) SELECT {columns} FROM {staged}")
+
+
+def read_table(warehouse_url: str, table: str, run_date: dt.date | None = None) -> pd.DataFrame:
+    """A KPI table (or one day of it) ordered by its key, with the same dtypes as from DuckDB."""
+    spec = TABLES[table]
+    where = f"WHERE listen_date = DATE '{run_date}'" if run_date else ""
+    engine = create_engine(warehouse_url)
+    with _errors_named(f"reading {SCHEMA}.{table} from {shown(warehouse_url)}"), engine.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t"),
+            {"s": SCHEMA, "t": table},
+        ).scalar()
+        rows = []
+        if exists:
+            rows = conn.exec_driver_sql(
+                f"SELECT {', '.join(spec.column_names)} FROM {SCHEMA}.{table} {where} "
+                f"ORDER BY {', '.join(spec.primary_key)}").fetchall()
+    return conform(pd.DataFrame([tuple(r) for r in rows], columns=spec.column_names), spec)
+
+
+# --------------------------------------------------------------------------- pushdown
+
+
+def relations_read_by(sql: str, candidates) -> list[str]:
+    """Which of ``candidates`` (relation names) the SQL text reads, comments aside."""
+    code = re.sub(r"--[^\n]*", "", sql)
+    return [name for name in candidates if re.search(rf"\b{re.escape(name)}\b", code)]
+
+
+def run_query_on_staged(warehouse_url: str, sql: str, relations: dict[str, tuple[Table, Path]], *,
+                        iam_role: str | None = None, flavor: str | None = None) -> pd.DataFrame:
+    """Run ``sql`` inside the warehouse over temporary tables loaded from staged Parquet files.
+
+    ``relations`` maps each relation name the SQL reads to its definition and staged file. The
+    temporary tables live only in this session; nothing persists in the warehouse.
+    """
+    flavor = flavor or flavor_of(warehouse_url)
+    engine = create_engine(warehouse_url)
+    with _errors_named(f"computing KPIs in {shown(warehouse_url)}"), engine.connect() as conn, conn.begin():
+        for name, (spec, parquet) in relations.items():
+            stage_file(conn, flavor, spec, name, parquet, iam_role=iam_role)
+            if flavor == "postgresql":  # Redshift's COPY into an empty table updates statistics itself
+                conn.exec_driver_sql(f"ANALYZE {name}")
+        result = conn.exec_driver_sql(sql)
+        columns = list(result.keys())
+        rows = [tuple(r) for r in result.fetchall()]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
