@@ -5,15 +5,17 @@ It knows nothing of KPIs: it validates the params file, passes each notebook the
 renders offline HTML, and writes ``index.html`` and ``manifest.json`` into the run folder.
 
 Modules: ``cli`` (command line), ``params`` (params file and date), ``paths`` (repo root,
-notebooks, run folder), ``execute`` (papermill), ``scraps`` (scrapbook), ``render`` (HTML),
-``report`` (manifest and index), ``environment`` (git and versions), ``log`` (printed lines and
-run.log), ``runner`` (the chain), ``results`` and ``errors``.
+notebooks, run folder), ``stages`` (which notebooks each notebook needs), ``runfolder`` (a run
+folder shared by stage processes: lock, reuse, attempts), ``execute`` (papermill), ``scraps``
+(scrapbook), ``render`` (HTML), ``report`` (manifest and index), ``environment`` (git and
+versions), ``log`` (printed lines and run.log), ``runner`` (the chain, one stage), ``results``
+and ``errors``.
 """
 
 from .errors import PipelineError
 from .params import Params, load_params, validate_run_date
 from .results import NotebookError, NotebookResult, RunResult
-from .runner import run_pipeline
+from .runner import run_pipeline, run_stage
 
 __all__ = [
     "NotebookError",
@@ -23,5 +25,6 @@ __all__ = [
     "RunResult",
     "load_params",
     "run_pipeline",
+    "run_stage",
     "validate_run_date",
 ]

@@ -18,9 +18,10 @@ class RunLog:
         self._file: TextIO | None = None
         self._pending: list[str] = []
 
-    def attach(self, path: str | Path) -> None:
-        """Start copying lines to ``path`` (created, never appended to an existing file)."""
-        self._file = open(path, "x", encoding="utf-8")
+    def attach(self, path: str | Path, *, append: bool = False) -> None:
+        """Start copying lines to ``path``: a new file, or with ``append`` the end of an existing
+        one (a stage run adds its lines to its run folder's log)."""
+        self._file = open(path, "a" if append else "x", encoding="utf-8")
         for line in self._pending:
             self._file.write(line + "\n")
         self._pending.clear()

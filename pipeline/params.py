@@ -24,6 +24,8 @@ from .paths import repo_root, resolve_local_path
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 FILE_DATABASE_BACKENDS = {"duckdb", "sqlite"}
+ENGINES = ("duckdb", "redshift")
+IAM_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "secret", "token", "aws_secret_access_key"}
 CREDENTIALS_HINT = (
     "credentials come from the environment (PGPASSWORD, ~/.pgpass, the AWS profile or "
@@ -117,6 +119,61 @@ def parse_positive_int(value: Any, root: Path) -> int:
     return value
 
 
+def parse_bool(value: Any, root: Path) -> bool:
+    """YAML ``true`` or ``false`` (strings and numbers are rejected)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {_show(value)}")
+    return value
+
+
+def parse_engine(value: Any, root: Path) -> str:
+    """Where the KPI SQL runs: ``duckdb`` (this machine) or ``redshift`` (inside the warehouse)."""
+    if value not in ENGINES:
+        raise ValueError(f"must be one of {', '.join(ENGINES)}, got {_show(value)}")
+    return value
+
+
+def parse_staging_uri(value: Any, root: Path) -> str | None:
+    """``s3://bucket/prefix`` (unchanged), or null for none."""
+    if value is None:
+        return None
+    text = _non_empty_str(value)
+    match = URI_SCHEME.match(text)
+    bucket = text[match.end():].split("/", 1)[0] if match else ""
+    if not match or match.group(1).lower() != "s3" or not bucket or "@" in bucket or ":" in bucket:
+        raise ValueError(f"must be s3://bucket/prefix, got {text!r}")
+    return text
+
+
+def parse_endpoint_url(value: Any, root: Path) -> str | None:
+    """An ``http(s)://host[:port]`` URL without credentials, or null for AWS's own endpoints."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    text = _non_empty_str(value)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL such as http://127.0.0.1:9000, got {text!r}")
+    if parts.username or parts.password or parts.query:
+        raise ValueError(f"must not carry credentials or a query: {CREDENTIALS_HINT}")
+    return text
+
+
+def parse_iam_role_arn(value: Any, root: Path) -> str | None:
+    """An IAM role ARN (``arn:aws:iam::123456789012:role/name``), or null."""
+    if value is None:
+        return None
+    text = _non_empty_str(value)
+    if not IAM_ROLE_ARN.fullmatch(text):
+        raise ValueError(f"must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy, got {text!r}")
+    return text
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "nothing (null)"
@@ -149,6 +206,16 @@ KEYS: tuple[Key, ...] = (
         help="Inactivity gap that ends a listening session."),
     Key("notebook_timeout_seconds", parse_positive_int, required=False, default=3600, notebook=False,
         help="Maximum run time of one notebook cell."),
+    Key("archive_processed_inputs", parse_bool, required=False, default=False,
+        help="After a successful load, move the day's stream files to archived/ (off: inputs stay immutable)."),
+    Key("engine", parse_engine, required=False, default="duckdb",
+        help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
+    Key("staging_uri", parse_staging_uri, required=False, default=None,
+        help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),
+    Key("s3_endpoint_url", parse_endpoint_url, required=False, default=None,
+        help="Endpoint of an S3-compatible store (default: AWS S3)."),
+    Key("redshift_iam_role", parse_iam_role_arn, required=False, default=None,
+        help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys)."),
 )
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 

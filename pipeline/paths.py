@@ -9,8 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import PipelineError, RunFolderError
-
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+from .stages import NOTEBOOK_GLOB
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 

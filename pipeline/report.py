@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .log import format_duration
-from .results import FAILED, NOT_RUN, SUCCEEDED, NotebookResult
+from .results import FAILED, INCOMPLETE, NOT_RUN, SUCCEEDED, NotebookResult
+from .runfolder import write_text_atomically
 from .scraps import to_jsonable
 
 MANIFEST_VERSION = 1
@@ -30,8 +31,12 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def notebook_entry(nb: NotebookResult) -> dict[str, Any]:
-    """One notebook's manifest entry; file names are relative to the run folder."""
-    return {
+    """One notebook's manifest entry; file names are relative to the run folder.
+
+    ``attempts`` (earlier runs of the notebook in the same folder, see :mod:`pipeline.runfolder`)
+    is present only when there were any.
+    """
+    entry = {
         "name": nb.name,
         "status": nb.status,
         "input": str(nb.input_path),
@@ -46,6 +51,37 @@ def notebook_entry(nb: NotebookResult) -> dict[str, Any]:
         "scraps_error": nb.scraps_error,
         "render_error": nb.render_error,
     }
+    if nb.attempts:
+        entry["attempts"] = list(nb.attempts)
+    return entry
+
+
+def run_status(statuses: list[str]) -> str:
+    """``succeeded`` when every notebook did, ``failed`` when one failed, else ``incomplete``."""
+    if statuses and all(s == SUCCEEDED for s in statuses):
+        return SUCCEEDED
+    if any(s == FAILED for s in statuses):
+        return FAILED
+    return INCOMPLETE
+
+
+def first_error(entries: list[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The first failed notebook's error, with the name of its HTML page."""
+    return next(({**e["error"], "html": e["html"]} for e in entries if e["error"]), None)
+
+
+def refresh_manifest(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
+    """Recompute a manifest's summary (status, error, finish, duration, lifted scraps) from its
+    notebook entries, after a stage changed one of them."""
+    entries = manifest["notebooks"]
+    manifest["status"] = run_status([e["status"] for e in entries])
+    manifest["error"] = first_error(entries)
+    manifest["finished"] = iso(finished)
+    started = datetime.fromisoformat(manifest["started"].replace("Z", "+00:00"))
+    manifest["duration_seconds"] = round((finished - started).total_seconds(), 3)
+    for name in LIFTED_SCRAPS:
+        manifest[name] = next((e["scraps"][name] for e in entries if name in (e["scraps"] or {})), None)
+    return manifest
 
 
 def build_manifest(
@@ -67,7 +103,6 @@ def build_manifest(
     ``provenance`` holds ``git_commit``, ``git_dirty``, ``python`` and ``packages``.
     """
     entries = [notebook_entry(nb) for nb in notebooks]
-    first_error = next(({**e["error"], "html": e["html"]} for e in entries if e["error"]), None)
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "run_date": run_date,
@@ -76,7 +111,7 @@ def build_manifest(
         "started": iso(started),
         "finished": iso(finished),
         "duration_seconds": round((finished - started).total_seconds(), 3),
-        "error": first_error,
+        "error": first_error(entries),
         "params_file": params_file,
         "params": to_jsonable(dict(params)),
         "notebooks_dir": notebooks_dir,
@@ -93,10 +128,8 @@ def build_manifest(
 
 
 def write_manifest(manifest: Mapping[str, Any], path: str | Path) -> Path:
-    path = Path(path)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
+    return write_text_atomically(path, text + "\n")
 
 
 # --------------------------------------------------------------------------- index.html
@@ -162,13 +195,11 @@ def render_index(manifest: Mapping[str, Any]) -> str:
 
 
 def write_index(manifest: Mapping[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(render_index(manifest), encoding="utf-8")
-    return path
+    return write_text_atomically(path, render_index(manifest))
 
 
 def _status(status: str) -> str:
-    css = {SUCCEEDED: "succeeded", FAILED: "failed", NOT_RUN: "not-run"}.get(status, "not-run")
+    css = {SUCCEEDED: "succeeded", FAILED: "failed", NOT_RUN: "not-run", INCOMPLETE: "not-run"}.get(status, "not-run")
     return f'<span class="status {css}">{escape(status)}</span>'
 
 
@@ -229,7 +260,22 @@ def _notebook_section(entry: Mapping[str, Any]) -> str:
         if entry.get(key):
             html.append(f'<p class="failed">{escape(key.replace("_", " "))}: {escape(entry[key])}</p>')
     html.append(render_scraps(entry.get("scraps") or {}))
+    if entry.get("attempts"):
+        html.append(_attempts(entry["attempts"]))
     return "\n".join(html)
+
+
+def _attempts(attempts: list[Mapping[str, Any]]) -> str:
+    rows = ["<h3>earlier attempts</h3>",
+            "<table><tr><th>try</th><th>status</th><th>started (UTC)</th><th>files</th><th>error</th></tr>"]
+    for number, attempt in enumerate(attempts, 1):
+        err = attempt.get("error")
+        err_text = escape(f"{err['ename']}: {err.get('evalue') or ''}") if err else ""
+        rows.append(f"<tr><td class=num>{number}</td><td>{_status(attempt.get('status') or NOT_RUN)}</td>"
+                    f"<td>{escape(str(attempt.get('started') or '-'))}</td><td>{_links(attempt)}</td>"
+                    f"<td>{err_text}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
 
 
 def render_scraps(scraps: Mapping[str, Any]) -> str:

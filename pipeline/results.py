@@ -12,6 +12,7 @@ from .errors import EXIT_FAILED, EXIT_OK
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 NOT_RUN = "not run"
+INCOMPLETE = "incomplete"  # a run folder where some stages have not run yet (and none failed)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class NotebookResult:
     scraps: dict[str, Any] = field(default_factory=dict)
     scraps_error: str | None = None
     render_error: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier runs in the same folder
 
     @property
     def stem(self) -> str:
@@ -86,7 +88,11 @@ class NotebookResult:
 
 @dataclass
 class RunResult:
-    """The outcome of :func:`pipeline.run_pipeline`."""
+    """The outcome of :func:`pipeline.run_pipeline` or :func:`pipeline.run_stage`.
+
+    ``status`` is the run folder's: after a stage run it may be ``incomplete`` (later stages not
+    run yet) while the stage itself succeeded (``ok``, exit status 0).
+    """
 
     run_date: str
     run_id: str
@@ -94,11 +100,15 @@ class RunResult:
     status: str
     started: datetime
     finished: datetime
-    notebooks: list[NotebookResult]
+    notebooks: list[NotebookResult]  # the notebooks this call ran (one for a stage run)
     manifest: dict[str, Any]
+    stage: str | None = None  # set when one stage ran (``run_stage``)
 
     @property
     def ok(self) -> bool:
+        """A whole run: every notebook succeeded. A stage run: that stage's notebook succeeded."""
+        if self.stage is not None:
+            return all(nb.status == SUCCEEDED for nb in self.notebooks)
         return self.status == SUCCEEDED
 
     @property

@@ -1,4 +1,10 @@
-"""Chaining the notebooks of one run: plan, execute in order, collect scraps, render, report."""
+"""Chaining the notebooks of one run: plan, execute in order, collect scraps, render, report.
+
+``run_pipeline`` runs every notebook in a new run folder (``make run``); ``run_stage`` runs one
+notebook (stage) in a new or an existing run folder, once the stages it depends on (see
+:mod:`pipeline.stages`) have succeeded there, and merges its result into that folder's manifest
+(see :mod:`pipeline.runfolder`).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,11 @@ from .log import RunLog, format_duration
 from .params import Params, load_params, validate_run_date
 from .paths import create_run_dir, default_notebooks_dir, discover_notebooks, repo_root, validate_run_id
 from .render import html_exporter, render_notebook
-from .report import build_manifest, write_index, write_manifest
-from .results import FAILED, NOT_RUN, SUCCEEDED, NotebookError, NotebookResult, RunResult
-from .scraps import read_scraps
+from .report import build_manifest, notebook_entry, refresh_manifest, write_index, write_manifest
+from .results import FAILED, INCOMPLETE, NOT_RUN, SUCCEEDED, NotebookError, NotebookResult, RunResult
+from .runfolder import check_same_run, entry_of, locked, read_manifest, set_aside_earlier_attempt
+from .scraps import read_scraps, to_jsonable
+from .stages import Stage, StageError, find_stage, prerequisites, read_stages
 
 # Parameters the runner itself provides, next to the params-file keys meant for notebooks.
 RUN_PARAMETERS = ("run_date", "run_id", "staging_dir")
@@ -47,6 +55,7 @@ def run_pipeline(
     params = load_params(params_path)
     notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else default_notebooks_dir()
     notebooks = discover_notebooks(notebooks_dir)
+    read_stages(notebooks)  # a malformed stage declaration stops every kind of run
     plan = select_parameters(notebooks, [*RUN_PARAMETERS, *params.notebook_parameters()])
     if progress_bar is None:
         progress_bar = _isatty(sys.stderr)
@@ -93,6 +102,135 @@ def run_pipeline(
                      started=started, finished=finished, notebooks=results, manifest=manifest)
 
 
+def run_stage(
+    run_date: str,
+    params_path: str | Path,
+    stage: str,
+    *,
+    run_id: str | None = None,
+    notebooks_dir: str | Path | None = None,
+    progress_bar: bool | None = None,
+    stream: TextIO | None = None,
+) -> RunResult:
+    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) of the run ``run_id``.
+
+    The run folder ``<reports_dir>/<run_date>/<run_id>/`` is reused when it exists and created
+    otherwise (``run_id`` defaults to a new one). The stage's executed notebook and HTML go
+    there exactly as in a whole run, its lines are appended to ``run.log``, and its entry in
+    ``manifest.json`` and ``index.html`` is updated under the folder's lock, so stages running
+    at the same time on one folder do not clobber each other.
+
+    Raises :class:`pipeline.errors.PipelineError` before anything runs when the stage is unknown,
+    when a stage it depends on has not succeeded in that folder
+    (:class:`pipeline.stages.StageError`), or when the existing folder belongs to another date,
+    other notebooks or other params (:class:`pipeline.errors.RunFolderError`). The result's
+    ``ok``/``exit_code`` are the stage's; its ``status`` is the run folder's (``incomplete``
+    until every stage has succeeded).
+    """
+    run_date = validate_run_date(run_date)
+    if run_id is not None:
+        validate_run_id(run_id)
+    params = load_params(params_path)
+    notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else default_notebooks_dir()
+    notebooks = discover_notebooks(notebooks_dir)
+    stages = read_stages(notebooks)
+    target = find_stage(stages, stage)
+    needed = prerequisites(stages, target)
+    plan = select_parameters([target.path], [*RUN_PARAMETERS, *params.notebook_parameters()])
+    if progress_bar is None:
+        progress_bar = _isatty(sys.stderr)
+    names = [p.name for p in notebooks]
+    sanitised = params.sanitised()
+    date_dir = Path(params["reports_dir"]) / run_date
+
+    def blank(path: Path, run_dir: Path) -> NotebookResult:
+        return NotebookResult(name=path.name, input_path=path, output_path=run_dir / path.name,
+                              html_path=run_dir / f"{path.stem}.html")
+
+    date_dir.mkdir(parents=True, exist_ok=True)
+    with locked(date_dir):  # creating a folder and its first manifest is one step for others
+        existing = run_id is not None and (date_dir / run_id).is_dir()
+        if existing:
+            run_dir = date_dir / run_id
+        else:
+            if needed:
+                where = (f"run folder {date_dir / run_id} does not exist" if run_id is not None
+                         else "a new run folder would be empty (pass the --run-id of the run to continue)")
+                raise StageError(
+                    f"cannot run stage {target.name} ({target.notebook}): {where}; it needs "
+                    + ", ".join(f"{s.name} ({s.notebook})" for s in needed) + " to have succeeded there first"
+                )
+            run_dir, run_id = create_run_dir(Path(params["reports_dir"]), run_date, run_id)
+            started = _now()
+            write_run_documents(build_manifest(
+                run_date=run_date, run_id=run_id, status=INCOMPLETE, started=started, finished=started,
+                params=sanitised, params_file=str(Path(params.source).resolve()),
+                notebooks_dir=str(notebooks_dir), run_dir=str(run_dir),
+                notebooks=[blank(p, run_dir) for p in notebooks], provenance=collect_provenance(),
+            ), run_dir)
+
+    with locked(run_dir):
+        manifest = read_manifest(run_dir)
+        if existing:
+            check_same_run(manifest, run_date=run_date, notebooks=names, params=to_jsonable(sanitised),
+                           run_dir=run_dir)
+            missing = [(s, entry_of(manifest, s.notebook)["status"]) for s in needed
+                       if entry_of(manifest, s.notebook)["status"] != SUCCEEDED]
+            if missing:
+                raise StageError(
+                    f"cannot run stage {target.name} ({target.notebook}) in run folder {run_dir}: it needs "
+                    + ", ".join(f"{s.name} ({s.notebook}: {status})" for s, status in missing)
+                    + " to have succeeded there first; run "
+                    + ("it" if len(missing) == 1 else "them")
+                    + f" with --run-id {run_id} --stage NAME"
+                )
+        earlier = set_aside_earlier_attempt(manifest, target.notebook, run_dir,
+                                            notebook_entry(blank(target.path, run_dir)))
+        if earlier is not None:
+            write_run_documents(manifest, run_dir)
+        attempts = entry_of(manifest, target.notebook).get("attempts") or []
+
+    values = run_parameters(run_date, run_id, run_dir / "staging", params)
+    nb = blank(target.path, run_dir)
+    nb.parameters = parameters_for(plan[target.path], values)
+    nb.attempts = list(attempts)
+    position = names.index(target.notebook) + 1
+
+    log = RunLog(stream)
+    log.attach(run_dir / "run.log", append=True)
+    started = _now()
+    log.line(f"pipeline: stage {target.name} of run {run_date} {run_id} with {params.source} -> {run_dir}")
+    if earlier is not None:
+        log.line(f"pipeline: {target.notebook} ran here before ({earlier.get('status')});"
+                 f" kept as {earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}")
+    try:
+        _run_all([nb], log, cwd=notebooks_dir, timeout=params["notebook_timeout_seconds"],
+                 progress_bar=progress_bar, numbering=(position, len(names)))
+    finally:
+        finished = _now()
+        with locked(run_dir):
+            manifest = read_manifest(run_dir)
+            entries = manifest["notebooks"]
+            entries[names.index(target.notebook)] = notebook_entry(nb)
+            write_run_documents(refresh_manifest(manifest, finished), run_dir)
+        if nb.error is not None:
+            log.line(f"pipeline failed in {nb.error.describe()}")
+        done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
+        log.line(f"pipeline: stage {target.name} {nb.status} in {format_duration((finished - started).total_seconds())};"
+                 f" run {manifest['status']} ({done} of {len(names)} notebooks succeeded);"
+                 f" report {run_dir / 'index.html'}")
+        log.close()
+    return RunResult(run_date=run_date, run_id=run_id, run_dir=run_dir, status=manifest["status"],
+                     started=started, finished=finished, notebooks=[nb], manifest=manifest,
+                     stage=target.name)
+
+
+def write_run_documents(manifest: dict[str, Any], run_dir: Path) -> None:
+    """``manifest.json`` and the ``index.html`` rendered from it."""
+    write_manifest(manifest, run_dir / "manifest.json")
+    write_index(manifest, run_dir / "index.html")
+
+
 def run_parameters(run_date: str, run_id: str, staging_dir: Path, params: Params) -> dict[str, Any]:
     """Every value a notebook may declare: the runner's own plus the params-file keys for notebooks."""
     return {"run_date": run_date, "run_id": run_id, "staging_dir": str(staging_dir),
@@ -128,11 +266,13 @@ def run_notebook(nb: NotebookResult, *, cwd: Path, timeout: int | None, progress
 
 
 def _run_all(results: list[NotebookResult], log: RunLog, *, cwd: Path, timeout: int | None,
-             progress_bar: bool) -> None:
-    total = len(results)
+             progress_bar: bool, numbering: tuple[int, int] | None = None) -> None:
+    """Run ``results`` in order until one fails; ``numbering`` = (first position, total) for the
+    ``[i/total]`` tags (default: 1 and ``len(results)``)."""
+    first, total = numbering or (1, len(results))
     exporter = None
     failed = False
-    for i, nb in enumerate(results, 1):
+    for i, nb in enumerate(results, first):
         tag = f"[{i}/{total}] {nb.name}"
         if failed:
             log.line(f"{tag} {NOT_RUN}")
@@ -142,7 +282,7 @@ def _run_all(results: list[NotebookResult], log: RunLog, *, cwd: Path, timeout: 
             run_notebook(nb, cwd=cwd, timeout=timeout, progress_bar=progress_bar)
         except KeyboardInterrupt:
             log.line(f"{tag} FAILED ({format_duration(nb.duration_seconds)}): interrupted")
-            for j, rest in enumerate(results[i:], i + 1):
+            for j, rest in enumerate(results[i - first + 1:], i + 1):
                 log.line(f"[{j}/{total}] {rest.name} {NOT_RUN}")
             raise
         failed = nb.status != SUCCEEDED

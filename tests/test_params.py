@@ -71,6 +71,11 @@ def test_defaults_and_resolution_from_the_repo_root():
         "reports_dir": "/repo/reports",
         "session_gap_minutes": 30,
         "notebook_timeout_seconds": 3600,
+        "archive_processed_inputs": False,
+        "engine": "duckdb",
+        "staging_uri": None,
+        "s3_endpoint_url": None,
+        "redshift_iam_role": None,
     }
 
 
@@ -113,7 +118,9 @@ def test_optional_keys_take_given_values():
 
 def test_notebooks_get_no_runner_only_keys():
     params = parse_params(valid(), root=Path("/repo"))
-    assert set(params.notebook_parameters()) == {"input_uri", "warehouse_url", "session_gap_minutes"}
+    assert set(params.notebook_parameters()) == {"input_uri", "warehouse_url", "session_gap_minutes",
+                                                 "archive_processed_inputs", "engine", "staging_uri",
+                                                 "s3_endpoint_url", "redshift_iam_role"}
 
 
 # --------------------------------------------------------------------------- rejected files
@@ -239,3 +246,53 @@ def test_cli_rejects_bad_params_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "session_gap_minutes" in err and str(params) in err
     assert not (tmp_path / "reports").exists()
+
+
+# --------------------------------------------------------------------------- the AWS keys
+
+
+def test_aws_keys_take_given_values():
+    params = parse_params(valid(
+        input_uri="s3://in-bucket/landing", warehouse_url="redshift+psycopg2://loader@cluster:5439/analytics",
+        engine="redshift", staging_uri="s3://stage-bucket/streamkpi", s3_endpoint_url="http://127.0.0.1:9000",
+        redshift_iam_role="arn:aws:iam::123456789012:role/streamkpi-copy"), root=Path("/repo"))
+    assert (params["engine"], params["staging_uri"], params["s3_endpoint_url"], params["redshift_iam_role"]) == (
+        "redshift", "s3://stage-bucket/streamkpi", "http://127.0.0.1:9000", "arn:aws:iam::123456789012:role/streamkpi-copy")
+
+
+def test_null_optional_aws_keys_mean_not_set():
+    params = parse_params(valid(staging_uri=None, s3_endpoint_url=None, redshift_iam_role=None), root=Path("/repo"))
+    assert (params["staging_uri"], params["s3_endpoint_url"], params["redshift_iam_role"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("engine", "spark"),
+    ("engine", None),
+    ("engine", "Redshift"),
+    ("staging_uri", "/local/folder"),
+    ("staging_uri", "gs://bucket/x"),
+    ("staging_uri", "s3://"),
+    ("staging_uri", "s3://user:secret@bucket/x"),
+    ("s3_endpoint_url", "127.0.0.1:9000"),
+    ("s3_endpoint_url", "ftp://host"),
+    ("s3_endpoint_url", "http://"),
+    ("s3_endpoint_url", "http://host:notaport"),
+    ("redshift_iam_role", "streamkpi-copy"),
+    ("redshift_iam_role", "arn:aws:iam::123:role/x"),
+])
+def test_malformed_aws_value_is_named(key, value):
+    message = error_of(valid(**{key: value}))
+    assert "conf/p.yaml" in message and f"'{key}'" in message
+
+
+@pytest.mark.parametrize("url", ["http://AKIAXXXX:s3cr3t@minio:9000", "https://minio:9000/?X-Amz-Signature=s3cr3t"])
+def test_credentials_in_the_endpoint_url_are_refused(url):
+    message = error_of(valid(s3_endpoint_url=url))
+    assert "'s3_endpoint_url'" in message and "credentials" in message and "s3cr3t" not in message
+
+
+def test_aws_yaml_is_a_valid_redshift_pushdown_example():
+    params = load_params(REPO / "params" / "aws.yaml")
+    assert params["engine"] == "redshift" and params["warehouse_url"].startswith("redshift+psycopg2://")
+    assert params["input_uri"].startswith("s3://") and params["staging_uri"].startswith("s3://")
+    assert params["redshift_iam_role"].startswith("arn:aws:iam::")

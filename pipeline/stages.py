@@ -1,0 +1,169 @@
+"""The stage graph: which notebooks a notebook needs, declared in each notebook's own metadata.
+
+Every ``NN_<name>.ipynb`` is one stage. A notebook names the notebooks whose results it reads in
+its notebook-level metadata (JupyterLab: *Property Inspector* > *Notebook Metadata*)::
+
+    "pipeline": {"depends_on": ["01_ingest"]}
+
+Rules, all checked before anything runs:
+
+- entries are notebook stems (``01_ingest``) of notebooks that come **earlier** in notebook order,
+  so the order ``make run`` uses is always a valid one and the graph cannot have a cycle;
+- without the key a notebook depends on **every** notebook before it (the plain chain);
+  ``[]`` means it needs nothing;
+- stage names (the stem without ``NN_``, e.g. ``load``) must be unique: they name Airflow tasks
+  and ``--stage`` accepts them.
+
+Running one stage requires every stage it depends on, directly or not, to have succeeded in the
+same run folder. The runner knows nothing else about the notebooks.
+
+This module uses the standard library only: the Airflow DAG, which runs in Airflow's own
+environment, loads this file by path to build one task per stage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+try:  # part of the ``pipeline`` package
+    from .errors import PipelineError as _Base
+except ImportError:  # loaded on its own by path (the Airflow DAG): no package around it
+    _Base = ValueError
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+METADATA_KEY = "pipeline"
+DEPENDS_ON = "depends_on"
+_PREFIX = re.compile(r"^\d\d_")
+
+
+class StageError(_Base):
+    """The stage graph is malformed, a stage name is unknown, or a stage's inputs are missing."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One notebook of the pipeline and the stems of the notebooks it depends on directly."""
+
+    path: Path
+    depends_on: tuple[str, ...]
+    declared: bool  # depends_on came from the notebook's metadata (else: every earlier notebook)
+
+    @property
+    def notebook(self) -> str:
+        """File name, e.g. ``02_genre_kpis.ipynb``."""
+        return self.path.name
+
+    @property
+    def stem(self) -> str:
+        """``02_genre_kpis``."""
+        return self.path.stem
+
+    @property
+    def name(self) -> str:
+        """``genre_kpis``: the stem without its ``NN_`` prefix (the Airflow task id)."""
+        return _PREFIX.sub("", self.stem)
+
+
+def notebook_files(notebooks_dir: str | Path) -> list[Path]:
+    """``NN_<name>.ipynb`` files of ``notebooks_dir``, sorted: the notebook order."""
+    return sorted(p for p in Path(notebooks_dir).glob(NOTEBOOK_GLOB) if p.is_file())
+
+
+def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
+    """The stages of ``notebooks`` (in notebook order), their declarations checked."""
+    paths = [Path(p) for p in notebooks]
+    stages: list[Stage] = []
+    problems: list[str] = []
+    seen_names: dict[str, str] = {}
+    for position, path in enumerate(paths):
+        earlier = [p.stem for p in paths[:position]]
+        declared = _declared_dependencies(path)
+        if declared is None:
+            depends_on = tuple(earlier)
+        else:
+            depends_on = tuple(declared)
+            for stem in depends_on:
+                if not isinstance(stem, str) or stem not in earlier:
+                    later = any(p.stem == stem for p in paths[position:])
+                    why = ("is not an earlier notebook (dependencies must come earlier in notebook order)"
+                           if later else "is not a notebook of " + str(path.parent))
+                    problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
+            if len(set(map(str, depends_on))) != len(depends_on):
+                problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
+        stage = Stage(path=path, depends_on=depends_on, declared=declared is not None)
+        if stage.name in seen_names:
+            problems.append(f"{path.name} and {seen_names[stage.name]} have the same stage name {stage.name!r}")
+        seen_names[stage.name] = path.name
+        stages.append(stage)
+    if problems:
+        raise StageError("invalid stage graph:\n" + "\n".join(f"  - {p}" for p in problems))
+    return stages
+
+
+def load_stages(notebooks_dir: str | Path) -> list[Stage]:
+    """The stages of the notebooks in ``notebooks_dir``."""
+    notebooks = notebook_files(notebooks_dir)
+    if not notebooks:
+        raise StageError(f"no notebook named NN_<name>.ipynb in {notebooks_dir}")
+    return read_stages(notebooks)
+
+
+def find_stage(stages: Iterable[Stage], name: str) -> Stage:
+    """The stage called ``name``: ``load``, ``04_load`` or ``04_load.ipynb``."""
+    stages = list(stages)
+    for stage in stages:
+        if name in (stage.name, stage.stem, stage.notebook):
+            return stage
+    raise StageError(
+        f"unknown stage {name!r}; stages: {', '.join(s.name for s in stages)}"
+        " (or their notebook names, e.g. " + (stages[0].stem if stages else "01_ingest") + ")"
+    )
+
+
+def prerequisites(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
+    """Every stage ``stage`` depends on, directly or through others, in notebook order."""
+    by_stem = {s.stem: s for s in stages}
+    needed: set[str] = set()
+    todo = list(stage.depends_on)
+    while todo:
+        stem = todo.pop()
+        if stem not in needed:
+            needed.add(stem)
+            todo.extend(by_stem[stem].depends_on)
+    return [s for s in stages if s.stem in needed]
+
+
+def describe(stages: Sequence[Stage]) -> str:
+    """One line per stage: ``load  04_load.ipynb  after genre_kpis, hourly_kpis``."""
+    by_stem = {s.stem: s for s in stages}
+    width = max(len(s.name) for s in stages)
+    files = max(len(s.notebook) for s in stages)
+    lines = []
+    for s in stages:
+        after = ", ".join(by_stem[d].name for d in s.depends_on) or "-"
+        note = "" if s.declared or not s.depends_on else "  (default: every earlier notebook)"
+        lines.append(f"{s.name:<{width}}  {s.notebook:<{files}}  after: {after}{note}")
+    return "\n".join(lines)
+
+
+def _declared_dependencies(path: Path) -> list | None:
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise StageError(f"{path.name}: cannot read the notebook: {type(exc).__name__}: {exc}") from None
+    section = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise StageError(f"{path.name}: notebook metadata {METADATA_KEY!r} must be a mapping, got {section!r}")
+    if DEPENDS_ON not in section:
+        return None
+    value = section[DEPENDS_ON]
+    if not isinstance(value, list):
+        raise StageError(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} must be a list of notebook stems, "
+                         f"got {value!r}")
+    return value
