@@ -10,7 +10,7 @@ SAMPLE_DIR := data/sample
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml lib/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,20 @@ venv: $(VENV)/.installed ## Create the virtual environment (pinned by constraint
 sample-data: $(VENV)/.installed ## Generate the deterministic sample week into data/sample
 	$(PY) -m streamkpi.sample_data --out $(SAMPLE_DIR)
 
-run: $(VENV)/.installed ## Run the pipeline for DATE (default 2024-06-25) with PARAMS (default params/local.yaml)
-	@if [ "$(PARAMS)" = "params/local.yaml" ] && [ -z "$$(ls -A $(SAMPLE_DIR) 2>/dev/null)" ]; then \
+# QUIET=1 (cron): print nothing but failures; the run folder's logs still get everything.
+QUIET_FLAG := $(if $(filter 1 yes true,$(QUIET)),--quiet)
+# The default params read the sample week: generate it on first use.
+ENSURE_SAMPLE = @if [ "$(PARAMS)" = "params/local.yaml" ] && [ -z "$$(ls -A $(SAMPLE_DIR) 2>/dev/null)" ]; then \
 		$(MAKE) --no-print-directory sample-data; fi
-	$(PY) -m pipeline run --date $(DATE) --params $(PARAMS)
+
+run: $(VENV)/.installed ## Run the pipeline for DATE (default 2024-06-25) with PARAMS (default params/local.yaml); QUIET=1 for cron
+	$(ENSURE_SAMPLE)
+	$(PY) -m pipeline run --date $(DATE) --params $(PARAMS) $(QUIET_FLAG)
+
+backfill: $(VENV)/.installed ## Run every date from START to END (YYYY-MM-DD), in order, past failures; summary at the end
+	@if [ -z "$(START)" ] || [ -z "$(END)" ]; then echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD" >&2; exit 2; fi
+	$(ENSURE_SAMPLE)
+	$(PY) -m pipeline backfill --start $(START) --end $(END) --params $(PARAMS) $(QUIET_FLAG)
 
 test: $(VENV)/.installed ## Run the test suite
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
@@ -64,6 +74,9 @@ bench: $(VENV)/.installed ## Benchmark the project vs the seed approach and the 
 lab: $(VENV)/.installed ## Open JupyterLab on notebooks/ with the project's kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
+strip-notebooks: $(VENV)/.installed ## Clear outputs and execution counts of notebooks/*.ipynb before committing
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9][0-9]_*.ipynb
+
 lock: ## Re-resolve constraints.txt from requirements.txt (needs the registry)
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
 	build/lock-venv/bin/pip install --quiet --upgrade pip
@@ -74,5 +87,5 @@ lock: ## Re-resolve constraints.txt from requirements.txt (needs the registry)
 clean: ## Remove generated reports, staging, sample data and the local warehouse (keeps .venv)
 	rm -rf reports data warehouse
 
-.PHONY: help venv sample-data run test lab lock clean
+.PHONY: help venv sample-data run backfill test lab strip-notebooks lock clean
 .PHONY: airflow-venv airflow-lock
