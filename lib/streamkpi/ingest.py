@@ -17,6 +17,7 @@ mirror (:func:`streamkpi.storage.attach_mirror`), the staged files are uploaded 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,11 @@ MIN_AGE, MAX_AGE = 13, 120
 # Durations are summed as exact decimals with 3 places (to the microsecond), so they must fit that.
 MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
 WHITESPACE = " \t\n\r\v\f"
+# A stream row's place in file order as one integer: file_no * ROW_ID_FACTOR + row_number.
+ROW_ID_FACTOR = 1 << 40
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+# Stream files read at once (CSV parsing in Arrow threads, next to DuckDB's own).
+READER_THREADS = 2
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
 # Everything ingest writes into the staging folder (relative paths).
@@ -121,8 +127,24 @@ def _connect(staging_dir: Path) -> duckdb.DuckDBPyConnection:
     _run(con, "SET TimeZone = 'UTC'")
     _run(con, f"SET temp_directory = '{_sql_path(staging_dir / '.spill')}'")
     # Every text field is compared without surrounding whitespace (spaces, tabs, line breaks).
-    _run(con, f"CREATE MACRO clean_text(s) AS trim(s, '{WHITESPACE}')")
+    # DuckDB holds at most this much memory and spills the rest to the staging folder; the order of
+    # rows inside a table never matters here (every output that needs an order sorts).
+    _run(con, f"SET memory_limit = '{duckdb_memory_limit()}'")
+    _run(con, "SET preserve_insertion_order = false")
+    # Most fields have no edge whitespace: they skip the trim.
+    _run(con, f"""CREATE MACRO clean_text(s) AS
+                  CASE WHEN s = '' OR (ascii(s) > 32 AND ascii(right(s, 1)) > 32) THEN s
+                       ELSE trim(s, '{WHITESPACE}') END""")
     return con
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit for ingest and the KPI queries: ``STREAMKPI_DUCKDB_MEMORY_LIMIT`` (e.g.
+    ``4GB``), by default 3GB, so a day of any size runs within a few GB of memory."""
+    value = os.environ.get("STREAMKPI_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*[KMGT]i?B", value, flags=re.IGNORECASE):
+        raise ValueError(f"STREAMKPI_DUCKDB_MEMORY_LIMIT must be a size such as 4GB, not {value!r}")
+    return value
 
 
 def _sql_path(path: Path) -> str:
@@ -235,66 +257,127 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
 
 
 def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(con, "streams_text", inputs, list(inputs.streams), ("user_id", "track_id", "listen_time"))
+    malformed: list[MalformedRow] = []
+    # Stream files are read in parallel: every row carries its file_no and row_number, so the order
+    # in which batches arrive does not matter.
+    con.register("streams_reader", read_text_columns(list(inputs.streams), ("user_id", "track_id", "listen_time"),
+                                                     malformed, inputs, threads=READER_THREADS))
     con.register("stream_files", pd.DataFrame(
         {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
     ))
-    con.register("streams_malformed", _malformed_frame(malformed))
     day_start, day_end = run_date.isoformat(), (run_date + dt.timedelta(days=1)).isoformat()
+    # One pass over the CSV rows parses and classifies them into a narrow table. Most fields take a
+    # fast path that is exact by construction: the value cast back to text must give the raw text
+    # back (a canonical integer; a plain "YYYY-MM-DD HH:MM:SS" of the run date; a track_id without
+    # edge whitespace), so such a field's raw text need not be kept. Any other field goes through
+    # the full rules and keeps its raw text (NULL otherwise) for the rejects file; other-date rows
+    # keep none. A row's place in file order is ``id`` = file_no * 2^40 + row_number.
     _run(
         con,
         f"""
-        CREATE TEMP TABLE classified AS
-        WITH parsed AS (
-            SELECT file_no, row_number,
-                   user_id AS raw_user_id, track_id AS raw_track_id, listen_time AS raw_listen_time,
-                   CASE WHEN regexp_full_match(clean_text(listen_time), '{LISTEN_TIME_PATTERN}')
-                        THEN timezone('UTC', TRY_CAST(clean_text(listen_time) AS TIMESTAMPTZ)) END AS listen_time,
-                   CASE WHEN regexp_full_match(clean_text(user_id), '{INTEGER_PATTERN}')
-                        THEN TRY_CAST(clean_text(user_id) AS BIGINT) END AS user_id,
-                   nullif(clean_text(track_id), '') AS track_id
-            FROM streams_text
+        CREATE TEMP TABLE parsed AS
+        WITH raw AS (
+            SELECT file_no, row_number, user_id AS raw_user_id, track_id AS raw_track_id,
+                   listen_time AS raw_listen_time,
+                   TRY_CAST(listen_time AS TIMESTAMP) AS fast_listen_time,
+                   TRY_CAST(user_id AS BIGINT) AS fast_user_id
+            FROM streams_reader
+        ),
+        checked AS (
+            SELECT *,
+                   coalesce(length(raw_listen_time) = 19
+                            AND fast_listen_time >= TIMESTAMP '{day_start}' AND fast_listen_time < TIMESTAMP '{day_end}'
+                            AND CAST(fast_listen_time AS VARCHAR) = raw_listen_time, false) AS listen_time_ok,
+                   coalesce(CAST(fast_user_id AS VARCHAR) = raw_user_id, false) AS user_id_ok,
+                   raw_track_id <> '' AND ascii(raw_track_id) > 32 AND ascii(right(raw_track_id, 1)) > 32 AS track_id_ok
+            FROM raw
+        ),
+        typed AS (
+            SELECT file_no, row_number, listen_time_ok, user_id_ok, track_id_ok,
+                   raw_user_id, raw_track_id, raw_listen_time,
+                   CASE WHEN listen_time_ok THEN fast_listen_time
+                        WHEN regexp_full_match(clean_text(raw_listen_time), '{LISTEN_TIME_PATTERN}')
+                        THEN timezone('UTC', TRY_CAST(clean_text(raw_listen_time) AS TIMESTAMPTZ)) END AS listen_time,
+                   CASE WHEN user_id_ok THEN fast_user_id
+                        WHEN regexp_full_match(clean_text(raw_user_id), '{INTEGER_PATTERN}')
+                        THEN TRY_CAST(clean_text(raw_user_id) AS BIGINT) END AS user_id,
+                   CASE WHEN track_id_ok THEN raw_track_id ELSE nullif(clean_text(raw_track_id), '') END AS track_id
+            FROM checked
+        ),
+        classified AS (
+            SELECT *,
+                   CASE WHEN listen_time IS NULL THEN 'bad_stream'
+                        WHEN listen_time < TIMESTAMP '{day_start}' OR listen_time >= TIMESTAMP '{day_end}' THEN 'other_date'
+                        WHEN user_id IS NULL OR track_id IS NULL THEN 'bad_stream'
+                   END AS reason
+            FROM typed
         )
-        SELECT CASE WHEN listen_time IS NULL THEN 'bad_stream'
-                    WHEN listen_time < TIMESTAMP '{day_start}' OR listen_time >= TIMESTAMP '{day_end}' THEN 'other_date'
-                    WHEN user_id IS NULL OR track_id IS NULL THEN 'bad_stream'
-               END AS reason,
-               CASE WHEN listen_time IS NULL THEN 'unparseable listen_time'
-                    WHEN user_id IS NULL THEN 'empty or non-integer user_id'
-                    WHEN track_id IS NULL THEN 'empty track_id'
+        SELECT CAST(file_no AS BIGINT) * {ROW_ID_FACTOR} + row_number AS id, reason,
+               CASE WHEN reason = 'bad_stream' THEN
+                   CASE WHEN listen_time IS NULL THEN 'unparseable listen_time'
+                        WHEN user_id IS NULL THEN 'empty or non-integer user_id'
+                        WHEN track_id IS NULL THEN 'empty track_id' END
                END AS rule,
-               file_no, row_number, raw_user_id, raw_track_id, raw_listen_time, user_id, track_id, listen_time
-        FROM parsed
+               user_id, track_id, listen_time,
+               CASE WHEN reason IS NULL THEN track_id IN (SELECT track_id FROM tracks) END AS known_track,
+               CASE WHEN NOT user_id_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_user_id END AS raw_user_id,
+               CASE WHEN NOT track_id_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_track_id END AS raw_track_id,
+               CASE WHEN NOT listen_time_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_listen_time END
+                   AS raw_listen_time
+        FROM classified
         """,
     )
+    con.unregister("streams_reader")
+    con.register("streams_malformed", _malformed_frame(malformed))
+    # Exact duplicates without sorting every row: a hash aggregate on fixed-size keys (the track_id
+    # hashed) finds the few keys seen more than once; only the rows of those keys are then numbered
+    # in file order on their exact keys, and every copy after the first is rejected.
     _run(
         con,
         """
-        CREATE TEMP TABLE candidates AS
-        SELECT *, row_number() OVER (PARTITION BY user_id, track_id, listen_time ORDER BY file_no, row_number) AS copy_no,
-               track_id IN (SELECT track_id FROM tracks) AS known_track
-        FROM classified WHERE reason IS NULL
+        CREATE TEMP TABLE duplicate_ids AS
+        SELECT id
+        FROM (SELECT p.id, row_number() OVER (PARTITION BY p.user_id, p.track_id, p.listen_time ORDER BY p.id) AS copy_no
+              FROM parsed p
+              JOIN (SELECT user_id, hash(track_id) AS track_hash, listen_time
+                    FROM parsed WHERE reason IS NULL
+                    GROUP BY user_id, hash(track_id), listen_time
+                    HAVING count(*) > 1) d
+                ON d.user_id = p.user_id AND d.track_hash = hash(p.track_id) AND d.listen_time = p.listen_time
+              WHERE p.reason IS NULL) copies
+        WHERE copy_no > 1
         """,
     )
     _copy(
         con,
-        "SELECT user_id, track_id, listen_time FROM candidates WHERE copy_no = 1 AND known_track",
+        """SELECT user_id, track_id, listen_time FROM parsed
+           WHERE reason IS NULL AND known_track AND id NOT IN (SELECT id FROM duplicate_ids)""",
         staging_dir / "streams.parquet",
     )
+    # The raw text of a rejected row: as kept in ``parsed``, else the parsed value's text (equal to it).
     _copy(
         con,
-        """
+        f"""
+        WITH rejected AS (
+            SELECT id, reason, rule, user_id, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
+            FROM parsed WHERE reason = 'bad_stream'
+            UNION ALL
+            SELECT id, 'duplicate_stream', 'exact duplicate of an earlier row',
+                   user_id, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
+            FROM parsed WHERE reason IS NULL AND id IN (SELECT id FROM duplicate_ids)
+            UNION ALL
+            SELECT id, 'unknown_track', 'track_id not in the cleaned catalog',
+                   user_id, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
+            FROM parsed WHERE reason IS NULL AND NOT known_track AND id NOT IN (SELECT id FROM duplicate_ids)
+        )
         SELECT f.source_file, r.row_number, r.user_id, r.track_id, r.listen_time, r.reason, r.rule
         FROM (
-            SELECT file_no, row_number, raw_user_id AS user_id, raw_track_id AS track_id,
-                   raw_listen_time AS listen_time, reason, rule
-            FROM classified WHERE reason = 'bad_stream'
-            UNION ALL
-            SELECT file_no, row_number, raw_user_id, raw_track_id, raw_listen_time,
-                   CASE WHEN copy_no > 1 THEN 'duplicate_stream' ELSE 'unknown_track' END,
-                   CASE WHEN copy_no > 1 THEN 'exact duplicate of an earlier row'
-                        ELSE 'track_id not in the cleaned catalog' END
-            FROM candidates WHERE copy_no > 1 OR NOT known_track
+            SELECT id // {ROW_ID_FACTOR} AS file_no, id % {ROW_ID_FACTOR} AS row_number,
+                   coalesce(raw_user_id, CAST(user_id AS VARCHAR)) AS user_id,
+                   coalesce(raw_track_id, track_id) AS track_id,
+                   coalesce(raw_listen_time, CAST(listen_time AS VARCHAR)) AS listen_time,
+                   reason, rule
+            FROM rejected
             UNION ALL
             SELECT file_no, NULL, NULL, NULL, NULL, 'bad_stream', rule FROM streams_malformed
         ) r
@@ -304,23 +387,33 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
         staging_dir / "rejects" / "streams.csv",
         csv=True,
     )
+    # Per reason, then the kept streams (candidates less later copies) and their unknown users.
     row = con.execute(
         """
-        SELECT (SELECT count(*) FROM classified),
-               (SELECT count(*) FROM classified WHERE reason = 'other_date'),
-               (SELECT count(*) FROM classified WHERE reason = 'bad_stream'),
-               count(*) FILTER (WHERE copy_no > 1),
-               count(*) FILTER (WHERE copy_no = 1 AND NOT known_track),
-               count(*) FILTER (WHERE copy_no = 1 AND known_track),
-               count(*) FILTER (WHERE copy_no = 1 AND known_track
+        WITH duplicates AS (
+            SELECT p.known_track AS known_track, p.user_id NOT IN (SELECT user_id FROM users) AS unknown_user
+            FROM parsed p WHERE p.id IN (SELECT id FROM duplicate_ids)
+        )
+        SELECT count(*),
+               count(*) FILTER (WHERE reason = 'other_date'),
+               count(*) FILTER (WHERE reason = 'bad_stream'),
+               (SELECT count(*) FROM duplicates),
+               count(*) FILTER (WHERE reason IS NULL AND NOT known_track)
+                   - (SELECT count(*) FROM duplicates WHERE NOT known_track),
+               count(*) FILTER (WHERE reason IS NULL AND known_track)
+                   - (SELECT count(*) FROM duplicates WHERE known_track),
+               count(*) FILTER (WHERE reason IS NULL AND known_track
                                 AND user_id NOT IN (SELECT user_id FROM users))
-        FROM candidates
+                   - (SELECT count(*) FROM duplicates WHERE known_track AND unknown_user)
+        FROM parsed
         """
     ).fetchall()[0]
     counts = dict(zip(("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track",
-                       "valid_streams", "unknown_user_streams"), row))
+                       "valid_streams", "unknown_user_streams"), (int(v) for v in row)))
     counts["rows_read"] += len(malformed)
     counts["bad_stream"] += len(malformed)
+    for table in ("parsed", "duplicate_ids"):
+        _run(con, f"DROP TABLE {table}")
     return counts
 
 

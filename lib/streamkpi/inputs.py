@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -224,7 +226,7 @@ class MalformedRow:
 
 
 def read_text_columns(files: Sequence[InputFile | Path], columns: tuple[str, ...], malformed: list[MalformedRow],
-                      inputs: InputFiles | None = None) -> pa.RecordBatchReader:
+                      inputs: InputFiles | None = None, *, threads: int = 1) -> pa.RecordBatchReader:
     """Stream the named columns of CSV files as text, in file order.
 
     Each batch carries ``file_no`` (position in ``files``) and ``row_number`` (1-based, among the
@@ -233,12 +235,20 @@ def read_text_columns(files: Sequence[InputFile | Path], columns: tuple[str, ...
     to ``malformed`` (a list the caller owns, filled as the reader is consumed). With ``inputs``,
     headers already read are reused and each file's size and SHA-256 land in ``inputs.digests``
     once the file has been read to its end.
+
+    With ``threads`` > 1, up to that many files are read at once and batches come in the order they
+    are ready, not in file order (``file_no`` and ``row_number`` still place every row).
     """
     schema = pa.schema(
         [("file_no", pa.int32()), ("row_number", pa.int64())] + [(c, pa.string()) for c in columns]
     )
     files = [_as_input_file(f) for f in files]
-    return pa.RecordBatchReader.from_batches(schema, _text_batches(files, columns, schema, malformed, inputs))
+    if threads > 1 and len(files) > 1:
+        batches = _parallel_batches(files, columns, schema, malformed, inputs, min(threads, len(files)))
+    else:
+        batches = (batch for file_no, file in enumerate(files)
+                   for batch in _file_batches(file_no, file, columns, schema, malformed, inputs))
+    return pa.RecordBatchReader.from_batches(schema, batches)
 
 
 def _as_input_file(file: InputFile | Path) -> InputFile:
@@ -248,37 +258,91 @@ def _as_input_file(file: InputFile | Path) -> InputFile:
     return InputFile(path.name, str(path), path.stat().st_size, opener=lambda: open(path, "rb"))
 
 
-def _text_batches(files, columns, schema, malformed, inputs) -> Iterator[pa.RecordBatch]:
-    headers = inputs.headers if inputs is not None else {}
-    for file_no, file in enumerate(files):
-        def skip(row, file_no=file_no):
-            malformed.append(MalformedRow(file_no, row.actual_columns, row.expected_columns, row.text))
-            return "skip"
+def _parallel_batches(files, columns, schema, malformed, inputs, threads: int) -> Iterator[pa.RecordBatch]:
+    """The batches of every file, ``threads`` files read at once, in the order they are ready."""
+    ready: queue.Queue = queue.Queue(maxsize=2 * threads)
+    stop = threading.Event()
+    done = object()
 
-        header = headers.get(file.relative) or read_header(file)
-        with storage.DigestingReader(file.open()) as stream:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=list(columns),
-                    column_types={c: pa.string() for c in columns},
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for item in enumerate(files):
+        todo.put(item)
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                file_no, file = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                for batch in _file_batches(file_no, file, columns, schema, malformed, inputs):
+                    if not put(batch):
+                        return
+                put(done)
+            except BaseException as error:  # handed to the consumer, which raises it
+                put(error)
+                return
+
+    # Daemon threads: a reader abandoned half-way (its consumer failed) never holds up the exit.
+    workers = [threading.Thread(target=work, name=f"csv-reader-{i}", daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    try:
+        remaining = len(files)
+        while remaining:
+            item = ready.get()
+            if item is done:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+
+def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator[pa.RecordBatch]:
+    headers = inputs.headers if inputs is not None else {}
+
+    def skip(row, file_no=file_no):
+        malformed.append(MalformedRow(file_no, row.actual_columns, row.expected_columns, row.text))
+        return "skip"
+
+    header = headers.get(file.relative) or read_header(file)
+    with storage.DigestingReader(file.open()) as stream:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(columns),
+                column_types={c: pa.string() for c in columns},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        next_row = 1
+        for batch in reader:
+            rows = batch.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(np.full(rows, file_no, dtype=np.int32)),
+                 pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
+                 *(batch.column(c) for c in columns)],
+                schema=schema,
             )
-            next_row = 1
-            for batch in reader:
-                rows = batch.num_rows
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(np.full(rows, file_no, dtype=np.int32)),
-                     pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
-                     *(batch.column(c) for c in columns)],
-                    schema=schema,
-                )
-                next_row += rows
-            while stream.read(1 << 20):  # normally nothing is left: the digest covers every byte
-                pass
-            if inputs is not None:
-                inputs.digests[file.relative] = (stream.size, stream.sha256)
+            next_row += rows
+        while stream.read(1 << 20):  # normally nothing is left: the digest covers every byte
+            pass
+        if inputs is not None:
+            inputs.digests[file.relative] = (stream.size, stream.sha256)

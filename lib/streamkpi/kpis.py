@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from . import storage
-from .ingest import parse_run_date
+from .ingest import duckdb_memory_limit, parse_run_date
 from .warehouse import STAGED_TABLES, TABLES, TYPE_MAP, conform, warehouse_engine
 
 KPI_TABLES = ("genre_level_kpis", "hourly_kpis")
@@ -53,6 +53,9 @@ def staged_connection(staging_dir: str | Path) -> duckdb.DuckDBPyConnection:
     staging_dir = Path(staging_dir)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'").fetchall()
+    # Bounded memory whatever the day's size: DuckDB spills the rest to a folder inside the staging folder.
+    con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'").fetchall()
+    con.execute(f"SET temp_directory = '{_quote(staging_dir / '.spill')}'").fetchall()
     for relation, file_name in STAGED_RELATIONS.items():
         path = staging_dir / file_name
         if not path.is_file():

@@ -1,0 +1,89 @@
+"""The fast paths of stream ingest (canonical fields parsed without the full rules, duplicates found
+by a hash aggregate, stream files read in parallel) give exactly what the full rules give.
+
+Expected values are worked out by hand in the comments. Run date D = 2024-06-25.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from streamkpi.inputs import locate_inputs, read_text_columns
+from streamkpi.ingest import duckdb_memory_limit
+
+from fixtures_small import D, read_rejects, rel_source, stage, t
+
+SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
+USERS = [(1, 30), (2, 40)]
+
+
+def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path):
+    streams = [
+        (1, "T1", t("10:00:00")),               # kept (all fields canonical)
+        ("01", " T1 ", "2024-06-25T10:00:00"),  # duplicate of the row above; raw text as written
+        (1, "T1", t("10:00:00")),               # duplicate, canonical text
+        (2, "NOPE", t("11:00:00")),             # unknown_track (first copy)
+        ("+2", "NOPE", "2024-06-25 11:00:00Z"),  # duplicate of the unknown-track row
+        (2, "T2", "2024-06-25 24:00:00"),       # bad_stream: hour 24 (a plain cast would accept it)
+        (2, "T2", "2024-06-25 10:00:60"),       # bad_stream: second 60
+        (2, "", t("12:00:00")),                 # bad_stream: empty track_id
+        ("x", "T2", t("12:00:00")),             # bad_stream: user_id
+    ]
+    s, staging = stage(tmp_path, SONGS, USERS, streams)
+    assert s.counts["valid_streams"] == 1
+    assert s.counts["duplicate_stream"] == 3
+    assert s.counts["unknown_track"] == 1
+    assert s.counts["bad_stream"] == 4
+    rj = read_rejects(staging, "streams.csv")
+    got = [(r.row_number, r.user_id, r.track_id, r.listen_time, r.reason) for r in rj.itertuples()]
+    assert got == [
+        ("6", "2", "T2", "2024-06-25 24:00:00", "bad_stream"),
+        ("7", "2", "T2", "2024-06-25 10:00:60", "bad_stream"),
+        ("8", "2", "", t("12:00:00"), "bad_stream"),
+        ("9", "x", "T2", t("12:00:00"), "bad_stream"),
+        ("2", "01", " T1 ", "2024-06-25T10:00:00", "duplicate_stream"),
+        ("3", "1", "T1", t("10:00:00"), "duplicate_stream"),
+        ("5", "+2", "NOPE", "2024-06-25 11:00:00Z", "duplicate_stream"),
+        ("4", "2", "NOPE", t("11:00:00"), "unknown_track"),
+    ]
+
+
+def test_first_copy_in_file_order_is_kept_with_files_read_in_parallel(tmp_path):
+    # a.csv precedes b.csv: its copies come first whatever the order batches are read in
+    streams = {"a.csv": [(2, "T2", t("09:00:00")), (1, "T1", t("10:00:00"))],
+               "b.csv": [(1, "T1", t("10:00:00")), (2, "T2", t("09:00:00"))],
+               "c.csv": [(1, "T1", t("10:00:00"))]}
+    s, staging = stage(tmp_path, SONGS, USERS, streams)
+    assert s.counts["valid_streams"] == 2 and s.counts["duplicate_stream"] == 3
+    rj = read_rejects(staging, "streams.csv")
+    got = [(rel_source(r.source_file, list(streams)), r.row_number) for r in rj.itertuples()]
+    assert got == [("b.csv", "1"), ("b.csv", "2"), ("c.csv", "1")]
+
+
+def test_parallel_reader_gives_the_same_rows_malformed_rows_and_digests(tmp_path):
+    root = tmp_path / "input"
+    (root / "streams").mkdir(parents=True)
+    for name in ("songs.csv", "users.csv"):
+        (root / name).write_text("x\n")
+    for i in range(4):
+        rows = "".join(f"{u},T{u},{t('10:00:00')}\n" for u in range(i * 100, i * 100 + 50))
+        (root / "streams" / f"p{i}.csv").write_text("user_id,track_id,listen_time\n" + rows + "1,2\n")
+    results = []
+    for threads in (1, 3):
+        inputs, malformed = locate_inputs(root), []
+        table = read_text_columns(list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed,
+                                  inputs, threads=threads).read_all()
+        rows = sorted(zip(*(table.column(c).to_pylist() for c in table.column_names)))
+        results.append((rows, sorted((m.file_no, m.text) for m in malformed), dict(inputs.digests)))
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 200 and len(results[0][1]) == 4 and len(results[0][2]) == 4
+
+
+def test_duckdb_memory_limit_setting(monkeypatch):
+    monkeypatch.delenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", raising=False)
+    assert duckdb_memory_limit() == "3GB"
+    monkeypatch.setenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", "512MB")
+    assert duckdb_memory_limit() == "512MB"
+    monkeypatch.setenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", "3; DROP TABLE x")
+    with pytest.raises(ValueError):
+        duckdb_memory_limit()
