@@ -26,20 +26,21 @@ venv: $(VENV)/.installed ## Create the virtual environment (pinned by constraint
 sample-data: $(VENV)/.installed ## Generate the deterministic sample week into data/sample
 	$(PY) -m streamkpi.sample_data --out $(SAMPLE_DIR)
 
-# QUIET=1 (cron): print nothing but failures; the run folder's logs still get everything.
+# QUIET=1 (cron): print nothing but failures (not even the command); the run folder's logs still get everything.
 QUIET_FLAG := $(if $(filter 1 yes true,$(QUIET)),--quiet)
+Q := $(if $(QUIET_FLAG),@)
 # The default params read the sample week: generate it on first use.
 ENSURE_SAMPLE = @if [ "$(PARAMS)" = "params/local.yaml" ] && [ -z "$$(ls -A $(SAMPLE_DIR) 2>/dev/null)" ]; then \
 		$(MAKE) --no-print-directory sample-data; fi
 
 run: $(VENV)/.installed ## Run the pipeline for DATE (default 2024-06-25) with PARAMS (default params/local.yaml); QUIET=1 for cron
 	$(ENSURE_SAMPLE)
-	$(PY) -m pipeline run --date $(DATE) --params $(PARAMS) $(QUIET_FLAG)
+	$(Q)$(PY) -m pipeline run --date $(DATE) --params $(PARAMS) $(QUIET_FLAG)
 
 backfill: $(VENV)/.installed ## Run every date from START to END (YYYY-MM-DD), in order, past failures; summary at the end
 	@if [ -z "$(START)" ] || [ -z "$(END)" ]; then echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD" >&2; exit 2; fi
 	$(ENSURE_SAMPLE)
-	$(PY) -m pipeline backfill --start $(START) --end $(END) --params $(PARAMS) $(QUIET_FLAG)
+	$(Q)$(PY) -m pipeline backfill --start $(START) --end $(END) --params $(PARAMS) $(QUIET_FLAG)
 
 test: $(VENV)/.installed ## Run the test suite
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)

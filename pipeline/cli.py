@@ -1,10 +1,11 @@
-"""Command line: ``python -m pipeline run --date YYYY-MM-DD --params FILE [--run-id ID] [--stage NAME]``
-and ``python -m pipeline stages``.
+"""Command line: ``python -m pipeline run --date YYYY-MM-DD --params FILE [--run-id ID] [--stage NAME]
+[--quiet]``, ``python -m pipeline backfill --start DATE --end DATE --params FILE [--quiet]``,
+``python -m pipeline index --params FILE`` and ``python -m pipeline stages``.
 
-Exit status: 0 when every notebook (with ``--stage``: that stage's notebook) succeeded, 1 when a
-notebook failed (the message names the notebook and the cell), 2 when the run could not start
-(bad date, params, run id, notebook parameters, or with ``--stage`` a stage whose inputs are
-missing: nothing ran), 130 when interrupted (Ctrl-C or SIGTERM).
+Exit status: 0 when every notebook (with ``--stage``: that stage's notebook; with ``backfill``:
+every date) succeeded, 1 when a notebook failed (the message names the notebook and the cell), 2
+when the run could not start (bad date, params, run id, notebook parameters, or with ``--stage`` a
+stage whose inputs are missing: nothing ran), 130 when interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Sequence
 from .errors import EXIT_USAGE, PipelineError
 from .params import KEYS, validate_run_date
 from .paths import validate_run_id
+
+QUIET_HELP = "print nothing but failures (for cron); run.log and the notebook logs still get everything"
 
 
 def _date(text: str) -> str:
@@ -58,6 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
                      "'python -m pipeline stages'); refused unless the stages it depends on "
                      "succeeded in the run folder --run-id")
     run.add_argument("--notebooks-dir", metavar="DIR", help="folder of NN_<name>.ipynb (default: notebooks/)")
+    run.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+    backfill = commands.add_parser(
+        "backfill",
+        help="run all notebooks for every date of a range, oldest first",
+        description="Run the pipeline for each date from --start to --end (both included), in order, each in its "
+        "own run folder; a failed date does not stop the others. A summary table ends the output.",
+        epilog="Exit status: 0 every date succeeded, 1 a date failed or could not start, 2 bad arguments, "
+        "130 interrupted.",
+    )
+    backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD", help="first date")
+    backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="last date (included)")
+    backfill.add_argument("--params", required=True, metavar="FILE", help="params YAML, e.g. params/local.yaml")
+    backfill.add_argument("--notebooks-dir", metavar="DIR", help="folder of NN_<name>.ipynb (default: notebooks/)")
+    backfill.add_argument("--quiet", action="store_true",
+                          help=QUIET_HELP + "; the summary table is printed only when a date failed")
+    index = commands.add_parser(
+        "index",
+        help="rebuild <reports_dir>/index.html from the run folders",
+        description="Rebuild the top-level index of every date and run from the run folders' manifests "
+        "(every run does this itself at its end).",
+    )
+    index.add_argument("--params", required=True, metavar="FILE", help="params YAML naming the reports_dir")
     stages = commands.add_parser(
         "stages",
         help="list the stages (notebooks) and what each depends on",
@@ -77,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # bad --date: argparse prints usage and exits 2
     if args.command == "stages":
         return _stages(args.notebooks_dir)
+    if args.command == "index":
+        return _index(args.params)
     from .runner import run_pipeline, run_stage  # imported late: ``--help`` and usage errors stay fast
 
     # A scheduler stops a task with SIGTERM: finish the manifest and index as for Ctrl-C.
@@ -85,12 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     else:
         previous = None
+    console = "quiet" if args.quiet else None
     try:
+        if args.command == "backfill":
+            return _backfill(args, console, run_pipeline)
         if args.stage is not None:
             result = run_stage(args.date, args.params, args.stage, notebooks_dir=args.notebooks_dir,
-                               run_id=args.run_id)
+                               run_id=args.run_id, console=console)
         else:
-            result = run_pipeline(args.date, args.params, notebooks_dir=args.notebooks_dir, run_id=args.run_id)
+            result = run_pipeline(args.date, args.params, notebooks_dir=args.notebooks_dir, run_id=args.run_id,
+                                  console=console)
     except PipelineError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -101,6 +132,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return result.exit_code
+
+
+def _backfill(args, console: str | None, run_pipeline) -> int:
+    from .backfill import backfill, dates_between, exit_code, summary_table
+
+    dates = dates_between(args.start, args.end)
+    outcomes = backfill(
+        dates,
+        lambda run_date: run_pipeline(run_date, args.params, notebooks_dir=args.notebooks_dir, console=console),
+        stream=None if args.quiet else sys.stderr,
+    )
+    code = exit_code(outcomes)
+    if code != 0 or not args.quiet:
+        print(summary_table(outcomes), file=sys.stderr)
+    return code
+
+
+def _index(params_file: str) -> int:
+    from .overview import write_overview
+    from .params import load_params
+
+    try:
+        path = write_overview(load_params(params_file)["reports_dir"])
+    except PipelineError as exc:
+        print(f"pipeline: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(path)
+    return 0
 
 
 def _stages(notebooks_dir: str | None) -> int:

@@ -11,6 +11,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from .errors import NotebookParameterError
+from .progress import ENGINE_NAME, NotebookProgress
 from .results import NotebookError
 
 KERNEL_NAME = "python3"
@@ -69,13 +70,13 @@ def execute_notebook(
     *,
     cwd: str | Path,
     timeout: int | None,
-    progress_bar: bool = False,
+    progress: NotebookProgress | None = None,
 ) -> NotebookError | None:
     """Execute one notebook with papermill; ``None`` on success, else where and how it failed.
 
     The executed notebook is written to ``output_path`` in both cases (papermill saves after
-    every cell). Only failures of the notebook itself are returned; a failure to even read the
-    input notebook propagates.
+    every cell). ``progress`` is told of every cell and gets what the cells print. Only failures
+    of the notebook itself are returned; a failure to even read the input notebook propagates.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     try:
@@ -83,11 +84,13 @@ def execute_notebook(
             str(input_path),
             str(output_path),
             parameters=dict(parameters),
+            engine_name=ENGINE_NAME,
             kernel_name=KERNEL_NAME,
             execution_timeout=timeout,
             cwd=str(cwd),
-            progress_bar=progress_bar,
+            progress_bar=False,
             log_output=False,
+            progress=progress,
         )
     except PapermillExecutionError as exc:
         return error_from_papermill(input_path.name, exc)

@@ -11,10 +11,13 @@ class RunLog:
     """Line printer for a run: writes to ``stream`` (stderr) and, once set, to ``run.log``.
 
     Lines printed before the run folder exists are kept and written when :meth:`attach` is called.
+    With ``quiet`` (cron), only the lines marked ``always`` (failures) reach ``stream``; ``run.log``
+    still gets every line.
     """
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False):
         self.stream = stream if stream is not None else sys.stderr
+        self.quiet = quiet
         self._file: TextIO | None = None
         self._pending: list[str] = []
 
@@ -27,9 +30,19 @@ class RunLog:
         self._pending.clear()
         self._file.flush()
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, *, always: bool = False) -> None:
         for part in text.splitlines() or [""]:
-            print(part, file=self.stream, flush=True)
+            if always or not self.quiet:
+                print(part, file=self.stream, flush=True)
+            if self._file is not None:
+                self._file.write(part + "\n")
+                self._file.flush()
+            else:
+                self._pending.append(part)
+
+    def record(self, text: str) -> None:
+        """Write ``text`` to ``run.log`` only (what the console shows another way, e.g. a live line)."""
+        for part in text.splitlines() or [""]:
             if self._file is not None:
                 self._file.write(part + "\n")
                 self._file.flush()

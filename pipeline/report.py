@@ -1,7 +1,9 @@
 """The run's summary documents: ``manifest.json`` (for machines) and ``index.html`` (for people).
 
 The index is rendered from the manifest alone, so both always agree. Scraps are shown
-generically: scalars in one key/value table, dicts as two-column tables, lists of dicts as tables.
+generically: scalars in one key/value table, dicts as two-column tables, lists of dicts as tables;
+a text scrap named ``summary`` is the notebook's lead paragraph, rendered as Markdown. Figures a
+notebook published (:mod:`pipeline.figures`) are shown as images.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .scraps import to_jsonable
 MANIFEST_VERSION = 1
 LIFTED_SCRAPS = ("input_files",)  # scraps also copied to the top level of the manifest
 MAX_TABLE_ROWS = 500
+OPEN_TABLE_ROWS = 10  # a longer table of records is folded
+SUMMARY_SCRAP = "summary"  # a text scrap of this name is shown as the notebook's lead paragraph
 
 
 # --------------------------------------------------------------------------- manifest
@@ -42,6 +46,9 @@ def notebook_entry(nb: NotebookResult) -> dict[str, Any]:
         "input": str(nb.input_path),
         "ipynb": nb.output_path.name if nb.saved else None,
         "html": nb.html_path.name if nb.rendered else None,
+        "html_code": nb.code_html_path.name if nb.code_html_path.is_file() else None,
+        "log": nb.log_path.relative_to(nb.output_path.parent).as_posix() if nb.log_path.is_file() else None,
+        "figures": dict(nb.figures),
         "started": iso(nb.started),
         "finished": iso(nb.finished),
         "duration_seconds": None if nb.duration_seconds is None else round(nb.duration_seconds, 3),
@@ -66,8 +73,9 @@ def run_status(statuses: list[str]) -> str:
 
 
 def first_error(entries: list[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The first failed notebook's error, with the name of its HTML page."""
-    return next(({**e["error"], "html": e["html"]} for e in entries if e["error"]), None)
+    """The first failed notebook's error, with the name of its HTML page (the one with the code,
+    where the failing cell's source shows, when there is one)."""
+    return next(({**e["error"], "html": e.get("html_code") or e["html"]} for e in entries if e["error"]), None)
 
 
 def refresh_manifest(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
@@ -135,7 +143,7 @@ def write_manifest(manifest: Mapping[str, Any], path: str | Path) -> Path:
 # --------------------------------------------------------------------------- index.html
 
 
-_CSS = """
+PAGE_CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 2rem auto;
        max-width: 1100px; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
@@ -150,6 +158,8 @@ pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; border-radius: 4px;
 .not-run { background: #eaeef2; color: #57606a; }
 .failure { border: 2px solid #cf222e; background: #fff5f5; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
 .muted { color: #57606a; } details { margin: .5rem 0; } summary { cursor: pointer; }
+.summary p { margin: .3rem 0 .6rem; max-width: 60rem; }
+figure { margin: .5rem 0 1.2rem; } figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 """
 
 
@@ -161,8 +171,8 @@ def render_index(manifest: Mapping[str, Any]) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Pipeline run {escape(m['run_date'])} {_status(m['status'])}</h1>",
+        f"<title>{escape(title)}</title><style>{PAGE_CSS}</style></head><body>",
+        f"<h1>Pipeline run {escape(m['run_date'])} {status_badge(m['status'])}</h1>",
         f'<p class="muted">run id <code>{escape(m["run_id"])}</code></p>',
         _kv_table(
             {
@@ -189,7 +199,8 @@ def render_index(manifest: Mapping[str, Any]) -> str:
     parts.append("<h2>Environment</h2>")
     parts.append(_kv_table({"python": m.get("python"), **m.get("packages", {})}))
     parts.append('<p class="muted">Machine-readable: <a href="manifest.json">manifest.json</a>'
-                 ' &middot; runner output: <a href="run.log">run.log</a></p>')
+                 ' &middot; runner output: <a href="run.log">run.log</a>'
+                 ' &middot; every run and date: <a href="../../index.html">all runs</a></p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -198,7 +209,8 @@ def write_index(manifest: Mapping[str, Any], path: str | Path) -> Path:
     return write_text_atomically(path, render_index(manifest))
 
 
-def _status(status: str) -> str:
+def status_badge(status: str) -> str:
+    """A run or notebook status as a coloured label."""
     css = {SUCCEEDED: "succeeded", FAILED: "failed", NOT_RUN: "not-run", INCOMPLETE: "not-run"}.get(status, "not-run")
     return f'<span class="status {css}">{escape(status)}</span>'
 
@@ -230,8 +242,12 @@ def _links(entry: Mapping[str, Any]) -> str:
     links = []
     if entry.get("html"):
         links.append(f'<a href="{escape(entry["html"])}">report</a>')
+    if entry.get("html_code"):
+        links.append(f'<a href="{escape(entry["html_code"])}">with code</a>')
     if entry.get("ipynb"):
         links.append(f'<a href="{escape(entry["ipynb"])}">notebook</a>')
+    if entry.get("log"):
+        links.append(f'<a href="{escape(entry["log"])}">log</a>')
     return " &middot; ".join(links) or '<span class="muted">-</span>'
 
 
@@ -245,7 +261,7 @@ def _notebooks_table(entries: list[Mapping[str, Any]]) -> str:
             err_text = escape(f"{cell}{err['ename']}: {err.get('evalue') or ''}")
         rows.append(
             f"<tr><td class=num>{i}</td><td><a href=\"#nb-{escape(e['name'])}\">{escape(e['name'])}</a></td>"
-            f"<td>{_status(e['status'])}</td><td class=num>{format_duration(e.get('duration_seconds'))}</td>"
+            f"<td>{status_badge(e['status'])}</td><td class=num>{format_duration(e.get('duration_seconds'))}</td>"
             f"<td>{_links(e)}</td><td>{err_text}</td></tr>"
         )
     rows.append("</table>")
@@ -253,13 +269,17 @@ def _notebooks_table(entries: list[Mapping[str, Any]]) -> str:
 
 
 def _notebook_section(entry: Mapping[str, Any]) -> str:
-    html = [f'<h2 id="nb-{escape(entry["name"])}">{escape(entry["name"])} {_status(entry["status"])}</h2>']
+    html = [f'<h2 id="nb-{escape(entry["name"])}">{escape(entry["name"])} {status_badge(entry["status"])}</h2>']
     meta = f"duration {format_duration(entry.get('duration_seconds'))}" if entry.get("started") else "not run"
     html.append(f'<p class="muted">{meta} &middot; {_links(entry)}</p>')
     for key in ("render_error", "scraps_error"):
         if entry.get(key):
             html.append(f'<p class="failed">{escape(key.replace("_", " "))}: {escape(entry[key])}</p>')
-    html.append(render_scraps(entry.get("scraps") or {}))
+    figures = entry.get("figures") or {}
+    # A published figure's scrap holds no data (its image is the figure shown below).
+    html.append(render_scraps({k: v for k, v in (entry.get("scraps") or {}).items() if k not in figures}))
+    html.extend(f'<figure><img src="{escape(path)}" alt="{escape(name)}"></figure>'
+                for name, path in figures.items())
     if entry.get("attempts"):
         html.append(_attempts(entry["attempts"]))
     return "\n".join(html)
@@ -271,7 +291,7 @@ def _attempts(attempts: list[Mapping[str, Any]]) -> str:
     for number, attempt in enumerate(attempts, 1):
         err = attempt.get("error")
         err_text = escape(f"{err['ename']}: {err.get('evalue') or ''}") if err else ""
-        rows.append(f"<tr><td class=num>{number}</td><td>{_status(attempt.get('status') or NOT_RUN)}</td>"
+        rows.append(f"<tr><td class=num>{number}</td><td>{status_badge(attempt.get('status') or NOT_RUN)}</td>"
                     f"<td>{escape(str(attempt.get('started') or '-'))}</td><td>{_links(attempt)}</td>"
                     f"<td>{err_text}</td></tr>")
     rows.append("</table>")
@@ -279,11 +299,14 @@ def _attempts(attempts: list[Mapping[str, Any]]) -> str:
 
 
 def render_scraps(scraps: Mapping[str, Any]) -> str:
-    """HTML for a notebook's scraps, whatever their names."""
+    """HTML for a notebook's scraps, whatever their names (a text ``summary`` first, as Markdown)."""
     if not scraps:
         return ""
-    scalars = {k: v for k, v in scraps.items() if _is_scalar(v)}
     html = []
+    if isinstance(scraps.get(SUMMARY_SCRAP), str):
+        html.append(f'<div class="summary">{_markdown(scraps[SUMMARY_SCRAP])}</div>')
+        scraps = {k: v for k, v in scraps.items() if k != SUMMARY_SCRAP}
+    scalars = {k: v for k, v in scraps.items() if _is_scalar(v)}
     if scalars:
         html.append(_kv_table(scalars))
     for name, value in scraps.items():
@@ -299,6 +322,13 @@ def render_scraps(scraps: Mapping[str, Any]) -> str:
         else:
             html.append(f"<pre>{escape(json.dumps(value, indent=2, ensure_ascii=False))}</pre>")
     return "\n".join(html)
+
+
+def _markdown(text: str) -> str:
+    """Markdown as HTML, with any HTML in the text escaped first (a scrap is data, not markup)."""
+    from nbconvert.filters import markdown2html
+
+    return markdown2html(escape(text, quote=False))
 
 
 def _is_scalar(value: Any) -> bool:
@@ -345,4 +375,7 @@ def _records_table(records: list[Mapping[str, Any]]) -> str:
     more = ""
     if len(records) > MAX_TABLE_ROWS:
         more = f'<p class="muted">{len(records) - MAX_TABLE_ROWS} more rows in manifest.json</p>'
-    return "<table>\n" + head + "\n" + "\n".join(body) + "\n</table>" + more
+    table = "<table>\n" + head + "\n" + "\n".join(body) + "\n</table>" + more
+    if len(records) > OPEN_TABLE_ROWS:  # a long list stays one click away, not in the reader's way
+        return f"<details><summary>{len(records):,} rows</summary>\n{table}\n</details>"
+    return table

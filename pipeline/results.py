@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EXIT_FAILED, EXIT_OK
+from .render import code_page_path
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -72,6 +73,7 @@ class NotebookResult:
     scraps_error: str | None = None
     render_error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)  # earlier runs in the same folder
+    figures: dict[str, str] = field(default_factory=dict)  # published figure -> file in the run folder
 
     @property
     def stem(self) -> str:
@@ -84,6 +86,16 @@ class NotebookResult:
     @property
     def rendered(self) -> bool:
         return self.html_path.is_file()
+
+    @property
+    def code_html_path(self) -> Path:
+        """The page with the code, beside the report ``html_path``: ``NN_name.code.html``."""
+        return code_page_path(self.html_path)
+
+    @property
+    def log_path(self) -> Path:
+        """The notebook's log in the run folder: ``logs/NN_name.log``."""
+        return self.output_path.parent / "logs" / f"{self.stem}.log"
 
 
 @dataclass

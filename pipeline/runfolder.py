@@ -8,8 +8,10 @@ Stages running at the same time therefore never lose each other's results. The l
 file system with working ``flock`` (local disks; NFS/EFS via the kernel's lock emulation).
 
 Nothing is overwritten: when a stage runs again in a folder where it already ran, its earlier
-executed notebook and HTML are renamed ``<stem>.try<N>.ipynb`` / ``.html`` and its earlier entry
-is kept under the entry's ``attempts``.
+executed notebook, its two HTML pages and its published figures are renamed
+``<stem>.try<N>.ipynb`` / ``.html`` / ``.code.html`` / ``figures/<stem>.try<N>.<name>.png`` and its
+earlier entry is kept under the entry's ``attempts``; its log ``logs/<stem>.log`` goes on with the
+new attempt's lines.
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], notebook: str, run_dir: 
                               not_run_entry: dict[str, Any]) -> dict[str, Any] | None:
     """If ``notebook`` already ran in this folder, keep that attempt aside and reset its entry.
 
-    Files become ``<stem>.try<N>.ipynb`` / ``.html`` (N = 1 for the first attempt); the old entry,
-    with those names, is appended to the new entry's ``attempts``. Returns the earlier entry.
+    Files become ``<stem>.try<N>.ipynb`` / ``.html`` / ``.code.html`` and the figures
+    ``figures/<stem>.try<N>.<name>.png`` (N = 1 for the first attempt); the old entry, with those
+    names, is appended to the new entry's ``attempts``. Returns the earlier entry.
     """
     entries = manifest["notebooks"]
     position = next(i for i, e in enumerate(entries) if e["name"] == notebook)
@@ -98,17 +101,27 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], notebook: str, run_dir: 
     attempts = list(earlier.get("attempts") or [])
     number = len(attempts) + 1
     kept = {k: v for k, v in earlier.items() if k != "attempts"}
-    for key in ("ipynb", "html"):
-        if kept.get(key):
-            source = run_dir / kept[key]
-            target = run_dir / f"{Path(kept[key]).stem}.try{number}{source.suffix}"
-            if source.exists():
-                os.replace(source, target)
-                kept[key] = target.name
-            else:
-                kept[key] = None
+    stem = Path(notebook).stem
+    for key in ("ipynb", "html", "html_code"):
+        kept[key] = _set_aside(run_dir, kept.get(key), stem, number)
+    kept["figures"] = {name: _set_aside(run_dir, path, stem, number)
+                       for name, path in (kept.get("figures") or {}).items()}
     entries[position] = {**not_run_entry, "attempts": [*attempts, kept]}
     return kept
+
+
+def _set_aside(run_dir: Path, name: str | None, stem: str, attempt: int) -> str | None:
+    """Rename the run folder's file ``name`` of notebook ``stem`` (e.g. ``02_left.code.html``,
+    ``figures/02_left.chart.png``) to its attempt's name (``02_left.try1.code.html``); returns the
+    new name, or ``None`` if the file is missing."""
+    if not name:
+        return None
+    source = run_dir / name
+    target = source.with_name(f"{stem}.try{attempt}{source.name[len(stem):]}")
+    if not source.exists():
+        return None
+    os.replace(source, target)
+    return target.relative_to(run_dir).as_posix()
 
 
 def write_text_atomically(path: str | Path, text: str) -> Path:

@@ -16,10 +16,13 @@ from typing import Any, TextIO
 
 from .environment import git_info, package_versions, python_version
 from .execute import execute_notebook, parameters_for, select_parameters
+from .figures import save_figures
 from .log import RunLog, format_duration
+from .overview import write_overview
 from .params import Params, load_params, validate_run_date
 from .paths import create_run_dir, default_notebooks_dir, discover_notebooks, repo_root, validate_run_id
-from .render import html_exporter, render_notebook
+from .progress import CONSOLE_MODES, NotebookProgress
+from .render import html_exporter, render_pages
 from .report import build_manifest, notebook_entry, refresh_manifest, write_index, write_manifest
 from .results import FAILED, INCOMPLETE, NOT_RUN, SUCCEEDED, NotebookError, NotebookResult, RunResult
 from .runfolder import check_same_run, entry_of, locked, read_manifest, set_aside_earlier_attempt
@@ -36,18 +39,20 @@ def run_pipeline(
     *,
     notebooks_dir: str | Path | None = None,
     run_id: str | None = None,
-    progress_bar: bool | None = None,
+    console: str | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
     """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for
-    ``run_date`` and write the run folder ``<reports_dir>/<run_date>/<run_id>/``.
+    ``run_date`` and write the run folder ``<reports_dir>/<run_date>/<run_id>/``, then the
+    top-level ``<reports_dir>/index.html``.
 
     Raises :class:`pipeline.errors.PipelineError` before anything runs or any folder is created
     if the date, the params file, the run id or a notebook's parameters are wrong (an existing
     run folder is detected when it is created). A failing notebook does not raise: the result's
-    ``status`` is ``"failed"`` and ``error`` says where. ``progress_bar`` defaults to showing
-    papermill's cell progress when stderr is a terminal; ``stream`` (default stderr) receives
-    the runner's lines, which are also written to ``run.log``.
+    ``status`` is ``"failed"`` and ``error`` says where. ``stream`` (default stderr) receives
+    the runner's lines, which are also written to ``run.log``; ``console`` is how cell progress
+    shows there (:data:`pipeline.progress.CONSOLE_MODES`; default ``live`` when ``stream`` is a
+    terminal, else ``lines``; ``quiet`` prints failures only).
     """
     run_date = validate_run_date(run_date)
     if run_id is not None:
@@ -57,8 +62,7 @@ def run_pipeline(
     notebooks = discover_notebooks(notebooks_dir)
     read_stages(notebooks)  # a malformed stage declaration stops every kind of run
     plan = select_parameters(notebooks, [*RUN_PARAMETERS, *params.notebook_parameters()])
-    if progress_bar is None:
-        progress_bar = _isatty(sys.stderr)
+    console = _console_mode(console, stream)
     provenance = collect_provenance()
 
     run_dir, run_id = create_run_dir(Path(params["reports_dir"]), run_date, run_id)
@@ -74,13 +78,13 @@ def run_pipeline(
         for path in notebooks
     ]
 
-    log = RunLog(stream)
+    log = RunLog(stream, quiet=console == "quiet")
     log.attach(run_dir / "run.log")
     started = _now()
     log.line(f"pipeline: run {run_date} {run_id} with {params.source} -> {run_dir}")
     try:
         _run_all(results, log, cwd=notebooks_dir, timeout=params["notebook_timeout_seconds"],
-                 progress_bar=progress_bar)
+                 console=console, run_date=run_date)
     finally:
         finished = _now()
         status = SUCCEEDED if all(nb.status == SUCCEEDED for nb in results) else FAILED
@@ -92,11 +96,12 @@ def run_pipeline(
         )
         write_manifest(manifest, run_dir / "manifest.json")
         write_index(manifest, run_dir / "index.html")
+        overview = _write_overview(Path(params["reports_dir"]), log)
         error = next((nb.error for nb in results if nb.error), None)
         if error is not None:
-            log.line(f"pipeline failed in {error.describe()}")
+            log.line(f"pipeline failed in {error.describe()}", always=True)
         log.line(f"pipeline: {status} in {format_duration((finished - started).total_seconds())};"
-                 f" report {run_dir / 'index.html'}")
+                 f" report {run_dir / 'index.html'}; all runs {overview}", always=error is not None)
         log.close()
     return RunResult(run_date=run_date, run_id=run_id, run_dir=run_dir, status=status,
                      started=started, finished=finished, notebooks=results, manifest=manifest)
@@ -109,7 +114,7 @@ def run_stage(
     *,
     run_id: str | None = None,
     notebooks_dir: str | Path | None = None,
-    progress_bar: bool | None = None,
+    console: str | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
     """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) of the run ``run_id``.
@@ -118,7 +123,8 @@ def run_stage(
     otherwise (``run_id`` defaults to a new one). The stage's executed notebook and HTML go
     there exactly as in a whole run, its lines are appended to ``run.log``, and its entry in
     ``manifest.json`` and ``index.html`` is updated under the folder's lock, so stages running
-    at the same time on one folder do not clobber each other.
+    at the same time on one folder do not clobber each other; the top-level index is rebuilt.
+    ``console`` and ``stream``: as for :func:`run_pipeline`.
 
     Raises :class:`pipeline.errors.PipelineError` before anything runs when the stage is unknown,
     when a stage it depends on has not succeeded in that folder
@@ -137,8 +143,7 @@ def run_stage(
     target = find_stage(stages, stage)
     needed = prerequisites(stages, target)
     plan = select_parameters([target.path], [*RUN_PARAMETERS, *params.notebook_parameters()])
-    if progress_bar is None:
-        progress_bar = _isatty(sys.stderr)
+    console = _console_mode(console, stream)
     names = [p.name for p in notebooks]
     sanitised = params.sanitised()
     date_dir = Path(params["reports_dir"]) / run_date
@@ -196,7 +201,7 @@ def run_stage(
     nb.attempts = list(attempts)
     position = names.index(target.notebook) + 1
 
-    log = RunLog(stream)
+    log = RunLog(stream, quiet=console == "quiet")
     log.attach(run_dir / "run.log", append=True)
     started = _now()
     log.line(f"pipeline: stage {target.name} of run {run_date} {run_id} with {params.source} -> {run_dir}")
@@ -205,7 +210,7 @@ def run_stage(
                  f" kept as {earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}")
     try:
         _run_all([nb], log, cwd=notebooks_dir, timeout=params["notebook_timeout_seconds"],
-                 progress_bar=progress_bar, numbering=(position, len(names)))
+                 console=console, run_date=run_date, numbering=(position, len(names)))
     finally:
         finished = _now()
         with locked(run_dir):
@@ -213,12 +218,13 @@ def run_stage(
             entries = manifest["notebooks"]
             entries[names.index(target.notebook)] = notebook_entry(nb)
             write_run_documents(refresh_manifest(manifest, finished), run_dir)
+        overview = _write_overview(Path(params["reports_dir"]), log)
         if nb.error is not None:
-            log.line(f"pipeline failed in {nb.error.describe()}")
+            log.line(f"pipeline failed in {nb.error.describe()}", always=True)
         done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
         log.line(f"pipeline: stage {target.name} {nb.status} in {format_duration((finished - started).total_seconds())};"
                  f" run {manifest['status']} ({done} of {len(names)} notebooks succeeded);"
-                 f" report {run_dir / 'index.html'}")
+                 f" report {run_dir / 'index.html'}; all runs {overview}", always=nb.error is not None)
         log.close()
     return RunResult(run_date=run_date, run_id=run_id, run_dir=run_dir, status=manifest["status"],
                      started=started, finished=finished, notebooks=[nb], manifest=manifest,
@@ -242,13 +248,14 @@ def collect_provenance() -> dict[str, Any]:
     return {**git_info(repo_root()), "python": python_version(), "packages": package_versions()}
 
 
-def run_notebook(nb: NotebookResult, *, cwd: Path, timeout: int | None, progress_bar: bool) -> NotebookResult:
-    """Execute one notebook and record status, times, error and scraps on ``nb``."""
+def run_notebook(nb: NotebookResult, *, cwd: Path, timeout: int | None,
+                 progress: NotebookProgress | None = None) -> NotebookResult:
+    """Execute one notebook and record status, times, error, scraps and published figures on ``nb``."""
     nb.started = _now()
     clock = time.monotonic()
     try:
         nb.error = execute_notebook(nb.input_path, nb.output_path, nb.parameters,
-                                    cwd=cwd, timeout=timeout, progress_bar=progress_bar)
+                                    cwd=cwd, timeout=timeout, progress=progress)
     except BaseException as exc:  # Ctrl-C (execute_notebook already turns errors into results)
         nb.error = NotebookError(nb.name, None, None, type(exc).__name__,
                                  str(exc) or "the run was interrupted")
@@ -260,46 +267,70 @@ def run_notebook(nb: NotebookResult, *, cwd: Path, timeout: int | None, progress
     if nb.saved:
         try:
             nb.scraps = read_scraps(nb.output_path)
+            nb.figures = save_figures(nb.output_path, nb.output_path.parent)
         except Exception as exc:
             nb.scraps_error = f"{type(exc).__name__}: {exc}"
     return nb
 
 
 def _run_all(results: list[NotebookResult], log: RunLog, *, cwd: Path, timeout: int | None,
-             progress_bar: bool, numbering: tuple[int, int] | None = None) -> None:
-    """Run ``results`` in order until one fails; ``numbering`` = (first position, total) for the
-    ``[i/total]`` tags (default: 1 and ``len(results)``)."""
+             console: str, run_date: str, numbering: tuple[int, int] | None = None) -> None:
+    """Run ``results`` in order until one fails, each with its progress shown as ``console`` says
+    and logged in its ``logs/`` file, then render its two pages; ``numbering`` = (first position,
+    total) for the ``[i/total]`` tags (default: 1 and ``len(results)``)."""
     first, total = numbering or (1, len(results))
-    exporter = None
+    exporters = None
     failed = False
     for i, nb in enumerate(results, first):
         tag = f"[{i}/{total}] {nb.name}"
         if failed:
             log.line(f"{tag} {NOT_RUN}")
             continue
-        log.line(f"{tag} ...")
+        # Progress lines always reach run.log; on a terminal the live line shows them instead.
+        say = log.record if console == "live" else log.line
+        say(f"{tag} ...")
         try:
-            run_notebook(nb, cwd=cwd, timeout=timeout, progress_bar=progress_bar)
+            with NotebookProgress(tag, nb.log_path, mode=console, console=log.stream, say=say) as progress:
+                run_notebook(nb, cwd=cwd, timeout=timeout, progress=progress)
         except KeyboardInterrupt:
-            log.line(f"{tag} FAILED ({format_duration(nb.duration_seconds)}): interrupted")
+            log.line(f"{tag} FAILED ({format_duration(nb.duration_seconds)}): interrupted", always=True)
             for j, rest in enumerate(results[i - first + 1:], i + 1):
                 log.line(f"[{j}/{total}] {rest.name} {NOT_RUN}")
             raise
         failed = nb.status != SUCCEEDED
-        log.line(f"{tag} {'FAILED' if failed else 'ok'} ({format_duration(nb.duration_seconds)})")
+        log.line(f"{tag} {'FAILED' if failed else 'ok'} ({format_duration(nb.duration_seconds)})", always=failed)
         if nb.scraps_error:
-            log.line(f"{tag}: could not read scraps: {nb.scraps_error}")
+            log.line(f"{tag}: could not read scraps: {nb.scraps_error}", always=True)
         if nb.saved:
             try:
-                exporter = exporter or html_exporter()
-                render_notebook(nb.output_path, nb.html_path, exporter)
+                exporters = exporters or (html_exporter(show_code=False), html_exporter())
+                render_pages(nb.output_path, nb.html_path, exporters, subtitle=run_date, index_page="index.html")
             except Exception as exc:
                 nb.render_error = f"{type(exc).__name__}: {exc}"
-                log.line(f"{tag}: could not render {nb.html_path.name}: {nb.render_error}")
+                log.line(f"{tag}: could not render {nb.html_path.name}: {nb.render_error}", always=True)
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _console_mode(console: str | None, stream: TextIO | None) -> str:
+    """The console mode asked for, else ``live`` on a terminal and ``lines`` elsewhere."""
+    if console is None:
+        return "live" if _isatty(stream if stream is not None else sys.stderr) else "lines"
+    if console not in CONSOLE_MODES:
+        raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}, not {console!r}")
+    return console
+
+
+def _write_overview(reports_dir: Path, log: RunLog) -> Path:
+    """Rebuild the top-level index; a failure to do so is reported, never fails the run."""
+    try:
+        return write_overview(reports_dir)
+    except Exception as exc:
+        log.line(f"pipeline: could not rebuild {reports_dir / 'index.html'}: {type(exc).__name__}: {exc}",
+                 always=True)
+        return reports_dir / "index.html"
 
 
 def _isatty(stream: Any) -> bool:

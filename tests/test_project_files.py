@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -41,5 +42,27 @@ def test_notebook_templates_are_committed_clean_with_a_parameters_cell():
 
 def test_make_help_lists_the_documented_targets():
     out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for target in ("run", "test", "sample-data", "lab"):
+    for target in ("run", "backfill", "test", "sample-data", "lab", "strip-notebooks"):
         assert re.search(rf"^\s+{target}\s", out, re.M), f"make help does not list {target}"
+
+
+def test_notebook_defaults_are_the_default_run_of_the_sample_date():
+    """Opened fresh in JupyterLab (working directory notebooks/), every notebook runs with its
+    defaults: the same date and staging folder, and params/local.yaml's input, warehouse and gap,
+    so it shows the figures `make run DATE=2024-06-25` shows."""
+    import papermill
+
+    local = yaml.safe_load((REPO / "params" / "local.yaml").read_text())
+    from_notebooks = {  # params/local.yaml's paths are relative to the repository root
+        "input_uri": "../" + local["input_uri"],
+        "warehouse_url": local["warehouse_url"].replace("duckdb:///", "duckdb:///../"),
+        "session_gap_minutes": local["session_gap_minutes"],
+        "run_date": "2024-06-25",
+        "staging_dir": "../reports/interactive/staging",
+    }
+    for template in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        declared = papermill.inspect_notebook(str(template))
+        defaults = {name: ast.literal_eval(p["default"]) for name, p in declared.items()}
+        shared = {name: value for name, value in defaults.items() if name in from_notebooks}
+        assert shared == {name: from_notebooks[name] for name in shared}, template.name
+        assert "run_date" in shared and "staging_dir" in shared, template.name

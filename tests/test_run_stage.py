@@ -29,9 +29,9 @@ from pipeline.stages import StageError
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
 STAGES = TOYS / "stages"
 DATE = "2024-06-25"
-ALL_FILES = ["01_first.html", "01_first.ipynb", "02_left.html", "02_left.ipynb", "03_right.html",
-             "03_right.ipynb", "04_join.html", "04_join.ipynb", "index.html", "manifest.json", "run.log",
-             "staging"]
+ALL_FILES = ["01_first.code.html", "01_first.html", "01_first.ipynb", "02_left.code.html", "02_left.html",
+             "02_left.ipynb", "03_right.code.html", "03_right.html", "03_right.ipynb", "04_join.code.html",
+             "04_join.html", "04_join.ipynb", "index.html", "logs", "manifest.json", "run.log", "staging"]
 
 
 def write_params(base: Path, **extra) -> Path:
@@ -145,6 +145,9 @@ def test_a_failed_stage_blocks_what_needs_it_and_its_retry_keeps_the_failed_atte
     assert entry["status"] == "succeeded" and entry["ipynb"] == "02_left.ipynb"
     (attempt,) = entry["attempts"]
     assert (attempt["status"], attempt["ipynb"], attempt["html"]) == ("failed", "02_left.try1.ipynb", "02_left.try1.html")
+    assert attempt["html_code"] == "02_left.try1.code.html" and (run_dir / "02_left.try1.code.html").is_file()
+    log = (run_dir / "logs" / "02_left.log").read_text()  # one log for every attempt of the stage
+    assert "cell 4/5 raised RuntimeError: left was told to fail" in log and log.count(": started") == 2
     assert attempt["error"]["ename"] == "RuntimeError"
     assert manifest_of(run_dir)["status"] == "incomplete" and manifest_of(run_dir)["error"] is None
     index = (run_dir / "index.html").read_text()

@@ -133,9 +133,11 @@ def test_run_folder_layout(ok_run):
     assert RUN_ID.fullmatch(manifest["run_id"])
     assert run_dir == ok_run["base"] / "reports" / DATE / manifest["run_id"]
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "01_first.html", "01_first.ipynb", "02_second.html", "02_second.ipynb",
-        "index.html", "manifest.json", "run.log", "staging",
+        "01_first.code.html", "01_first.html", "01_first.ipynb", "02_second.code.html", "02_second.html",
+        "02_second.ipynb", "figures", "index.html", "logs", "manifest.json", "run.log", "staging",
     ]
+    assert sorted(p.name for p in (run_dir / "logs").iterdir()) == ["01_first.log", "02_second.log"]
+    assert sorted(p.name for p in (run_dir / "figures").iterdir()) == ["01_first.chart.png"]
 
 
 def test_notebooks_share_the_staging_dir_and_run_in_the_notebooks_dir(ok_run):
@@ -187,7 +189,11 @@ def test_manifest(ok_run):
         assert nb["status"] == "succeeded" and nb["error"] is None
         assert nb["duration_seconds"] > 0 and nb["started"] < nb["finished"]
         assert nb["ipynb"] == nb["name"] and nb["html"] == nb["name"].replace(".ipynb", ".html")
+        assert nb["html_code"] == nb["name"].replace(".ipynb", ".code.html")
+        assert nb["log"] == "logs/" + nb["name"].replace(".ipynb", ".log")
+    assert first["figures"] == {"chart": "figures/01_first.chart.png"} and second["figures"] == {}
     assert first["scraps"] == {
+        "chart": None,  # a published figure: its image is the file above
         "counts": {"valid": 3, "rejected_bad_time": 1},
         "input_files": [{"path": "streams/a.csv", "size": 10, "sha256": "ab" * 32},
                         {"path": "songs.csv", "size": 20, "sha256": "cd" * 32}],
@@ -211,7 +217,8 @@ def test_index_shows_run_notebooks_and_scraps(ok_run):
 def test_html_renders_offline(ok_run):
     run_dir = ok_run["run_dir"]
     pages = sorted(run_dir.glob("*.html"))
-    assert [p.name for p in pages] == ["01_first.html", "02_second.html", "index.html"]
+    assert [p.name for p in pages] == ["01_first.code.html", "01_first.html", "02_second.code.html",
+                                       "02_second.html", "index.html"]
     for page in pages:
         html = page.read_text()
         assert external_references(html) == [], page.name
@@ -221,12 +228,44 @@ def test_html_renders_offline(ok_run):
     assert 'src="data:image/png;base64,' in first  # the PNG output is embedded
 
 
+def test_each_notebook_has_a_report_without_code_and_a_page_with_it(ok_run):
+    run_dir = ok_run["run_dir"]
+    report, code = (run_dir / "01_first.html").read_text(), (run_dir / "01_first.code.html").read_text()
+    assert "<title>First toy notebook · 2024-06-25</title>" in report
+    assert "getcwd" not in report and 'class="jp-InputPrompt' not in report  # no code, no prompts
+    assert "getcwd" in code and "In\xa0[1]:" in code
+    assert 'Code hidden. <a href="01_first.code.html">Show the code</a>' in report
+    assert '<a href="01_first.html">Hide the code</a>' in code
+    assert report.count('href="index.html">Run index</a>') == code.count('href="index.html">Run index</a>') == 1
+    assert report.count('src="data:image/png;base64,') == code.count('src="data:image/png;base64,') == 2
+
+
+def test_each_notebook_has_a_log_of_its_cells_and_what_they_printed(ok_run):
+    log = (ok_run["run_dir"] / "logs" / "01_first.log").read_text()
+    assert re.search(r"^\[\S+Z\] \[1/2\] 01_first\.ipynb: started$", log, re.M)
+    assert re.search(r"^\[\S+Z\] cell 2/7 done in \d+\.\d s$", log, re.M)
+    assert "Kernel is running" in log or "cell 7/7 done" in log  # the kernel's own output lands here too
+    assert re.search(r"ended after \d+\.\d s$", log)
+
+
+def test_a_published_figure_is_saved_and_shown_in_both_indexes(ok_run):
+    run_dir = ok_run["run_dir"]
+    assert (run_dir / "figures" / "01_first.chart.png").read_bytes().startswith(b"\x89PNG")
+    assert '<img src="figures/01_first.chart.png" alt="chart">' in (run_dir / "index.html").read_text()
+    overview = (ok_run["base"] / "reports" / "index.html").read_text()
+    assert f'<img src="{DATE}/{run_dir.name}/figures/01_first.chart.png" alt="chart">' in overview
+    assert f'href="{DATE}/{run_dir.name}/index.html"' in overview and "1 date, 1 run" in overview
+    assert external_references(overview) == []
+
+
 def test_printed_lines_and_run_log(ok_run):
     printed = ok_run["printed"]
     assert (ok_run["run_dir"] / "run.log").read_text() == printed
     assert re.search(r"^\[1/2\] 01_first\.ipynb \.\.\.$", printed, re.M)
     assert re.search(r"^\[1/2\] 01_first\.ipynb ok \(\d+\.\d s\)$", printed, re.M)
     assert re.search(r"^\[2/2\] 02_second\.ipynb ok \(\d+\.\d s\)$", printed, re.M)
+    # not a terminal: a line per finished cell, the cell numbered as its In [N]
+    assert re.search(r"^\[1/2\] 01_first\.ipynb cell 7/7 done in \d+\.\d s \(\d+\.\d s so far\)$", printed, re.M)
     assert "index.html" in printed.splitlines()[-1]
 
 
@@ -246,8 +285,8 @@ def test_failure_exits_1_naming_notebook_and_cell(failing_run):
 def test_failed_notebook_is_saved_and_rendered_and_later_ones_not_run(failing_run):
     run_dir = failing_run["run_dir"]
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "01_first.html", "01_first.ipynb", "02_boom.html", "02_boom.ipynb",
-        "index.html", "manifest.json", "run.log", "staging",
+        "01_first.code.html", "01_first.html", "01_first.ipynb", "02_boom.code.html", "02_boom.html",
+        "02_boom.ipynb", "index.html", "logs", "manifest.json", "run.log", "staging",
     ]
     html = (run_dir / "02_boom.html").read_text()
     assert "InputValidationError" in html and "listen_time" in html
@@ -281,7 +320,8 @@ def test_index_shows_the_failure(failing_run):
     assert "failed" in index and "not run" in index
     failure = index[index.index('class="failure"'):]
     for text in ("02_boom.ipynb", "cell 5", "InputValidationError",
-                 "streams/x.csv is missing required column(s): listen_time", 'href="02_boom.html'):
+                 "streams/x.csv is missing required column(s): listen_time",
+                 'href="02_boom.code.html#papermill-error-cell"'):
         assert text in failure, text
     assert external_references(index) == []
 

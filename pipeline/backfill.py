@@ -1,0 +1,95 @@
+"""Backfill: run the pipeline for every date of a range, oldest first, each in its own run folder.
+
+A date that fails (or cannot start) does not stop the others; the summary table at the end lists
+every date's outcome and the exit status is non-zero when any failed. Ctrl-C (or SIGTERM) stops
+the backfill: the interrupted date's run folder is still written, the dates after it are listed
+as not run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable, TextIO
+
+from .errors import EXIT_FAILED, EXIT_OK, PipelineError
+from .log import format_duration
+from .results import SUCCEEDED, RunResult
+
+COULD_NOT_START = "could not start"
+INTERRUPTED = "interrupted"
+NOT_RUN = "not run"
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class DateOutcome:
+    """One date of a backfill."""
+
+    run_date: str
+    status: str  # the run's status, or could not start / interrupted / not run
+    run_id: str | None = None
+    duration_seconds: float | None = None
+    detail: str = ""  # where it failed, or why it could not start (one line)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SUCCEEDED
+
+
+def dates_between(start: str, end: str) -> list[str]:
+    """Every date from ``start`` to ``end`` included, as ``YYYY-MM-DD``; ``end`` before ``start``
+    is an error."""
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if last < first:
+        raise PipelineError(f"backfill end {end} is before its start {start}")
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def backfill(dates: list[str], run: Callable[[str], RunResult], *, stream: TextIO | None) -> list[DateOutcome]:
+    """``run(date)`` for each date in order, whatever the outcome of the previous ones; ``stream``
+    (``None``: quiet) gets a line as each date starts."""
+    outcomes = []
+    for number, run_date in enumerate(dates, 1):
+        if stream is not None:
+            print(f"backfill: date {number}/{len(dates)}: {run_date}", file=stream, flush=True)
+        try:
+            result = run(run_date)
+        except PipelineError as exc:
+            outcomes.append(DateOutcome(run_date, COULD_NOT_START, detail=str(exc).splitlines()[0]))
+            continue
+        except KeyboardInterrupt:
+            outcomes.append(DateOutcome(run_date, INTERRUPTED, detail="stopped by Ctrl-C or SIGTERM"))
+            outcomes.extend(DateOutcome(rest, NOT_RUN) for rest in dates[number:])
+            break
+        error = next((nb.error for nb in result.notebooks if nb.error), None)
+        outcomes.append(DateOutcome(
+            run_date, result.status, result.run_id, (result.finished - result.started).total_seconds(),
+            detail=error.describe().splitlines()[0] if error else ""))
+    return outcomes
+
+
+def summary_table(outcomes: list[DateOutcome]) -> str:
+    """A plain-text table of the outcomes, one line per date, then the totals."""
+    header = ("date", "status", "run id", "duration", "failure")
+    rows = [(o.run_date, o.status, o.run_id or "-", format_duration(o.duration_seconds), o.detail) for o in outcomes]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+
+    def line(row) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[-1]
+
+    tally: dict[str, int] = {}
+    for outcome in outcomes:
+        tally[outcome.status] = tally.get(outcome.status, 0) + 1
+    total = sum(o.duration_seconds or 0 for o in outcomes)
+    lines = [line(header), *map(line, rows),
+             f"{len(outcomes)} dates: " + ", ".join(f"{n} {status}" for status, n in tally.items())
+             + f"; {format_duration(total)} of runs"]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def exit_code(outcomes: list[DateOutcome]) -> int:
+    """0 when every date succeeded, 130 when interrupted, else 1."""
+    if any(o.status == INTERRUPTED for o in outcomes):
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
