@@ -54,12 +54,7 @@ def run_pipeline(
     shows there (:data:`pipeline.progress.CONSOLE_MODES`; default ``live`` when ``stream`` is a
     terminal, else ``lines``; ``quiet`` prints failures only).
     """
-    run_date = validate_run_date(run_date)
-    if run_id is not None:
-        validate_run_id(run_id)
-    params = load_params(params_path)
-    notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else default_notebooks_dir()
-    notebooks = discover_notebooks(notebooks_dir)
+    run_date, params, notebooks_dir, notebooks = _checked_inputs(run_date, params_path, run_id, notebooks_dir)
     read_stages(notebooks)  # a malformed stage declaration stops every kind of run
     plan = select_parameters(notebooks, [*RUN_PARAMETERS, *params.notebook_parameters()])
     console = _console_mode(console, stream)
@@ -133,12 +128,7 @@ def run_stage(
     ``ok``/``exit_code`` are the stage's; its ``status`` is the run folder's (``incomplete``
     until every stage has succeeded).
     """
-    run_date = validate_run_date(run_date)
-    if run_id is not None:
-        validate_run_id(run_id)
-    params = load_params(params_path)
-    notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else default_notebooks_dir()
-    notebooks = discover_notebooks(notebooks_dir)
+    run_date, params, notebooks_dir, notebooks = _checked_inputs(run_date, params_path, run_id, notebooks_dir)
     stages = read_stages(notebooks)
     target = find_stage(stages, stage)
     needed = prerequisites(stages, target)
@@ -235,6 +225,18 @@ def write_run_documents(manifest: dict[str, Any], run_dir: Path) -> None:
     """``manifest.json`` and the ``index.html`` rendered from it."""
     write_manifest(manifest, run_dir / "manifest.json")
     write_index(manifest, run_dir / "index.html")
+
+
+def _checked_inputs(run_date: str, params_path: str | Path, run_id: str | None,
+                    notebooks_dir: str | Path | None) -> tuple[str, Params, Path, list[Path]]:
+    """Everything a run starts from, validated before any folder is made:
+    ``(run date, params, notebooks folder, notebooks)``."""
+    run_date = validate_run_date(run_date)
+    if run_id is not None:
+        validate_run_id(run_id)
+    params = load_params(params_path)
+    notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else default_notebooks_dir()
+    return run_date, params, notebooks_dir, discover_notebooks(notebooks_dir)
 
 
 def run_parameters(run_date: str, run_id: str, staging_dir: Path, params: Params) -> dict[str, Any]:
