@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipeline import cli, run_pipeline, run_stage
 from pipeline.errors import RunFolderError
 from pipeline.runfolder import locked
 from pipeline.stages import StageError
+from params_files import write_params
 
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
 STAGES = TOYS / "stages"
@@ -32,17 +32,6 @@ DATE = "2024-06-25"
 ALL_FILES = ["01_first.code.html", "01_first.html", "01_first.ipynb", "02_left.code.html", "02_left.html",
              "02_left.ipynb", "03_right.code.html", "03_right.html", "03_right.ipynb", "04_join.code.html",
              "04_join.html", "04_join.ipynb", "index.html", "logs", "manifest.json", "run.log", "staging"]
-
-
-def write_params(base: Path, **extra) -> Path:
-    path = base / "params.yaml"
-    path.write_text(yaml.safe_dump({
-        "input_uri": str(base / "input"),
-        "warehouse_url": f"duckdb:///{base / 'warehouse.duckdb'}",
-        "reports_dir": str(base / "reports"),
-        **extra,
-    }))
-    return path
 
 
 def stage(params: Path, name: str, run_id: str | None = "r1", notebooks: Path = STAGES) -> tuple[int, str]:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from pipeline import cli, run_pipeline
 from pipeline.errors import NotebookParameterError, RunFolderError
@@ -28,24 +27,13 @@ from pipeline.render import external_references
 from pipeline.report import render_scraps
 from pipeline.results import NotebookError
 from pipeline.scraps import to_jsonable
+from params_files import write_params
 
 NOTEBOOKS = Path(__file__).resolve().parent / "runner_notebooks"
 DATE = "2024-06-25"
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
 FAILURE = ("pipeline failed in 02_boom.ipynb, cell 5: "
            "InputValidationError: streams/x.csv is missing required column(s): listen_time")
-
-
-def write_params(base: Path, **extra) -> Path:
-    """A params file whose every output lies under ``base`` (DuckDB warehouse included)."""
-    path = base / "params.yaml"
-    path.write_text(yaml.safe_dump({
-        "input_uri": str(base / "input"),
-        "warehouse_url": f"duckdb:///{base / 'warehouse' / 'test.duckdb'}",
-        "reports_dir": str(base / "reports"),
-        **extra,
-    }))
-    return path
 
 
 def only_run_folder(reports: Path) -> Path:

@@ -37,14 +37,14 @@ from sqlalchemy.pool import NullPool
 
 from . import storage
 from .errors import StorageError, WarehouseError
-from .warehouse import SCHEMA, TABLES, Table, conform, create_table_sql, ddl
+from .warehouse import SCHEMA, TABLES, Table, conform, create_table_sql, ddl, warehouse_engine
 
 FLAVORS = ("postgresql", "redshift")
 STAGE_PREFIX = "stage_"
 
 
 def flavor_of(warehouse_url: str) -> str:
-    backend = make_url(warehouse_url).get_backend_name()
+    backend = warehouse_engine(warehouse_url)
     if backend not in FLAVORS:
         raise WarehouseError(f"{backend!r} is not Redshift or PostgreSQL")
     return backend
