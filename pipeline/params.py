@@ -119,6 +119,13 @@ def parse_positive_int(value: Any, root: Path) -> int:
     return value
 
 
+def parse_non_negative_int(value: Any, root: Path) -> int:
+    """An integer >= 0 (``true``/``false`` and floats are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"must be an integer >= 0, got {_show(value)}")
+    return value
+
+
 def parse_bool(value: Any, root: Path) -> bool:
     """YAML ``true`` or ``false`` (strings and numbers are rejected)."""
     if not isinstance(value, bool):
@@ -206,6 +213,8 @@ KEYS: tuple[Key, ...] = (
         help="Inactivity gap that ends a listening session."),
     Key("notebook_timeout_seconds", parse_positive_int, required=False, default=3600, notebook=False,
         help="Maximum run time of one notebook cell."),
+    Key("partition_lookaround_days", parse_non_negative_int, required=False, default=1,
+        help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
     Key("archive_processed_inputs", parse_bool, required=False, default=False,
         help="After a successful load, move the day's stream files to archived/ (off: inputs stay immutable)."),
     Key("engine", parse_engine, required=False, default="duckdb",

@@ -192,3 +192,14 @@ def rel_source(source_file: str, candidates) -> str:
     hits = [c for c in candidates if s.endswith(c)]
     assert len(hits) == 1, f"source_file {source_file!r} matches {hits} of {list(candidates)}"
     return hits[0]
+
+
+def staged_streams(staging: Path) -> pd.DataFrame:
+    """The staged valid streams with their text ``track_id`` (streams.parquet carries the catalog's
+    ``track_key``; every key must resolve to exactly one staged track)."""
+    streams = pd.read_parquet(Path(staging) / "streams.parquet")
+    tracks = pd.read_parquet(Path(staging) / "tracks.parquet", columns=["track_key", "track_id"])
+    assert tracks["track_key"].is_unique
+    resolved = streams.merge(tracks, on="track_key", how="left", validate="many_to_one")
+    assert resolved["track_id"].notna().all(), "a staged stream's track_key is not in tracks.parquet"
+    return resolved

@@ -5,7 +5,7 @@ straightforward loops, one rule per function. It must never import the library u
 its whole point is to be a second, independent reading of the spec and of the lead's
 decisions where the spec is silent (written down in the docstrings below as "decision N").
 
-    ref = reference_run(input_root, "2024-06-25", session_gap_minutes=30)
+    ref = reference_run(input_root, "2024-06-25", session_gap_minutes=30, partition_lookaround_days=1)
     ref.genre_rows   # list of dicts, genre_level_kpis columns, listen_date a datetime.date
     ref.hourly_rows  # list of dicts, hourly_kpis columns
     ref.counts       # dict with the keys of IngestSummary.counts
@@ -230,17 +230,42 @@ def load_users(users_path: Path, counts: Counter):
     return ages
 
 
-def stream_files(input_root: Path):
-    """Decision 9: every *.csv under streams/, any depth, sorted path order."""
+_DATED_FOLDER_RE = re.compile(r"^(?:date=)?([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+
+
+def dated_folder(name: str):
+    """Decision 10: a folder named `YYYY-MM-DD` or `date=YYYY-MM-DD` (a real date) holds that date's
+    files. Returns the date, or None for any other name."""
+    m = _DATED_FOLDER_RE.match(name)
+    if m is None:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def stream_files(input_root: Path, run_date: date, lookaround_days: int):
+    """Decision 9: every *.csv under streams/, any depth, sorted path order; decision 10: except the
+    files of a dated folder directly under streams/ more than `lookaround_days` days from the run date."""
     base = Path(input_root) / "streams"
-    return sorted(p for p in base.rglob("*.csv") if p.is_file())
+    found = []
+    for p in sorted(base.rglob("*.csv")):
+        parts = p.relative_to(base).parts
+        folder_day = dated_folder(parts[0]) if len(parts) > 1 else None
+        if folder_day is not None and abs((folder_day - run_date).days) > lookaround_days:
+            continue
+        if p.is_file():
+            found.append(p)
+    return found
 
 
-def load_valid_streams(input_root: Path, run_date: date, tracks: dict, counts: Counter, rejects: list):
+def load_valid_streams(input_root: Path, run_date: date, tracks: dict, counts: Counter, rejects: list,
+                       lookaround_days: int):
     """Decision 3: (a) bad time, (b) other date, (c) bad user/track, (d) duplicate, (e) unknown track."""
     valid = []
     seen = set()
-    for path in stream_files(input_root):
+    for path in stream_files(input_root, run_date, lookaround_days):
         for row in _read_csv(path):
             counts["rows_read"] += 1
             raw_user = _cell(row, "user_id")
@@ -384,14 +409,15 @@ def _as_date(run_date) -> date:
     return date.fromisoformat(str(run_date))
 
 
-def reference_run(input_root, run_date, session_gap_minutes: int = 30) -> Reference:
+def reference_run(input_root, run_date, session_gap_minutes: int = 30,
+                  partition_lookaround_days: int = 1) -> Reference:
     input_root = Path(input_root)
     run_date = _as_date(run_date)
     counts = Counter({k: 0 for k in COUNT_KEYS})
     rejects = []
     tracks = load_catalog(input_root / "songs.csv", counts)
     user_ages = load_users(input_root / "users.csv", counts)
-    valid = load_valid_streams(input_root, run_date, tracks, counts, rejects)
+    valid = load_valid_streams(input_root, run_date, tracks, counts, rejects, partition_lookaround_days)
     counts["valid_streams"] = len(valid)
     counts["unknown_user_streams"] = sum(1 for u, _, _ in valid if u not in user_ages)
     return Reference(

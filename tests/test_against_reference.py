@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_small import staged_streams
 from reference_kpis import COUNT_KEYS, GENRE_COLUMNS, HOURLY_COLUMNS, reference_run
 from spec_data import write_random_input
 
@@ -251,7 +252,7 @@ def test_staged_streams_match_reference(staged, seed):
     import pandas as pd
 
     st = staged(seed)
-    df = pd.read_parquet(st.staging / "streams.parquet")
+    df = staged_streams(st.staging)
     times = pd.to_datetime(df["listen_time"])
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -402,3 +403,17 @@ def test_reference_on_hand_example(tmp_path):
     assert math.isclose(h11["diversity_index"], 1 - (1 / 9 + 4 / 9))
     # with a 7-minute gap nothing changes in the counts, every stream is its own session
     assert reference_run(tmp_path, "2024-06-25", 7).hourly_rows[0]["avg_sessions_per_user"] == 2.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_large_day_path_matches_reference(tmp_path, monkeypatch, seed):
+    """The path ingest takes for a day too large for one bucket (parsed rows in Parquet files,
+    duplicates found per user bucket), forced here with a bucket every 4 KB of stream files."""
+    from streamkpi import ingest
+
+    monkeypatch.setattr(ingest, "BUCKET_BYTES", 4096)
+    st = _Staged(seed, tmp_path)
+    assert ingest.duplicate_buckets(sum(p.stat().st_size for p in (st.input_root / "streams").rglob("*.csv"))) > 1
+    check_counts(st)
+    check_genre(st)
+    check_hourly(st, None)

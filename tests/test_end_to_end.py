@@ -168,7 +168,9 @@ def test_stream_file_without_listen_time_fails_cleanly(place, tmp_path):
 
 def test_a_day_without_valid_streams_changes_nothing(place, tmp_path):
     params = tmp_path / "p.yaml"
-    params.write_text(yaml.safe_dump({**yaml.safe_load(place["params"].read_text()), "reports_dir": str(tmp_path / "out")}))
+    # a window reaching the input's dated folders (2024-06-24, 25): their files are read, none holds the day
+    params.write_text(yaml.safe_dump({**yaml.safe_load(place["params"].read_text()), "reports_dir": str(tmp_path / "out"),
+                                      "partition_lookaround_days": 30}))
     before = {t: warehouse_rows(place["db"], t) for t in ("genre_level_kpis", "hourly_kpis")}
     result = run_pipeline("2024-07-15", params, cwd=tmp_path)
     assert result.returncode != 0

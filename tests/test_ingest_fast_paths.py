@@ -1,5 +1,6 @@
 """The fast paths of stream ingest (canonical fields parsed without the full rules, duplicates found
-by a hash aggregate, stream files read in parallel) give exactly what the full rules give.
+by a hash aggregate, stream files read in parallel) give exactly what the full rules give, and so
+does the large-day path (parsed rows in Parquet files, duplicates found one user bucket at a time).
 
 Expected values are worked out by hand in the comments. Run date D = 2024-06-25.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from streamkpi import ingest
 from streamkpi.inputs import locate_inputs, read_text_columns
 from streamkpi.ingest import duckdb_memory_limit
 
@@ -17,7 +19,16 @@ SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40)]
 
 
-def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path):
+@pytest.fixture(params=["one bucket", "many buckets"])
+def buckets(request, monkeypatch):
+    """Both ingest paths: a day that fits one bucket, and (with a bucket every 64 bytes of stream
+    files, so these few rows spread over several) the partitioned path of a large day."""
+    if request.param == "many buckets":
+        monkeypatch.setattr(ingest, "BUCKET_BYTES", 64)
+    return request.param
+
+
+def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path, buckets):
     streams = [
         (1, "T1", t("10:00:00")),               # kept (all fields canonical)
         ("01", " T1 ", "2024-06-25T10:00:00"),  # duplicate of the row above; raw text as written
@@ -48,7 +59,7 @@ def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path):
     ]
 
 
-def test_first_copy_in_file_order_is_kept_with_files_read_in_parallel(tmp_path):
+def test_first_copy_in_file_order_is_kept_with_files_read_in_parallel(tmp_path, buckets):
     # a.csv precedes b.csv: its copies come first whatever the order batches are read in
     streams = {"a.csv": [(2, "T2", t("09:00:00")), (1, "T1", t("10:00:00"))],
                "b.csv": [(1, "T1", t("10:00:00")), (2, "T2", t("09:00:00"))],
@@ -87,3 +98,18 @@ def test_duckdb_memory_limit_setting(monkeypatch):
     monkeypatch.setenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", "3; DROP TABLE x")
     with pytest.raises(ValueError):
         duckdb_memory_limit()
+
+
+def test_duplicate_buckets_grow_with_the_stream_bytes():
+    assert ingest.duplicate_buckets(0) == 1
+    assert ingest.duplicate_buckets(ingest.BUCKET_BYTES) == 1
+    assert ingest.duplicate_buckets(ingest.BUCKET_BYTES + 1) == 2
+    assert ingest.duplicate_buckets(10 * ingest.BUCKET_BYTES) == 10
+
+
+def test_many_buckets_leave_no_parsed_files_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "BUCKET_BYTES", 64)
+    streams = [(1, "T1", t(f"10:0{i}:00")) for i in range(8)] + [(2, "T2", t("11:00:00"))] * 2
+    s, staging = stage(tmp_path, SONGS, USERS, streams)
+    assert s.counts["valid_streams"] == 9 and s.counts["duplicate_stream"] == 1
+    assert not (staging / ".spill" / "parsed").exists()

@@ -71,6 +71,7 @@ def test_defaults_and_resolution_from_the_repo_root():
         "reports_dir": "/repo/reports",
         "session_gap_minutes": 30,
         "notebook_timeout_seconds": 3600,
+        "partition_lookaround_days": 1,
         "archive_processed_inputs": False,
         "engine": "duckdb",
         "staging_uri": None,
@@ -116,11 +117,23 @@ def test_optional_keys_take_given_values():
     assert (params["session_gap_minutes"], params["notebook_timeout_seconds"]) == (45, 60)
 
 
+@pytest.mark.parametrize("days", [0, 1, 7])
+def test_partition_lookaround_days_takes_any_whole_number_of_days(days):
+    assert parse_params(valid(partition_lookaround_days=days), root=Path("/repo"))["partition_lookaround_days"] == days
+
+
+@pytest.mark.parametrize("value, shown", [(-1, "-1 (int)"), (1.5, "1.5 (float)"), ("1", "'1' (str)"),
+                                          (True, "True (bool)"), (None, "nothing (null)")])
+def test_invalid_partition_lookaround_days_is_named_with_what_was_given(value, shown):
+    message = error_of(valid(partition_lookaround_days=value))
+    assert f"'partition_lookaround_days' must be an integer >= 0, got {shown}" in message
+
+
 def test_notebooks_get_no_runner_only_keys():
     params = parse_params(valid(), root=Path("/repo"))
     assert set(params.notebook_parameters()) == {"input_uri", "warehouse_url", "session_gap_minutes",
-                                                 "archive_processed_inputs", "engine", "staging_uri",
-                                                 "s3_endpoint_url", "redshift_iam_role"}
+                                                 "partition_lookaround_days", "archive_processed_inputs",
+                                                 "engine", "staging_uri", "s3_endpoint_url", "redshift_iam_role"}
 
 
 # --------------------------------------------------------------------------- rejected files

@@ -48,7 +48,8 @@ def test_make_help_lists_the_documented_targets():
 
 def test_notebook_defaults_are_the_default_run_of_the_sample_date():
     """Opened fresh in JupyterLab (working directory notebooks/), every notebook runs with its
-    defaults: the same date and staging folder, and params/local.yaml's input, warehouse and gap,
+    defaults: the same date and staging folder, and params/local.yaml's input, warehouse, gap and
+    partition lookaround,
     so it shows the figures `make run DATE=2024-06-25` shows."""
     import papermill
 
@@ -57,6 +58,7 @@ def test_notebook_defaults_are_the_default_run_of_the_sample_date():
         "input_uri": "../" + local["input_uri"],
         "warehouse_url": local["warehouse_url"].replace("duckdb:///", "duckdb:///../"),
         "session_gap_minutes": local["session_gap_minutes"],
+        "partition_lookaround_days": local["partition_lookaround_days"],
         "run_date": "2024-06-25",
         "staging_dir": "../reports/interactive/staging",
     }

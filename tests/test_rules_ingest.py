@@ -18,7 +18,7 @@ from streamkpi.kpis import genre_level_kpis, hourly_kpis
 
 from fixtures_small import (
     D, SONG_COLUMNS, SONG_REQUIRED, STREAM_COLUMNS, USER_COLUMNS, USER_REQUIRED,
-    by_genre, by_hour, is_null, make_root, read_rejects, rel_source, run_all, stage, t,
+    by_genre, by_hour, is_null, make_root, read_rejects, rel_source, run_all, stage, staged_streams, t,
     utc_naive, write_csv, write_text,
 )
 
@@ -476,7 +476,7 @@ def test_listen_time_forms_converted_to_utc(tmp_path, text, expected):
     streams = [(2, "T2", t("05:00:00")), (1, "T1", text)]
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["bad_stream"] == 0
-    st = pd.read_parquet(staging / "streams.parquet")
+    st = staged_streams(staging)
     h = by_hour(hourly_kpis(staging, D))
     if expected is None:
         assert s.counts["other_date"] == 1 and s.counts["valid_streams"] == 1
@@ -535,7 +535,7 @@ def test_stream_user_id_validation(tmp_path, uid, outcome):
     else:
         assert s.counts["bad_stream"] == 0 and s.counts["valid_streams"] == 2
         assert s.counts["unknown_user_streams"] == (1 if outcome == "unknown" else 0)
-        st = pd.read_parquet(staging / "streams.parquet")
+        st = staged_streams(staging)
         exp = int(uid.strip())
         assert sorted(int(x) for x in st["user_id"]) == sorted([2, exp])
 
@@ -571,7 +571,7 @@ def test_stream_fields_trimmed(tmp_path):
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["valid_streams"] == 1 and s.counts["bad_stream"] == 0
     assert s.counts["unknown_track"] == 0
-    st = pd.read_parquet(staging / "streams.parquet")
+    st = staged_streams(staging)
     assert list(st["track_id"]) == ["T1"]
     assert utc_naive(st["listen_time"].iloc[0]) == pd.Timestamp("2024-06-25 10:00:00")
 
@@ -690,8 +690,8 @@ def test_rejects_streams_file_and_summary_counts(tmp_path):
         (p1, "1", "T1", "2024-06-25T12:00:00+02:00", "duplicate_stream"),
     ])
 
-    st = pd.read_parquet(staging / "streams.parquet")
-    assert {"user_id", "track_id", "listen_time"} <= set(st.columns)
+    st = staged_streams(staging)
+    assert {"user_id", "track_key", "listen_time"} <= set(pd.read_parquet(staging / "streams.parquet").columns)
     assert pd.api.types.is_integer_dtype(st["user_id"])
     got_valid = sorted((int(u), tr, utc_naive(lt)) for u, tr, lt in
                        zip(st["user_id"], st["track_id"], st["listen_time"]))

@@ -6,6 +6,7 @@ errors a user meets: a missing bucket, a missing key, a denied request, no crede
 
 from __future__ import annotations
 
+import datetime as dt
 import filecmp
 import hashlib
 import io
@@ -73,6 +74,56 @@ def test_s3_root_lists_the_same_files_in_the_same_order_as_a_folder(tmp_path, s3
     assert on_s3.root == "s3://streamkpi-order/deep/root"
     assert on_s3.songs.location == "s3://streamkpi-order/deep/root/songs.csv"
     assert [f.size for f in on_s3.all()] == [f.size for f in on_disk.all()]
+
+
+def test_s3_root_selects_the_same_dated_folders_as_a_folder_and_lists_only_those(tmp_path, s3_server):
+    names = ["songs.csv", "users.csv", "streams/late.csv", "streams/notes.txt", "streams/backfill/x.csv",
+             "streams/2024-02-30/x.csv", "streams/2024-06-20/part-0.csv", "streams/2024-06-24/part-0.csv",
+             "streams/2024-06-25/part-0.csv", "streams/2024-06-25/sub/part-1.csv",
+             "streams/date=2024-06-26/part-0.csv", "streams/date=2024-06-27/part-0.csv",
+             "archived/streams/2024-06-25/part-0.csv"]
+    local = tmp_path / "root"
+    for name in names:
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(STREAMS_HEADER)
+    client = s3_server.client()
+    client.create_bucket(Bucket="streamkpi-dated")
+    upload_tree(client, local, "streamkpi-dated", "root")
+    for marker in ("root/streams/", "root/streams/2024-06-25/"):  # "folder" markers are no files
+        client.put_object(Bucket="streamkpi-dated", Key=marker, Body=b"")
+    listings = []  # (Prefix, Delimiter) of every ListObjectsV2 request sent to the server
+
+    def record(params, **_):
+        listings.append((params["Prefix"], params.get("Delimiter")))
+
+    events = storage.s3_client(s3_server.endpoint_url).meta.events
+    events.register("provide-client-params.s3.ListObjectsV2", record)
+    try:
+        found = {k: inputs.locate_inputs("s3://streamkpi-dated/root", s3_server.endpoint_url,
+                                         run_date=dt.date(2024, 6, 25), lookaround_days=k) for k in (0, 1)}
+    finally:
+        events.unregister("provide-client-params.s3.ListObjectsV2", record)
+
+    expected = {
+        0: ["streams/2024-02-30/x.csv", "streams/2024-06-25/part-0.csv", "streams/2024-06-25/sub/part-1.csv",
+            "streams/backfill/x.csv", "streams/late.csv"],
+        1: ["streams/2024-02-30/x.csv", "streams/2024-06-24/part-0.csv", "streams/2024-06-25/part-0.csv",
+            "streams/2024-06-25/sub/part-1.csv", "streams/backfill/x.csv", "streams/date=2024-06-26/part-0.csv",
+            "streams/late.csv"],
+    }
+    for k, on_s3 in found.items():
+        on_disk = inputs.locate_inputs(local, run_date=dt.date(2024, 6, 25), lookaround_days=k)
+        assert [f.relative for f in on_s3.streams] == [f.relative for f in on_disk.streams] == expected[k]
+        assert on_s3.selection == on_disk.selection
+        assert on_s3.selection.undated_files == 3  # late.csv, backfill/x.csv, 2024-02-30/x.csv (no such date)
+        assert [f.size for f in on_s3.all()] == [f.size for f in on_disk.all()]
+    assert found[1].selection.dated_folders_skipped == ("2024-06-20", "date=2024-06-27")
+    # one level at a time: the root and streams/ with a delimiter, then only the folders read
+    recursive = {prefix for prefix, delimiter in listings if delimiter is None}
+    assert {(prefix, delimiter) for prefix, delimiter in listings if delimiter} == {
+        ("root/", "/"), ("root/streams/", "/")}
+    assert recursive == {"root/streams/2024-02-30/", "root/streams/backfill/", "root/streams/2024-06-24/",
+                         "root/streams/2024-06-25/", "root/streams/date=2024-06-26/"}
 
 
 def test_listing_pages_past_1000_stream_files(tmp_path, s3_server):

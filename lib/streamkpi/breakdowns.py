@@ -33,7 +33,7 @@ def genre_hour_listens(staging_dir: str | Path) -> pd.DataFrame:
         return con.execute(
             """SELECT t.track_genre, CAST(EXTRACT(HOUR FROM s.listen_time) AS INTEGER) AS listen_hour,
                       CAST(COUNT(*) AS BIGINT) AS listens
-               FROM valid_streams s JOIN tracks t ON t.track_id = s.track_id
+               FROM valid_streams s JOIN tracks t ON t.track_key = s.track_key
                GROUP BY 1, 2 ORDER BY 1, 2"""
         ).df()
 

@@ -2,10 +2,11 @@
 
 Staged files (the contract with the KPI and load steps), all under ``staging_dir``:
 
-- ``streams.parquet``: the valid streams of the run date (user_id, track_id, listen_time UTC);
-- ``tracks.parquet``: the cleaned catalog, one row per track (its first valid row), ``duration_ms``
-  as an exact DECIMAL(38, 3) so every engine sums the same numbers;
-- ``track_artists.parquet``: one row per (track, credited artist);
+- ``streams.parquet``: the valid streams of the run date (user_id, track_key, listen_time UTC);
+- ``tracks.parquet``: the cleaned catalog, one row per track (its first valid row), numbered by
+  ``track_key`` (1, 2, ... in track_id byte order), ``duration_ms`` as an exact DECIMAL(38, 3) so
+  every engine sums the same numbers;
+- ``track_artists.parquet``: one row per (track_key, credited artist);
 - ``users.parquet``: one row per user, ``user_age`` NULL when unknown;
 - ``rejects/streams.csv`` and ``rejects/songs.csv``: every rejected row, raw, with reason and rule.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +29,8 @@ import pandas as pd
 
 from . import storage
 from .errors import NoValidStreamsError
-from .inputs import (InputFile, InputFiles, MalformedRow, check_required_columns, describe_files, locate_inputs,
-                     read_text_columns)
+from .inputs import (InputFile, InputFiles, MalformedRow, StreamSelection, check_required_columns, describe_files,
+                     locate_inputs, read_text_columns)
 
 # listen_time forms accepted: date, space or T, time, optional fraction, optional offset.
 LISTEN_TIME_PATTERN = (
@@ -46,6 +48,8 @@ ROW_ID_FACTOR = 1 << 40
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 # Stream files read at once (CSV parsing in Arrow threads, next to DuckDB's own).
 READER_THREADS = 2
+# Stream file bytes per duplicate-detection bucket: about 18M rows, whose aggregate fits in memory.
+BUCKET_BYTES = 1 << 30
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
 # Everything ingest writes into the staging folder (relative paths).
@@ -62,6 +66,8 @@ class IngestSummary:
     counts: dict[str, int] = field(default_factory=dict)
     # path (relative to the input root), size and SHA-256 of every input file, computed while reading
     input_files: list[dict] = field(default_factory=list)
+    # the stream files read and the dated folders skipped (inputs.StreamSelection)
+    stream_selection: StreamSelection | None = None
 
     @property
     def rejects(self) -> dict[str, int]:
@@ -70,15 +76,17 @@ class IngestSummary:
 
 
 def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str | Path, *,
-              s3_endpoint_url: str | None = None) -> IngestSummary:
+              s3_endpoint_url: str | None = None, partition_lookaround_days: int = 1) -> IngestSummary:
     """Validate and clean the input root for ``run_date`` and write the staged files.
 
     ``input_uri`` is a local folder or ``s3://bucket/prefix`` (``s3_endpoint_url`` for an
     S3-compatible store). When ``staging_dir`` has an S3 mirror, the staged files go there too.
+    Dated stream folders outside ``run_date`` ± ``partition_lookaround_days`` are not read
+    (:func:`streamkpi.inputs.locate_inputs`).
     """
     run_date = parse_run_date(run_date)
     staging_dir = Path(staging_dir)
-    inputs = locate_inputs(input_uri, s3_endpoint_url)
+    inputs = locate_inputs(input_uri, s3_endpoint_url, run_date=run_date, lookaround_days=partition_lookaround_days)
     check_required_columns(inputs)
     (staging_dir / "rejects").mkdir(parents=True, exist_ok=True)
 
@@ -98,7 +106,7 @@ def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str |
         )
     storage.publish(staging_dir, [staging_dir / name for name in STAGED_FILES])
     return IngestSummary(run_date=run_date, staging_dir=staging_dir, counts=counts,
-                         input_files=describe_files(inputs))
+                         input_files=describe_files(inputs), stream_selection=inputs.selection)
 
 
 def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFrame:
@@ -182,23 +190,34 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
     _run(
         con,
         """
-        CREATE TEMP TABLE tracks AS
+        CREATE TEMP TABLE first_rows AS
         SELECT track_id, track_genre, CAST(duration_ms AS DECIMAL(38, 3)) AS duration_ms, artists FROM songs_checked
         WHERE rule IS NULL
         QUALIFY row_number() OVER (PARTITION BY track_id ORDER BY row_number) = 1
         """,
     )
+    # track_key numbers the tracks in track_id (byte) order: streams carry it instead of the text id,
+    # which makes them a third of the size and every join and count on tracks an integer one.
+    _run(
+        con,
+        """
+        CREATE TEMP TABLE tracks AS
+        SELECT CAST(row_number() OVER (ORDER BY track_id) AS INTEGER) AS track_key, *
+        FROM first_rows
+        """,
+    )
+    _run(con, "DROP TABLE first_rows")
     _run(
         con,
         """
         CREATE TEMP TABLE track_artists AS
-        SELECT DISTINCT track_id, clean_text(artist) AS artist
-        FROM (SELECT track_id, unnest(string_split(artists, ';')) AS artist FROM tracks)
+        SELECT DISTINCT track_key, clean_text(artist) AS artist
+        FROM (SELECT track_key, unnest(string_split(artists, ';')) AS artist FROM tracks)
         WHERE clean_text(artist) <> ''
         """,
     )
-    _copy(con, "SELECT * FROM tracks ORDER BY track_id", staging_dir / "tracks.parquet")
-    _copy(con, "SELECT * FROM track_artists ORDER BY track_id, artist", staging_dir / "track_artists.parquet")
+    _copy(con, "SELECT * FROM tracks ORDER BY track_key", staging_dir / "tracks.parquet")
+    _copy(con, "SELECT * FROM track_artists ORDER BY track_key, artist", staging_dir / "track_artists.parquet")
     source = _sql_text(inputs.relative(inputs.songs))
     con.register("songs_malformed", _malformed_frame(malformed))
     _copy(
@@ -272,10 +291,13 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     # edge whitespace), so such a field's raw text need not be kept. Any other field goes through
     # the full rules and keeps its raw text (NULL otherwise) for the rejects file; other-date rows
     # keep none. A row's place in file order is ``id`` = file_no * 2^40 + row_number.
-    _run(
+    # DuckDB cannot size a stream of Arrow batches and would build the catalog join's hash table
+    # on the streams: for this statement, the catalog is always the build side.
+    _run(con, "SET disabled_optimizers = 'build_side_probe_side'")
+    buckets = duplicate_buckets(sum(f.size for f in inputs.streams))
+    _store_parsed(
         con,
         f"""
-        CREATE TEMP TABLE parsed AS
         WITH raw AS (
             SELECT file_no, row_number, user_id AS raw_user_id, track_id AS raw_track_id,
                    listen_time AS raw_listen_time,
@@ -316,68 +338,78 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
                CASE WHEN reason = 'bad_stream' THEN
                    CASE WHEN listen_time IS NULL THEN 'unparseable listen_time'
                         WHEN user_id IS NULL THEN 'empty or non-integer user_id'
-                        WHEN track_id IS NULL THEN 'empty track_id' END
+                        WHEN c.track_id IS NULL THEN 'empty track_id' END
                END AS rule,
-               user_id, track_id, listen_time,
-               CASE WHEN reason IS NULL THEN track_id IN (SELECT track_id FROM tracks) END AS known_track,
+               user_id, listen_time, t.track_key,
+               -- the cleaned text id only where no track has it (an unknown track, a bad row's)
+               CASE WHEN t.track_key IS NULL AND reason IS DISTINCT FROM 'other_date' THEN c.track_id END AS track_id,
                CASE WHEN NOT user_id_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_user_id END AS raw_user_id,
                CASE WHEN NOT track_id_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_track_id END AS raw_track_id,
                CASE WHEN NOT listen_time_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_listen_time END
-                   AS raw_listen_time
-        FROM classified
+                   AS raw_listen_time,
+               CAST(hash(user_id) % {buckets} AS INTEGER) AS bucket
+        FROM classified c LEFT JOIN tracks t ON t.track_id = c.track_id
         """,
+        buckets,
+        staging_dir,
     )
+    _run(con, "RESET disabled_optimizers")
     con.unregister("streams_reader")
     con.register("streams_malformed", _malformed_frame(malformed))
-    # Exact duplicates without sorting every row: a hash aggregate on fixed-size keys (the track_id
-    # hashed) finds the few keys seen more than once; only the rows of those keys are then numbered
-    # in file order on their exact keys, and every copy after the first is rejected.
-    _run(
-        con,
-        """
-        CREATE TEMP TABLE duplicate_ids AS
-        SELECT id
-        FROM (SELECT p.id, row_number() OVER (PARTITION BY p.user_id, p.track_id, p.listen_time ORDER BY p.id) AS copy_no
-              FROM parsed p
-              JOIN (SELECT user_id, hash(track_id) AS track_hash, listen_time
-                    FROM parsed WHERE reason IS NULL
-                    GROUP BY user_id, hash(track_id), listen_time
-                    HAVING count(*) > 1) d
-                ON d.user_id = p.user_id AND d.track_hash = hash(p.track_id) AND d.listen_time = p.listen_time
-              WHERE p.reason IS NULL) copies
-        WHERE copy_no > 1
-        """,
-    )
+    # Exact duplicates without sorting every row: a hash aggregate on one 64-bit hash of the key
+    # (user, instant, track) finds the few hashes seen more than once; only the rows of those are
+    # then numbered in file order on their exact keys, and every copy after the first is rejected.
+    # A candidate row's track is its key, or its text id when it has no key (an unknown track).
+    # Copies share their user, hence their bucket: one bucket at a time keeps the aggregate in memory.
+    _run(con, "CREATE TEMP TABLE duplicate_ids (id BIGINT)")
+    for bucket in range(buckets):
+        _run(
+            con,
+            f"""
+            INSERT INTO duplicate_ids
+            SELECT id
+            FROM (SELECT id, row_number() OVER (PARTITION BY user_id, listen_time, track_key, track_id ORDER BY id)
+                             AS copy_no
+                  FROM parsed
+                  WHERE bucket = {bucket} AND reason IS NULL
+                    AND hash(user_id, listen_time, track_key, track_id) IN (
+                        SELECT hash(user_id, listen_time, track_key, track_id) AS key_hash FROM parsed
+                        WHERE bucket = {bucket} AND reason IS NULL GROUP BY key_hash HAVING count(*) > 1)) copies
+            WHERE copy_no > 1
+            """,
+        )
     _copy(
         con,
-        """SELECT user_id, track_id, listen_time FROM parsed
-           WHERE reason IS NULL AND known_track AND id NOT IN (SELECT id FROM duplicate_ids)""",
+        """SELECT user_id, track_key, listen_time FROM parsed
+           WHERE reason IS NULL AND track_key IS NOT NULL AND id NOT IN (SELECT id FROM duplicate_ids)""",
         staging_dir / "streams.parquet",
     )
-    # The raw text of a rejected row: as kept in ``parsed``, else the parsed value's text (equal to it).
+    # The raw text of a rejected row: as kept in ``parsed``, else the parsed value's text (equal to it);
+    # a track known by its key gets its id back from the catalog.
     _copy(
         con,
         f"""
         WITH rejected AS (
-            SELECT id, reason, rule, user_id, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
+            SELECT id, reason, rule, user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id,
+                   raw_listen_time
             FROM parsed WHERE reason = 'bad_stream'
             UNION ALL
             SELECT id, 'duplicate_stream', 'exact duplicate of an earlier row',
-                   user_id, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
+                   user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
             FROM parsed WHERE reason IS NULL AND id IN (SELECT id FROM duplicate_ids)
             UNION ALL
             SELECT id, 'unknown_track', 'track_id not in the cleaned catalog',
-                   user_id, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
-            FROM parsed WHERE reason IS NULL AND NOT known_track AND id NOT IN (SELECT id FROM duplicate_ids)
+                   user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
+            FROM parsed WHERE reason IS NULL AND track_key IS NULL AND id NOT IN (SELECT id FROM duplicate_ids)
         )
         SELECT f.source_file, r.row_number, r.user_id, r.track_id, r.listen_time, r.reason, r.rule
         FROM (
             SELECT id // {ROW_ID_FACTOR} AS file_no, id % {ROW_ID_FACTOR} AS row_number,
                    coalesce(raw_user_id, CAST(user_id AS VARCHAR)) AS user_id,
-                   coalesce(raw_track_id, track_id) AS track_id,
+                   coalesce(raw_track_id, rejected.track_id, t.track_id) AS track_id,
                    coalesce(raw_listen_time, CAST(listen_time AS VARCHAR)) AS listen_time,
                    reason, rule
-            FROM rejected
+            FROM rejected LEFT JOIN tracks t ON t.track_key = rejected.track_key
             UNION ALL
             SELECT file_no, NULL, NULL, NULL, NULL, 'bad_stream', rule FROM streams_malformed
         ) r
@@ -391,18 +423,18 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     row = con.execute(
         """
         WITH duplicates AS (
-            SELECT p.known_track AS known_track, p.user_id NOT IN (SELECT user_id FROM users) AS unknown_user
+            SELECT p.track_key IS NOT NULL AS known_track, p.user_id NOT IN (SELECT user_id FROM users) AS unknown_user
             FROM parsed p WHERE p.id IN (SELECT id FROM duplicate_ids)
         )
         SELECT count(*),
                count(*) FILTER (WHERE reason = 'other_date'),
                count(*) FILTER (WHERE reason = 'bad_stream'),
                (SELECT count(*) FROM duplicates),
-               count(*) FILTER (WHERE reason IS NULL AND NOT known_track)
+               count(*) FILTER (WHERE reason IS NULL AND track_key IS NULL)
                    - (SELECT count(*) FROM duplicates WHERE NOT known_track),
-               count(*) FILTER (WHERE reason IS NULL AND known_track)
+               count(*) FILTER (WHERE reason IS NULL AND track_key IS NOT NULL)
                    - (SELECT count(*) FROM duplicates WHERE known_track),
-               count(*) FILTER (WHERE reason IS NULL AND known_track
+               count(*) FILTER (WHERE reason IS NULL AND track_key IS NOT NULL
                                 AND user_id NOT IN (SELECT user_id FROM users))
                    - (SELECT count(*) FROM duplicates WHERE known_track AND unknown_user)
         FROM parsed
@@ -412,9 +444,38 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
                        "valid_streams", "unknown_user_streams"), (int(v) for v in row)))
     counts["rows_read"] += len(malformed)
     counts["bad_stream"] += len(malformed)
-    for table in ("parsed", "duplicate_ids"):
-        _run(con, f"DROP TABLE {table}")
+    _drop_parsed(con, staging_dir)
+    _run(con, "DROP TABLE duplicate_ids")
     return counts
+
+
+def duplicate_buckets(stream_bytes: int) -> int:
+    """How many buckets (by user) duplicate detection splits the day's streams into: one per
+    :data:`BUCKET_BYTES` of stream files, so each bucket's aggregate fits in memory."""
+    return max(1, -(-stream_bytes // BUCKET_BYTES))
+
+
+def _store_parsed(con, query: str, buckets: int, staging_dir: Path) -> None:
+    """Make ``parsed`` the relation of ``query``'s rows: a temp table when one bucket fits in memory,
+    else Parquet files partitioned by bucket in the spill folder, read back one bucket at a time."""
+    if buckets == 1:
+        _run(con, f"CREATE TEMP TABLE parsed AS {query}")
+        return
+    folder = _parsed_folder(staging_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _run(con, f"COPY ({query}) TO '{_sql_path(folder)}' (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE)")
+    _run(con, f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet('{_sql_path(folder)}/*/*.parquet', "
+              "hive_partitioning = true, hive_types = {'bucket': INTEGER})")
+
+
+def _drop_parsed(con, staging_dir: Path) -> None:
+    table = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'parsed'").fetchall()[0][0]
+    _run(con, f"DROP {'TABLE' if table else 'VIEW'} parsed")
+    shutil.rmtree(_parsed_folder(staging_dir), ignore_errors=True)
+
+
+def _parsed_folder(staging_dir: Path) -> Path:
+    return staging_dir / ".spill" / "parsed"
 
 
 def _malformed_frame(malformed: list[MalformedRow]) -> pd.DataFrame:

@@ -4,13 +4,22 @@ An input root is a local folder or ``s3://bucket/prefix`` (see :mod:`streamkpi.s
 give the same :class:`InputFiles`, whose files are opened as byte streams. Files are read front
 to back once: the SHA-256 and size of each are computed while ingest streams it, so the run
 manifest's checksums cost no second read (an S3 ETag is not a SHA-256).
+
+Stream files may be laid out by date: a folder directly under ``streams/`` named ``YYYY-MM-DD`` or
+``date=YYYY-MM-DD`` is *dated*. A run for date D reads the dated folders of D-k..D+k
+(k = ``lookaround_days``, params ``partition_lookaround_days``) and skips the other dated folders
+without listing their files (on S3 too); files directly under ``streams/`` and in folders with
+other names are *undated* and always read. Ingest keeps only D's rows of whatever it reads, so a
+flat folder works as well, read whole.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import queue
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +37,10 @@ from .errors import InputValidationError
 SONGS_FILE = "songs.csv"
 USERS_FILE = "users.csv"
 STREAMS_DIR = "streams"
+# A dated stream folder: streams/2024-06-25/... or streams/date=2024-06-25/... (Hive style).
+DATED_FOLDER = re.compile(r"(?:date=)?([0-9]{4}-[0-9]{2}-[0-9]{2})")
+# Exports near midnight and time-zone offsets put a few rows of D into the folders of D-1 and D+1.
+DEFAULT_LOOKAROUND_DAYS = 1
 # Headers of S3 objects are fetched this many at a time; a file larger than HEADER_PROBE bytes has
 # its header read from a ranged GET of its first HEADER_PROBE bytes.
 HEADER_THREADS = 16
@@ -74,6 +87,7 @@ class InputFiles:
     songs: InputFile
     users: InputFile
     streams: tuple[InputFile, ...]
+    selection: StreamSelection | None = None  # None: every stream file (no run date given)
     headers: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
     digests: dict[str, tuple[int, str]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -89,11 +103,96 @@ def _path_order(relative: str) -> tuple[str, ...]:
     return tuple(relative.split("/"))
 
 
-def locate_inputs(input_uri: str | Path, s3_endpoint_url: str | None = None) -> InputFiles:
-    """Find the input files under ``input_uri``; a missing file or folder is an error naming it."""
+def folder_date(name: str) -> dt.date | None:
+    """The date of a dated stream folder (``2024-06-25`` or ``date=2024-06-25``), else ``None``."""
+    match = DATED_FOLDER.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:  # 2024-02-30 is no date: an undated folder
+        return None
+
+
+@dataclass(frozen=True)
+class StreamSelection:
+    """Which stream files a run for ``run_date`` reads: the dated folders of its window and every
+    undated file; ``dated_folders_skipped`` were neither listed nor read."""
+
+    run_date: dt.date
+    lookaround_days: int
+    dated_files: int  # stream files read from dated folders
+    undated_files: int  # stream files read from streams/ itself or from undated folders
+    dated_folders_read: tuple[str, ...]
+    dated_folders_skipped: tuple[str, ...]
+
+    @property
+    def files_read(self) -> int:
+        return self.dated_files + self.undated_files
+
+    @property
+    def window(self) -> str:
+        """The dates whose folders are read: ``2024-06-24..2024-06-26`` (one date when k is 0)."""
+        margin = dt.timedelta(days=self.lookaround_days)
+        return _span(self.run_date - margin, self.run_date + margin)
+
+
+def _span(first: dt.date, last: dt.date) -> str:
+    return str(first) if first == last else f"{first}..{last}"
+
+
+def locate_inputs(input_uri: str | Path, s3_endpoint_url: str | None = None, *,
+                  run_date: dt.date | None = None, lookaround_days: int = DEFAULT_LOOKAROUND_DAYS) -> InputFiles:
+    """Find the input files under ``input_uri``; a missing file or folder is an error naming it.
+
+    With a ``run_date``, dated stream folders outside ``run_date`` ± ``lookaround_days`` are
+    skipped (see the module docstring); without, every stream file is found.
+    """
+    if lookaround_days < 0:
+        raise ValueError(f"lookaround_days must be >= 0, got {lookaround_days}")
     if storage.is_s3(str(input_uri)):
-        return _locate_s3(str(input_uri), s3_endpoint_url)
-    return _locate_local(Path(input_uri))
+        return _locate_s3(str(input_uri), s3_endpoint_url, run_date, lookaround_days)
+    return _locate_local(Path(input_uri), run_date, lookaround_days)
+
+
+def _select_streams(shown_dir: str, top_files: list[InputFile], folders: list[str],
+                    list_folder: Callable[[str], list[InputFile]], run_date: dt.date | None,
+                    lookaround_days: int) -> tuple[tuple[InputFile, ...], StreamSelection | None]:
+    """The stream files to read, in sorted path order, and what was read and skipped.
+
+    ``top_files`` are the files directly under ``streams/``, ``folders`` the names of its
+    sub-folders; ``list_folder(name)`` lists every file below one of them. Only the sub-folders
+    read are listed.
+    """
+    dates = {name: folder_date(name) for name in folders}
+    skipped = set() if run_date is None else {
+        name for name, day in dates.items() if day and abs((day - run_date).days) > lookaround_days}
+    listed = {name: [f for f in list_folder(name) if _is_csv(f)] for name in folders if name not in skipped}
+    found = [f for f in top_files if _is_csv(f)] + [f for files in listed.values() for f in files]
+    streams = tuple(sorted(found, key=lambda f: _path_order(f.relative)))
+    if run_date is None:
+        if not streams:
+            raise InputValidationError(f"{shown_dir} holds no *.csv stream file")
+        return streams, None
+    dated_read = sorted(name for name in listed if dates[name])
+    dated_files = sum(len(listed[name]) for name in dated_read)
+    selection = StreamSelection(run_date, lookaround_days, dated_files, len(streams) - dated_files,
+                                tuple(dated_read), tuple(sorted(skipped)))
+    if not streams:
+        raise _no_stream_file(shown_dir, selection, sorted(day for day in dates.values() if day))
+    return streams, selection
+
+
+def _is_csv(file: InputFile) -> bool:
+    return file.name.endswith(".csv")
+
+
+def _no_stream_file(shown_dir: str, selection: StreamSelection, folder_dates: list[dt.date]) -> InputValidationError:
+    found = (f"dated folders span {_span(folder_dates[0], folder_dates[-1])}" if folder_dates
+             else "it holds no *.csv file and no dated folder")
+    return InputValidationError(
+        f"no stream file for {selection.run_date} under {shown_dir}: {found} (a run reads the undated files and "
+        f"the dated folders of {selection.window}, partition_lookaround_days {selection.lookaround_days})")
 
 
 def _local_file(root: Path, path: Path) -> InputFile:
@@ -101,7 +200,7 @@ def _local_file(root: Path, path: Path) -> InputFile:
                      opener=lambda: open(path, "rb"))
 
 
-def _locate_local(root: Path) -> InputFiles:
+def _locate_local(root: Path, run_date: dt.date | None, lookaround_days: int) -> InputFiles:
     if not root.is_dir():
         raise InputValidationError(f"input root {root} is not a folder")
     songs, users, streams_dir = root / SONGS_FILE, root / USERS_FILE, root / STREAMS_DIR
@@ -110,43 +209,69 @@ def _locate_local(root: Path) -> InputFiles:
             raise InputValidationError(f"input root {root} has no {required.name}")
     if not streams_dir.is_dir():
         raise InputValidationError(f"input root {root} has no {STREAMS_DIR}/ folder")
-    streams = sorted(p for p in streams_dir.rglob("*.csv") if p.is_file())
-    if not streams:
-        raise InputValidationError(f"{streams_dir} holds no *.csv stream file")
+    entries = list(streams_dir.iterdir())
+    top_files = [_local_file(root, p) for p in entries if p.name.endswith(".csv") and p.is_file()]
+    # as rglob, which never descends into a symbolic link to a folder
+    folders = [p.name for p in entries if p.is_dir() and not p.is_symlink()]
+
+    def list_folder(name: str) -> list[InputFile]:
+        return [_local_file(root, p) for p in (streams_dir / name).rglob("*.csv") if p.is_file()]
+
+    streams, selection = _select_streams(str(streams_dir), top_files, folders, list_folder, run_date, lookaround_days)
     return InputFiles(root=str(root), songs=_local_file(root, songs), users=_local_file(root, users),
-                      streams=tuple(_local_file(root, p) for p in streams))
+                      streams=streams, selection=selection)
 
 
-def _locate_s3(input_uri: str, endpoint_url: str | None) -> InputFiles:
+def _locate_s3(input_uri: str, endpoint_url: str | None, run_date: dt.date | None,
+               lookaround_days: int) -> InputFiles:
+    """As :func:`_locate_local`, listing one folder level at a time: a layout by date is listed
+    only for the dated folders read, however long its history."""
     root = storage.S3Uri.parse(input_uri)
     shown = str(root).rstrip("/")
-    files: dict[str, InputFile] = {}
-    for obj in storage.list_objects(root, endpoint_url):
-        relative = obj.key[len(root.prefix):]
-        if not relative or relative.endswith("/"):
-            continue  # the prefix itself or a "folder" marker
-        uri = storage.S3Uri(root.bucket, obj.key)
-
-        def opener(uri=uri, obj=obj):
-            return storage.open_object(uri, endpoint_url, etag=obj.etag, size=obj.size)
-
-        def head_opener(limit, uri=uri, obj=obj):
-            return storage.open_object(uri, endpoint_url, etag=obj.etag, size=obj.size, limit=limit)
-
-        files[relative] = InputFile(relative, str(uri), obj.size, opener, head_opener)
-    if not files:
+    files, folders = _s3_level(root, root, endpoint_url)
+    if not files and not folders:
         raise InputValidationError(f"input root {shown} holds no object (check the bucket and prefix)")
+    by_name = {f.relative: f for f in files}
     for required in (SONGS_FILE, USERS_FILE):
-        if required not in files:
+        if required not in by_name:
             raise InputValidationError(f"input root {shown} has no {required}")
-    under_streams = [r for r in files if r.startswith(STREAMS_DIR + "/")]
-    if not under_streams:
+    if STREAMS_DIR not in folders:
         raise InputValidationError(f"input root {shown} has no {STREAMS_DIR}/ folder")
-    streams = sorted((r for r in under_streams if r.endswith(".csv")), key=_path_order)
-    if not streams:
-        raise InputValidationError(f"{shown}/{STREAMS_DIR} holds no *.csv stream file")
-    return InputFiles(root=shown, songs=files[SONGS_FILE], users=files[USERS_FILE],
-                      streams=tuple(files[r] for r in streams))
+    streams_uri = root.join(STREAMS_DIR)
+    top_files, stream_folders = _s3_level(root, streams_uri, endpoint_url)
+
+    def list_folder(name: str) -> list[InputFile]:
+        folder = storage.S3Uri(root.bucket, streams_uri.prefix + name + "/")
+        return [_s3_file(root, obj, endpoint_url) for obj in storage.list_objects(folder, endpoint_url)]
+
+    streams, selection = _select_streams(f"{shown}/{STREAMS_DIR}", top_files, stream_folders, list_folder,
+                                         run_date, lookaround_days)
+    return InputFiles(root=shown, songs=by_name[SONGS_FILE], users=by_name[USERS_FILE], streams=streams,
+                      selection=selection)
+
+
+def _s3_level(root: storage.S3Uri, folder: storage.S3Uri,
+              endpoint_url: str | None) -> tuple[list[InputFile], list[str]]:
+    """The files directly under ``folder`` and the names of its sub-folders (one delimited listing)."""
+    files, folders = [], []
+    for item in storage.list_objects(folder, endpoint_url, delimiter="/"):
+        if isinstance(item, storage.S3Folder):
+            folders.append(item.prefix[len(folder.prefix):-1])  # without the trailing delimiter
+        elif item.key != folder.prefix:  # the folder's own marker object
+            files.append(_s3_file(root, item, endpoint_url))
+    return files, folders
+
+
+def _s3_file(root: storage.S3Uri, obj: storage.S3Object, endpoint_url: str | None) -> InputFile:
+    uri = storage.S3Uri(root.bucket, obj.key)
+
+    def opener():
+        return storage.open_object(uri, endpoint_url, etag=obj.etag, size=obj.size)
+
+    def head_opener(limit):
+        return storage.open_object(uri, endpoint_url, etag=obj.etag, size=obj.size, limit=limit)
+
+    return InputFile(obj.key[len(root.prefix):], str(uri), obj.size, opener, head_opener)
 
 
 def read_header(file: InputFile | Path) -> list[str]:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import pandas as pd
 from IPython.display import HTML, Markdown
+
+if TYPE_CHECKING:
+    from .inputs import StreamSelection
 
 Formatter = Callable[[object], str]
 
@@ -204,8 +207,10 @@ def run_header(run_date: str | dt.date) -> str:
     return f"**Run date: {long_date(run_date)}** (UTC day {run_date})"
 
 
-def ingest_summary(counts: Mapping[str, int], run_date: str | dt.date) -> Markdown:
-    """What ingest read, kept and rejected, in plain words with the run's figures."""
+def ingest_summary(counts: Mapping[str, int], run_date: str | dt.date,
+                   selection: StreamSelection | None = None) -> Markdown:
+    """What ingest read, kept and rejected, in plain words with the run's figures; with ingest's
+    ``stream_selection``, also which stream files it read and which dated folders it skipped."""
     day_rows = counts["rows_read"] - counts["other_date"]
     rejected = {reason: counts[reason] for reason in STREAM_REJECTS}
     rejected_total = sum(rejected.values())
@@ -220,6 +225,7 @@ def ingest_summary(counts: Mapping[str, int], run_date: str | dt.date) -> Markdo
            else "No stream row was rejected. ")
         + f"The stream files also held {thousands(counts['other_date'])} rows of other dates, skipped.",
         "",
+        *([stream_files_read(selection), ""] if selection else []),
         f"The catalog lists {thousands(counts['tracks'])} tracks; {thousands(counts['duplicate_track_rows'])} "
         "repeated rows (a track listed again under another genre) were set aside and "
         f"{thousands(counts['bad_song'])} catalog rows rejected. "
@@ -227,6 +233,25 @@ def ingest_summary(counts: Mapping[str, int], run_date: str | dt.date) -> Markdo
         "(kept, age unknown).",
     ]
     return Markdown("\n".join(lines))
+
+
+def stream_files_read(selection: StreamSelection) -> str:
+    """How many stream files a run read, dated and undated, and how many dated folders it skipped."""
+    read = f"**{_counted(selection.files_read, 'stream file')} read**"
+    skipped = len(selection.dated_folders_skipped)
+    if not selection.dated_folders_read and not skipped:
+        return f"{read}; no stream folder is named by date, so every stream file is read."
+    dated = f"the dated folders of {selection.window} (`partition_lookaround_days` {selection.lookaround_days})"
+    where = (f"all from {dated}" if not selection.undated_files
+             else f"{thousands(selection.dated_files)} from {dated} and {thousands(selection.undated_files)} undated")
+    outside = (f"{_counted(skipped, 'dated folder')} outside those dates {'was' if skipped == 1 else 'were'} "
+               "skipped, not read." if skipped else "No dated folder lies outside those dates.")
+    return f"{read}, {where}. {outside}"
+
+
+def _counted(n: int, thing: str) -> str:
+    """``_counted(3, "file")`` -> ``3 files``; ``_counted(1, "file")`` -> ``1 file``."""
+    return f"{thousands(n)} {thing}{'' if n == 1 else 's'}"
 
 
 def genre_summary(genre_kpis: pd.DataFrame, run_date: str | dt.date, top: int = 3) -> Markdown:
@@ -337,7 +362,8 @@ def data_quality_frame(counts: Mapping[str, int]) -> pd.DataFrame:
     catalog_rows = counts["tracks"] + counts["duplicate_track_rows"] + counts["bad_song"]
     user_rows = counts["users"] + counts["duplicate_user_rows"] + counts["bad_user_rows"]
     rows = [
-        ("Streams", "rows read, every stream file", counts["rows_read"], None, "every data row under streams/"),
+        ("Streams", "rows read, every stream file", counts["rows_read"], None,
+         "every data row of the stream files read (dated folders outside the run's dates are not read)"),
         ("Streams", "of other dates (skipped)", counts["other_date"], None,
          "listen_time on another day: left for that day's run"),
         ("Streams", "rows of the day", day_rows, day_rows, "the rows this run checks"),

@@ -137,14 +137,30 @@ class S3Object:
     etag: str | None
 
 
-def list_objects(uri: S3Uri, endpoint_url: str | None = None) -> Iterator[S3Object]:
-    """Every object under ``uri``'s prefix (all pages: S3 returns at most 1,000 keys per page)."""
+@dataclass(frozen=True)
+class S3Folder:
+    """A "folder" of a delimited listing (a CommonPrefix): ``prefix`` is its key prefix, ending with ``/``."""
+
+    prefix: str
+
+
+def list_objects(uri: S3Uri, endpoint_url: str | None = None, *,
+                 delimiter: str | None = None) -> Iterator[S3Object | S3Folder]:
+    """Every object under ``uri``'s prefix (all pages: S3 returns at most 1,000 keys per page).
+
+    With a ``delimiter`` (``"/"``), one level only: the objects directly under the prefix, and an
+    :class:`S3Folder` for each sub-folder instead of the objects inside it.
+    """
     client = s3_client(endpoint_url)
+    request = {"Bucket": uri.bucket, "Prefix": uri.prefix}
+    if delimiter:
+        request["Delimiter"] = delimiter
     try:
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=uri.bucket, Prefix=uri.prefix)
-        for page in pages:
+        for page in client.get_paginator("list_objects_v2").paginate(**request):
             for item in page.get("Contents", []):
                 yield S3Object(item["Key"], int(item["Size"]), item.get("ETag"))
+            for folder in page.get("CommonPrefixes", []):
+                yield S3Folder(folder["Prefix"])
     except _boto_errors() as exc:
         raise storage_error(exc, uri, "list") from None
 

@@ -84,11 +84,11 @@ TABLES = {
 STAGED_TABLES = {
     t.name: t
     for t in (
-        Table("valid_streams", (Column("user_id", "BIGINT"), Column("track_id", "VARCHAR"),
+        Table("valid_streams", (Column("user_id", "BIGINT"), Column("track_key", "INT"),
                                 Column("listen_time", "TIMESTAMP"))),
-        Table("tracks", (Column("track_id", "VARCHAR"), Column("track_genre", "VARCHAR"),
+        Table("tracks", (Column("track_key", "INT"), Column("track_id", "VARCHAR"), Column("track_genre", "VARCHAR"),
                          Column("duration_ms", "DECIMAL"), Column("artists", "TEXT"))),
-        Table("track_artists", (Column("track_id", "VARCHAR"), Column("artist", "VARCHAR"))),
+        Table("track_artists", (Column("track_key", "INT"), Column("artist", "VARCHAR"))),
         Table("users", (Column("user_id", "BIGINT"), Column("user_age", "INT"))),
     )
 }

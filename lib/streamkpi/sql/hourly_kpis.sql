@@ -1,12 +1,11 @@
 -- Hourly KPIs of one day (KPI spec section 5).
--- Portable SQL over valid_streams(user_id, track_id, listen_time), tracks(track_id, track_genre, ...),
--- track_artists(track_id, artist) and users(user_id, user_age). ${run_date} and
+-- Portable SQL over valid_streams(user_id, track_key, listen_time), tracks(track_key, track_genre, ...),
+-- track_artists(track_key, artist) and users(user_id, user_age). ${run_date} and
 -- ${session_gap_seconds} are substituted.
 WITH previous_streams AS (
     SELECT s.user_id, s.listen_time, CAST(EXTRACT(HOUR FROM s.listen_time) AS INTEGER) AS listen_hour,
            LAG(s.listen_time) OVER (PARTITION BY s.user_id ORDER BY s.listen_time) AS previous_time
     FROM valid_streams s
-    WHERE s.track_id IN (SELECT track_id FROM tracks)  -- one row per track: a semi-join
 ),
 flagged_streams AS (
     -- A stream opens a session when it is the user's first of the day or comes more than the gap after
@@ -34,12 +33,12 @@ per_hour AS (
     GROUP BY listen_hour
 ),
 per_track_hour AS (
-    -- Streams per (hour, track), aggregated before the catalog joins.
-    SELECT p.listen_hour, p.track_id, t.track_genre, p.streams
-    FROM (SELECT CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER) AS listen_hour, track_id, COUNT(*) AS streams
+    -- Streams per (hour, track), aggregated on the integer key before the catalog joins.
+    SELECT p.listen_hour, p.track_key, t.track_genre, p.streams
+    FROM (SELECT CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER) AS listen_hour, track_key, COUNT(*) AS streams
           FROM valid_streams
-          GROUP BY CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER), track_id) p
-    JOIN tracks t ON t.track_id = p.track_id
+          GROUP BY CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER), track_key) p
+    JOIN tracks t ON t.track_key = p.track_key
 ),
 genre_concentration AS (
     SELECT listen_hour, SUM(genre_streams * genre_streams) AS sum_squares
@@ -52,7 +51,7 @@ ranked_artists AS (
     SELECT p.listen_hour, a.artist,
            ROW_NUMBER() OVER (PARTITION BY p.listen_hour ORDER BY SUM(p.streams) DESC, a.artist) AS artist_rank
     FROM per_track_hour p
-    JOIN track_artists a ON a.track_id = p.track_id
+    JOIN track_artists a ON a.track_key = p.track_key
     GROUP BY p.listen_hour, a.artist
 ),
 age_groups AS (
