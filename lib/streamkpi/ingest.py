@@ -45,7 +45,10 @@ MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
 WHITESPACE = " \t\n\r\v\f"
 # A stream row's place in file order as one integer: file_no * ROW_ID_FACTOR + row_number.
 ROW_ID_FACTOR = 1 << 40
-DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+# DuckDB memory of the whole run, shared by the notebooks the runner runs at once (it says how many
+# in PIPELINE_PARALLEL_NOTEBOOKS): their kernels together stay within about 6 GB at any day size.
+DUCKDB_MEMORY_BUDGET_MB = 4096
+PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"
 # Stream files read at once (CSV parsing in Arrow threads, next to DuckDB's own).
 READER_THREADS = 2
 # Stream file bytes per duplicate-detection bucket: about 18M rows, whose aggregate fits in memory.
@@ -148,11 +151,18 @@ def _connect(staging_dir: Path) -> duckdb.DuckDBPyConnection:
 
 def duckdb_memory_limit() -> str:
     """DuckDB's memory limit for ingest and the KPI queries: ``STREAMKPI_DUCKDB_MEMORY_LIMIT`` (e.g.
-    ``4GB``), by default 3GB, so a day of any size runs within a few GB of memory."""
-    value = os.environ.get("STREAMKPI_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+    ``4GB``), by default 4 GB divided by the notebooks running at once, so a day of any size runs
+    within a few GB of memory (DuckDB spills the rest to disk)."""
+    value = os.environ.get("STREAMKPI_DUCKDB_MEMORY_LIMIT", "").strip() or _shared_budget()
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*[KMGT]i?B", value, flags=re.IGNORECASE):
         raise ValueError(f"STREAMKPI_DUCKDB_MEMORY_LIMIT must be a size such as 4GB, not {value!r}")
     return value
+
+
+def _shared_budget() -> str:
+    text = os.environ.get(PARALLEL_NOTEBOOKS_ENV, "").strip()
+    notebooks = int(text) if text.isdigit() and int(text) > 0 else 1
+    return f"{DUCKDB_MEMORY_BUDGET_MB // notebooks}MB"
 
 
 def _sql_path(path: Path) -> str:
