@@ -1,5 +1,6 @@
 """Command line: ``python -m pipeline run --date YYYY-MM-DD --params FILE [--run-id ID] [--stage NAME]
-[--quiet]``, ``python -m pipeline backfill --start DATE --end DATE --params FILE [--quiet]``,
+[--max-parallel N] [--quiet]``, ``python -m pipeline backfill --start DATE --end DATE --params FILE
+[--max-parallel N] [--quiet]``,
 ``python -m pipeline index --params FILE`` and ``python -m pipeline stages``.
 
 Exit status: 0 when every notebook (with ``--stage``: that stage's notebook; with ``backfill``:
@@ -19,13 +20,23 @@ from typing import Sequence
 from .errors import EXIT_USAGE, PipelineError
 from .params import KEYS, validate_run_date
 from .paths import validate_run_id
+from .schedule import max_parallel
 
 QUIET_HELP = "print nothing but failures (for cron); run.log and the notebook logs still get everything"
+MAX_PARALLEL_HELP = ("run at most N notebooks at once, each as soon as the notebooks it depends on succeeded "
+                     "(default: $PIPELINE_MAX_PARALLEL, else 2; 1 runs them one after the other)")
 
 
 def _date(text: str) -> str:
     try:
         return validate_run_date(text)
+    except PipelineError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _max_parallel(text: str) -> int:
+    try:
+        return max_parallel(text)
     except PipelineError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -61,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "'python -m pipeline stages'); refused unless the stages it depends on "
                      "succeeded in the run folder --run-id")
     run.add_argument("--notebooks-dir", metavar="DIR", help="folder of NN_<name>.ipynb (default: notebooks/)")
+    run.add_argument("--max-parallel", type=_max_parallel, metavar="N", help=MAX_PARALLEL_HELP + "; not with --stage")
     run.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     backfill = commands.add_parser(
         "backfill",
@@ -74,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="last date (included)")
     backfill.add_argument("--params", required=True, metavar="FILE", help="params YAML, e.g. params/local.yaml")
     backfill.add_argument("--notebooks-dir", metavar="DIR", help="folder of NN_<name>.ipynb (default: notebooks/)")
+    backfill.add_argument("--max-parallel", type=_max_parallel, metavar="N", help=MAX_PARALLEL_HELP)
     backfill.add_argument("--quiet", action="store_true",
                           help=QUIET_HELP + "; the summary table is printed only when a date failed")
     index = commands.add_parser(
@@ -104,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _stages(args.notebooks_dir)
     if args.command == "index":
         return _index(args.params)
+    if args.command == "run" and args.stage is not None and args.max_parallel is not None:
+        build_parser().error("--max-parallel does not go with --stage (a stage is one notebook)")
     from .runner import run_pipeline, run_stage  # imported late: ``--help`` and usage errors stay fast
 
     # A scheduler stops a task with SIGTERM: finish the manifest and index as for Ctrl-C.
@@ -121,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                run_id=args.run_id, console=console)
         else:
             result = run_pipeline(args.date, args.params, notebooks_dir=args.notebooks_dir, run_id=args.run_id,
-                                  console=console)
+                                  console=console, max_parallel=args.max_parallel)
     except PipelineError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -140,7 +155,8 @@ def _backfill(args, console: str | None, run_pipeline) -> int:
     dates = dates_between(args.start, args.end)
     outcomes = backfill(
         dates,
-        lambda run_date: run_pipeline(run_date, args.params, notebooks_dir=args.notebooks_dir, console=console),
+        lambda run_date: run_pipeline(run_date, args.params, notebooks_dir=args.notebooks_dir, console=console,
+                                      max_parallel=args.max_parallel),
         stream=None if args.quiet else sys.stderr,
     )
     code = exit_code(outcomes)

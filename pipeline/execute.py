@@ -10,11 +10,12 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from .engine import ENGINE_NAME
 from .errors import NotebookParameterError
-from .progress import ENGINE_NAME, NotebookProgress
+from .kernels import KERNEL_NAME
+from .progress import NotebookProgress
 from .results import NotebookError
 
-KERNEL_NAME = "python3"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SOURCE_LIMIT = 4000
 
@@ -71,14 +72,20 @@ def execute_notebook(
     cwd: str | Path,
     timeout: int | None,
     progress: NotebookProgress | None = None,
+    kernel_manager: Any = None,
+    env: Mapping[str, str] | None = None,
 ) -> NotebookError | None:
     """Execute one notebook with papermill; ``None`` on success, else where and how it failed.
 
     The executed notebook is written to ``output_path`` in both cases (papermill saves after
-    every cell). ``progress`` is told of every cell and gets what the cells print. Only failures
-    of the notebook itself are returned; a failure to even read the input notebook propagates.
+    every cell). ``progress`` is told of every cell and gets what the cells print. The notebook
+    runs in the kernel of ``kernel_manager`` if it has one (left running: the caller shuts it
+    down); otherwise a kernel is started (by that manager, if given) in ``cwd`` with ``env``
+    (default: this process's environment). Only failures of the notebook itself are returned;
+    a failure to even read the input notebook propagates.
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    kernel_start = {"cwd": str(cwd)} if env is None else {"cwd": str(cwd), "env": dict(env)}
     try:
         papermill.execute_notebook(
             str(input_path),
@@ -87,10 +94,11 @@ def execute_notebook(
             engine_name=ENGINE_NAME,
             kernel_name=KERNEL_NAME,
             execution_timeout=timeout,
-            cwd=str(cwd),
             progress_bar=False,
             log_output=False,
             progress=progress,
+            km=kernel_manager,
+            kernel_start=kernel_start,
         )
     except PapermillExecutionError as exc:
         return error_from_papermill(input_path.name, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -12,7 +13,8 @@ class RunLog:
 
     Lines printed before the run folder exists are kept and written when :meth:`attach` is called.
     With ``quiet`` (cron), only the lines marked ``always`` (failures) reach ``stream``; ``run.log``
-    still gets every line.
+    still gets every line. Notebooks running at the same time log from several threads: each line
+    is written whole.
     """
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False):
@@ -20,6 +22,7 @@ class RunLog:
         self.quiet = quiet
         self._file: TextIO | None = None
         self._pending: list[str] = []
+        self._lock = threading.Lock()
 
     def attach(self, path: str | Path, *, append: bool = False) -> None:
         """Start copying lines to ``path``: a new file, or with ``append`` the end of an existing
@@ -31,23 +34,24 @@ class RunLog:
         self._file.flush()
 
     def line(self, text: str, *, always: bool = False) -> None:
-        for part in text.splitlines() or [""]:
-            if always or not self.quiet:
-                print(part, file=self.stream, flush=True)
-            if self._file is not None:
-                self._file.write(part + "\n")
-                self._file.flush()
-            else:
-                self._pending.append(part)
+        with self._lock:
+            for part in text.splitlines() or [""]:
+                if always or not self.quiet:
+                    print(part, file=self.stream, flush=True)
+                self._keep(part)
 
     def record(self, text: str) -> None:
         """Write ``text`` to ``run.log`` only (what the console shows another way, e.g. a live line)."""
-        for part in text.splitlines() or [""]:
-            if self._file is not None:
-                self._file.write(part + "\n")
-                self._file.flush()
-            else:
-                self._pending.append(part)
+        with self._lock:
+            for part in text.splitlines() or [""]:
+                self._keep(part)
+
+    def _keep(self, line: str) -> None:
+        if self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+        else:
+            self._pending.append(line)
 
     def close(self) -> None:
         if self._file is not None:
