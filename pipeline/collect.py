@@ -2,14 +2,13 @@
 its scraps, its published figures and its two HTML pages.
 
 One thread does it for the whole run, notebook after notebook as they finish; it imports
-scrapbook and nbconvert and builds the HTML exporters as soon as it starts, so that the first
+nbconvert and builds the HTML exporters as soon as it starts, so that the first
 finished notebook does not wait for them either. :meth:`Collector.close` waits until every
 finished notebook is done: the manifest, written after it, is complete.
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 
@@ -74,8 +73,6 @@ class Collector:
 def _exporters_or_none():
     """The two HTML exporters, built ahead of the first page; ``None`` if they cannot be built
     (each notebook's rendering then says why)."""
-    with contextlib.suppress(Exception):
-        import scrapbook  # noqa: F401  (read_scraps needs it: imported now, off the critical path)
     try:
         return html_exporter(show_code=False), html_exporter()
     except Exception:

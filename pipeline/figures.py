@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from .scraps import notebook_scraps
+
 FIGURES_DIR = "figures"
 IMAGE_TYPES = {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg"}
 
@@ -20,11 +22,9 @@ IMAGE_TYPES = {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg
 def save_figures(executed: str | Path, run_dir: str | Path) -> dict[str, str]:
     """Save the images of the display scraps of the executed notebook; returns ``{scrap name:
     path relative to the run folder}`` (empty when it published none)."""
-    import scrapbook
-
     executed, run_dir = Path(executed), Path(run_dir)
     saved = {}
-    for name, scrap in scrapbook.read_notebook(str(executed)).scraps.items():
+    for name, scrap in notebook_scraps(executed).items():
         shown = (scrap.display or {}).get("data", {})
         mime = next((m for m in IMAGE_TYPES if m in shown), None)
         if mime is None:

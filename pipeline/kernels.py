@@ -273,13 +273,13 @@ class KernelPool:
     :meth:`close` leaves no kernel. ``cell_timeout`` (the params' ``notebook_timeout_seconds``)
     is set once the params file is loaded, after the first kernels started."""
 
-    def __init__(self, *, cwd: Path, extra_env: Mapping[str, str]):
+    def __init__(self, *, cwd: Path, extra_env: Callable[[Stage], Mapping[str, str]]):
         # Imported here, not in the first kernel's thread: there it would share the GIL with the
         # runner's own imports and start the first kernel later.
         import jupyter_client.manager  # noqa: F401
 
         self.cwd = cwd
-        self.extra_env = dict(extra_env)
+        self.extra_env = extra_env  # a notebook's variables on top of this process's environment
         self.cell_timeout: int | None = None
         self.events: queue.Queue[tuple[str, NotebookKernel]] = queue.Queue()
         self._kernels: dict[str, NotebookKernel] = {}
@@ -288,7 +288,7 @@ class KernelPool:
         """The notebook's kernel, started now if it was not yet."""
         if stage.stem not in self._kernels:
             self._kernels[stage.stem] = NotebookKernel(
-                stage, cwd=self.cwd, extra_env=self.extra_env, cell_timeout=lambda: self.cell_timeout,
+                stage, cwd=self.cwd, extra_env=self.extra_env(stage), cell_timeout=lambda: self.cell_timeout,
                 on_event=lambda event, kernel: self.events.put((event, kernel)))
         return self._kernels[stage.stem]
 

@@ -17,7 +17,7 @@ import contextlib
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .collect import Collector
 from .kernels import KernelPool, NotebookKernel
@@ -29,13 +29,14 @@ from .stages import Stage
 
 
 @contextlib.contextmanager
-def notebook_kernels(stages: Sequence[Stage], *, max_parallel: int,
-                     cwd: Path) -> Iterator[tuple[Schedule, KernelPool]]:
+def notebook_kernels(stages: Sequence[Stage], *, max_parallel: int, cwd: Path,
+                     at_once: Callable[[Stage], int]) -> Iterator[tuple[Schedule, KernelPool]]:
     """The schedule and the kernels of a run. The kernels of the notebooks that can start
-    first are started at once, while the runner prepares the run; none outlives the block."""
-    at_once = min(max_parallel, len(stages))  # what notebooks may size their memory by
+    first are started at once, while the runner prepares the run; none outlives the block.
+    ``at_once(stage)``: how many notebooks may run at the same time as that one, itself included
+    (its kernel gets it as ``PIPELINE_PARALLEL_NOTEBOOKS``, to size its memory by)."""
     schedule = Schedule(stages, max_parallel)
-    kernels = KernelPool(cwd=cwd, extra_env={PARALLEL_NOTEBOOKS_ENV: str(at_once)})
+    kernels = KernelPool(cwd=cwd, extra_env=lambda stage: {PARALLEL_NOTEBOOKS_ENV: str(at_once(stage))})
     try:
         for stage in schedule.to_start():
             kernels.start(stage)

@@ -31,7 +31,7 @@ from .results import FAILED, INCOMPLETE, SUCCEEDED, NotebookResult, RunResult
 from .runfolder import check_same_run, entry_of, locked, read_manifest, set_aside_earlier_attempt
 from .schedule import max_parallel as resolve_max_parallel
 from .scraps import to_jsonable
-from .stages import StageError, find_stage, prerequisites, read_stages
+from .stages import Stage, StageError, alongside, find_stage, prerequisites, read_stages
 
 # Parameters the runner itself provides, next to the params-file keys meant for notebooks.
 RUN_PARAMETERS = ("run_date", "run_id", "staging_dir")
@@ -67,7 +67,8 @@ def run_pipeline(
     stages = read_stages(notebooks)  # a malformed stage declaration stops every kind of run
     parallel = resolve_max_parallel(max_parallel)
     console = _console_mode(console, stream)
-    with notebook_kernels(stages, max_parallel=parallel, cwd=notebooks_dir) as (schedule, kernels):
+    with notebook_kernels(stages, max_parallel=parallel, cwd=notebooks_dir,
+                          at_once=lambda stage: _at_once(stages, stage, parallel)) as (schedule, kernels):
         params = _loaded_params(params_path, kernels)
         from .execute import parameters_for, select_parameters  # papermill, while the first kernels start
 
@@ -147,7 +148,9 @@ def run_stage(
     needed = prerequisites(stages, target)
     console = _console_mode(console, stream)
     alone = replace(target, depends_on=())  # its prerequisites are checked in the run folder below
-    with notebook_kernels([alone], max_parallel=1, cwd=notebooks_dir) as (schedule, kernels):
+    # An orchestrator (Airflow) may run the stages beside this one at the same time.
+    with notebook_kernels([alone], max_parallel=1, cwd=notebooks_dir,
+                          at_once=lambda _: _at_once(stages, target, resolve_max_parallel(None))) as (schedule, kernels):
         params = _loaded_params(params_path, kernels)
         from .execute import parameters_for, select_parameters  # papermill, while the kernel starts
 
@@ -273,6 +276,11 @@ def run_parameters(run_date: str, run_id: str, staging_dir: Path, params: Params
 def collect_provenance() -> dict[str, Any]:
     """Git commit/dirty state of the repository and tool versions, taken at the start of a run."""
     return {**git_info(repo_root()), "python": python_version(), "packages": package_versions()}
+
+
+def _at_once(stages: list[Stage], stage: Stage, max_parallel: int) -> int:
+    """How many notebooks may run at the same time as ``stage``, itself included."""
+    return min(max_parallel, 1 + len(alongside(stages, stage)))
 
 
 def _now() -> datetime:

@@ -1,12 +1,64 @@
-"""Reading what notebooks glued with scrapbook, as JSON-ready values (no KPI knowledge here)."""
+"""Reading what notebooks glued with scrapbook, as JSON-ready values (no KPI knowledge here).
+
+Scraps glued with scrapbook's ``json`` and ``text`` encoders (every plain value) and display scraps
+are read straight from the notebook's JSON: importing scrapbook (with pandas and jsonschema) costs
+about a second of CPU, which the two cores would take from the notebooks still running. A notebook
+with a scrap of another encoder (a DataFrame glued as Parquet, ...) is read with scrapbook itself.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+_SCRAP_MIME = re.compile(r"application/scrapbook\.scrap\.(\w+)\+json")
+_PLAIN_ENCODERS = ("json", "text")
+
+
+@dataclass
+class Scrap:
+    """One scrap: its ``data`` (``None`` for a display-only scrap) and its ``display`` output
+    (``{"data": {mime: content}, ...}``, ``None`` when it was glued without display)."""
+
+    data: Any = None
+    display: dict | None = None
+
+
+def notebook_scraps(executed: str | Path) -> dict[str, Scrap]:
+    """The scraps of the executed notebook by name; a later glue of a name replaces an earlier one."""
+    nb = json.loads(Path(executed).read_text(encoding="utf-8"))
+    scraps: dict[str, Scrap] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not isinstance(meta, dict) or "name" not in meta:
+                continue
+            scrap = scraps.setdefault(meta["name"], Scrap())
+            if meta.get("display"):
+                scrap.display = {"data": output.get("data", {}), "metadata": output.get("metadata", {})}
+            if meta.get("data"):
+                encoded = next((v for k, v in output.get("data", {}).items() if _SCRAP_MIME.fullmatch(k)), None)
+                if not isinstance(encoded, dict) or encoded.get("encoder") not in _PLAIN_ENCODERS:
+                    return _scrapbook_scraps(executed)
+                scrap.data = _decoded(encoded)
+    return scraps
+
+
+def _decoded(encoded: dict) -> Any:
+    """A scrap's value as scrapbook decodes it: the ``json`` encoder also parses a string that is JSON."""
+    data = encoded.get("data")
+    if encoded.get("encoder") == "json" and isinstance(data, str):
+        try:
+            return json.loads(data)
+        except ValueError:
+            pass
+    return data
 
 
 def read_scraps(executed: str | Path) -> dict[str, Any]:
@@ -14,10 +66,14 @@ def read_scraps(executed: str | Path) -> dict[str, Any]:
 
     Display-only scraps (glued with ``display=True`` and no data) map to ``None``.
     """
+    return {name: to_jsonable(scrap.data) for name, scrap in notebook_scraps(executed).items()}
+
+
+def _scrapbook_scraps(executed: str | Path) -> dict[str, Scrap]:
     import scrapbook
 
-    scraps = scrapbook.read_notebook(str(executed)).scraps
-    return {name: to_jsonable(scrap.data) for name, scrap in scraps.items()}
+    return {name: Scrap(scrap.data, scrap.display)
+            for name, scrap in scrapbook.read_notebook(str(executed)).scraps.items()}
 
 
 def to_jsonable(value: Any) -> Any:

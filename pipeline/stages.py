@@ -137,6 +137,14 @@ def prerequisites(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
     return [s for s in stages if s.stem in needed]
 
 
+def alongside(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
+    """The stages that may run at the same time as ``stage``: those it neither needs nor is needed
+    by, directly or through others (``02_genre_kpis`` and ``03_hourly_kpis`` for each other)."""
+    related = {stage.stem} | {s.stem for s in prerequisites(stages, stage)}
+    related |= {s.stem for s in stages if stage.stem in {p.stem for p in prerequisites(stages, s)}}
+    return [s for s in stages if s.stem not in related]
+
+
 def describe(stages: Sequence[Stage]) -> str:
     """One line per stage: ``load  04_load.ipynb  after genre_kpis, hourly_kpis``."""
     by_stem = {s.stem: s for s in stages}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stages import StageError, find_stage, load_stages, prerequisites, read_stages
+from pipeline.stages import StageError, alongside, find_stage, load_stages, prerequisites, read_stages
 from pipeline.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +42,9 @@ def test_the_projects_notebooks_run_genre_and_hourly_side_by_side():
     load = find_stage(stages, "load")
     assert [s.name for s in prerequisites(stages, load)] == ["ingest", "genre_kpis", "hourly_kpis"]
     assert prerequisites(stages, find_stage(stages, "ingest")) == []
+    # what may run at the same time as each (the memory each kernel may take depends on it)
+    assert {s.name: [o.name for o in alongside(stages, s)] for s in stages} == {
+        "ingest": [], "genre_kpis": ["hourly_kpis"], "hourly_kpis": ["genre_kpis"], "load": []}
 
 
 def test_without_a_declaration_a_notebook_needs_every_earlier_one():
