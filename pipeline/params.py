@@ -216,7 +216,7 @@ KEYS: tuple[Key, ...] = (
     Key("partition_lookaround_days", parse_non_negative_int, required=False, default=1,
         help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
     Key("archive_processed_inputs", parse_bool, required=False, default=False,
-        help="After a successful load, move the day's stream files to archived/ (off: inputs stay immutable)."),
+        help="After a successful load, move the dated stream folder of D-k, which no later date reads, to archived/ (off: inputs stay immutable)."),
     Key("engine", parse_engine, required=False, default="duckdb",
         help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
     Key("staging_uri", parse_staging_uri, required=False, default=None,

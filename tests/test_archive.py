@@ -32,29 +32,35 @@ def tree(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def test_only_files_with_the_date_in_their_path_move(tmp_path):
-    root = make_root(tmp_path, [
-        "songs.csv", "users.csv",
-        "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv",
-        "streams/dt=2024-06-25/x.csv", "streams/plays-2024-06-25.csv",
-        "streams/2024-06-24/part-000.csv", "streams/all-days.csv", "streams/2024-06-25/notes.txt",
-    ])
-    assert day_stream_files(root, DAY) == [
-        "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv",
-        "streams/dt=2024-06-25/x.csv", "streams/plays-2024-06-25.csv",
-    ]
-    moved = archive_processed_inputs(str(root), DAY)
+FILES = [
+    "songs.csv", "users.csv",
+    "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv", "streams/2024-06-25/notes.txt",
+    "streams/date=2024-06-24/part-000.csv", "streams/2024-06-24/extra/part-001.csv",
+    "streams/dt=2024-06-24/x.csv", "streams/plays-2024-06-24.csv", "streams/all-days.csv",
+]
+
+
+def test_with_lookaround_0_the_run_dates_own_folder_moves(tmp_path):
+    root = make_root(tmp_path, FILES)
+    assert day_stream_files(root, DAY, 0) == ["streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv"]
+    moved = archive_processed_inputs(str(root), DAY, 0)
     assert moved == [{"from": f, "to": f"archived/{f}"} for f in (
-        "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv",
-        "streams/dt=2024-06-25/x.csv", "streams/plays-2024-06-25.csv")]
-    assert tree(root) == [
-        "archived/streams/2024-06-25/part-000.csv", "archived/streams/2024-06-25/part-001.csv",
-        "archived/streams/dt=2024-06-25/x.csv", "archived/streams/plays-2024-06-25.csv",
-        "songs.csv", "streams/2024-06-24/part-000.csv", "streams/2024-06-25/notes.txt",
-        "streams/all-days.csv", "users.csv",
-    ]
-    assert (root / "archived/streams/plays-2024-06-25.csv").read_text().endswith("# streams/plays-2024-06-25.csv\n")
-    assert archive_processed_inputs(root, DAY) == []  # nothing left to move
+        "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv")]
+    assert tree(root) == sorted(
+        [f for f in FILES if not f.startswith("streams/2024-06-25/part")]
+        + ["archived/streams/2024-06-25/part-000.csv", "archived/streams/2024-06-25/part-001.csv"])
+    assert (root / "archived/streams/2024-06-25/part-001.csv").read_text().endswith("# streams/2024-06-25/part-001.csv\n")
+    assert archive_processed_inputs(root, DAY, 0) == []  # nothing left to move
+
+
+def test_with_lookaround_1_the_folder_of_the_day_before_moves(tmp_path):
+    # the run of 2024-06-26 still reads 2024-06-25's folder: the run of 2024-06-25 archives 2024-06-24's,
+    # in both dated forms; undated folders (dt=...) and files directly under streams/ never move
+    root = make_root(tmp_path, FILES)
+    expected = ["streams/2024-06-24/extra/part-001.csv", "streams/date=2024-06-24/part-000.csv"]
+    assert day_stream_files(root, DAY) == day_stream_files(root, DAY, 1) == expected
+    assert [m["from"] for m in archive_processed_inputs(root, DAY)] == expected
+    assert sorted(f for f in tree(root) if not f.startswith("archived/")) == sorted(set(FILES) - set(expected))
 
 
 def test_an_archived_file_is_never_overwritten_and_nothing_moves(tmp_path):
@@ -62,7 +68,7 @@ def test_an_archived_file_is_never_overwritten_and_nothing_moves(tmp_path):
                                 "archived/streams/2024-06-25/b.csv"])
     before = {p: (root / p).read_text() for p in tree(root)}
     with pytest.raises(InputValidationError, match="archived/streams/2024-06-25/b.csv already exist"):
-        archive_processed_inputs(root, DAY)
+        archive_processed_inputs(root, DAY, 0)
     assert {p: (root / p).read_text() for p in tree(root)} == before
 
 
@@ -87,8 +93,8 @@ def test_a_run_with_archiving_moves_the_days_files_after_the_load(tmp_path):
     params.write_text(yaml.safe_dump({
         "input_uri": str(tmp_path / "input"), "warehouse_url": f"duckdb:///{tmp_path / 'wh.duckdb'}",
         "reports_dir": str(tmp_path / "out"), "archive_processed_inputs": True}))
-    day_files = day_stream_files(tmp_path / "input", DAY)
-    assert day_files
+    day_files = day_stream_files(tmp_path / "input", DAY)  # 2024-06-24's folder: 2024-06-25 looks back one day
+    assert day_files and all(f.startswith("streams/2024-06-24/") for f in day_files)
 
     run = subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
                          capture_output=True, text=True, timeout=600)
@@ -100,8 +106,9 @@ def test_a_run_with_archiving_moves_the_days_files_after_the_load(tmp_path):
     assert load["scraps"]["archived_inputs"] == [{"from": f, "to": f"archived/{f}"} for f in day_files]
     assert day_stream_files(tmp_path / "input", DAY) == []
     assert all((tmp_path / "input" / "archived" / f).is_file() for f in day_files)
-    assert day_stream_files(tmp_path / "input", "2024-06-24")  # the other day stays
-    # why it is off by default: the date can no longer be rerun from its inputs
-    rerun = subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
+    assert day_stream_files(tmp_path / "input", DAY, 0)  # the run date's own folder stays
+    # why it is off by default: 2024-06-24 can no longer be rerun from its inputs (it reads 2024-06-25's
+    # folder, which holds none of its streams)
+    rerun = subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", "2024-06-24", "--params", str(params)],
                            capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 1 and f"no valid stream for {DAY}" in rerun.stderr
+    assert rerun.returncode == 1 and "no valid stream for 2024-06-24" in rerun.stderr
