@@ -347,7 +347,7 @@ def test_trimmed_track_id_duplicates_first_row(tmp_path):
 AGE_CASES = [
     ("13", "<18"), ("120", "65+"), ("30.0", "25-34"), ("25.00", "25-34"), (" 40 ", "35-44"),
     ("", None), ("abc", None), ("12", None), ("121", None), ("25.5", None), ("-20", None),
-    ("2e1", None), ("0", None),
+    ("2e1", None), ("0", None), ("+25", None), ("25.", None),
 ]
 
 
@@ -362,8 +362,8 @@ def test_user_age_validity(tmp_path):
             assert is_null(got), f"age {age!r}: expected NULL, got {got!r}"
         else:
             assert got == group, f"age {age!r}: expected {group!r}, got {got!r}"
-    # unknown ages: '', abc, 12, 121, 25.5, -20, 2e1, 0 -> 8 users
-    assert s.counts["unknown_age_users"] == 8
+    # unknown ages: '', abc, 12, 121, 25.5, -20, 2e1, 0, +25, 25. -> 10 users
+    assert s.counts["unknown_age_users"] == 10
     assert s.counts["unknown_user_streams"] == 0  # they are known users, just no age
     assert s.counts["bad_user_rows"] == 0
 

@@ -38,7 +38,8 @@ LISTEN_TIME_PATTERN = (
     r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?"
 )
 INTEGER_PATTERN = r"[+-]?[0-9]+"
-WHOLE_NUMBER_PATTERN = r"[+-]?[0-9]+(\.0*)?"
+# An age: digits, optionally followed by ".0...", as pandas exports whole numbers (30.0).
+AGE_PATTERN = r"[0-9]+(\.0+)?"
 MIN_AGE, MAX_AGE = 13, 120
 # Durations are summed as exact decimals with 3 places (to the microsecond), so they must fit that.
 MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
@@ -257,7 +258,7 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
         SELECT row_number,
                CASE WHEN regexp_full_match(clean_text(user_id), '{INTEGER_PATTERN}')
                     THEN TRY_CAST(clean_text(user_id) AS BIGINT) END AS user_id,
-               CASE WHEN regexp_full_match(clean_text(user_age), '{WHOLE_NUMBER_PATTERN}')
+               CASE WHEN regexp_full_match(clean_text(user_age), '{AGE_PATTERN}')
                      AND TRY_CAST(clean_text(user_age) AS DOUBLE) BETWEEN {MIN_AGE} AND {MAX_AGE}
                     THEN CAST(TRY_CAST(clean_text(user_age) AS DOUBLE) AS INTEGER) END AS user_age
         FROM users_text
