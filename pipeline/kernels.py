@@ -41,6 +41,9 @@ from .warmup import notebook_imports, warm_up_code
 KERNEL_NAME = "python3"
 STARTUP_TIMEOUT = 60  # seconds for a started kernel to answer: papermill's start_timeout
 POLL_SECONDS = 1.0  # how often a waiting warm-up checks that its kernel lives and is still wanted
+# A kernel asked to shut down after its notebook ran (everything is saved by then) gets this long
+# before SIGTERM; jupyter_client waits 5 s by default, and now and then ipykernel needs them all.
+SHUTDOWN_WAIT_SECONDS = 1.0
 # nbclient runs IPython kernels with an in-memory history (its ``ipython_hist_file``).
 IPYTHON_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 EXECUTED, EXITED = "executed", "exited"  # what a kernel reports: its notebook ran; the kernel is gone
@@ -221,13 +224,11 @@ class NotebookKernel:
     async def _prepare(self) -> Any:
         """A started (and, if possible, warm) kernel's manager; if the kernel cannot start, an
         unstarted one, which papermill starts at the notebook's turn and so reports why not."""
-        from jupyter_client.manager import AsyncKernelManager
-
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        km = _manager()
         problem = await self._start(km)
         if problem is not None:
             self.note = f"kernel could not start ahead of the notebook's turn ({problem}); papermill starts it"
-            return AsyncKernelManager(kernel_name=KERNEL_NAME)
+            return _manager()
         if self._stopped:
             return km
         if not self._imports:
@@ -246,8 +247,8 @@ class NotebookKernel:
         await shut_down(km, now=True)
         self.note = (f"kernel started ahead of the notebook's turn, but pre-importing {modules} failed or"
                      f" printed ({problem}): a fresh kernel runs the notebook")
-        fresh = AsyncKernelManager(kernel_name=KERNEL_NAME)
-        return fresh if await self._start(fresh) is None else AsyncKernelManager(kernel_name=KERNEL_NAME)
+        fresh = _manager()
+        return fresh if await self._start(fresh) is None else _manager()
 
     async def _start(self, km: Any) -> str | None:
         """Start the kernel of ``km``; ``None``, or why it did not start."""
@@ -351,6 +352,12 @@ async def _silent_outcome(kc: Any, msg_id: str, *, timeout: Callable[[], int | N
             shown.add(msg["msg_type"])
         if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
             return f"it showed {', '.join(sorted(shown))} output" if shown else None
+
+
+def _manager() -> Any:
+    from jupyter_client.manager import AsyncKernelManager
+
+    return AsyncKernelManager(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS)
 
 
 async def shut_down(km: Any, *, now: bool) -> None:
