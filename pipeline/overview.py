@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .log import format_duration
-from .report import PAGE_CSS, status_badge
+from .report import PAGE_CSS, error_text, status_badge
 from .results import SUCCEEDED
 from .runfolder import write_text_atomically
 
@@ -111,11 +111,7 @@ def _runs_table(runs: list[Mapping[str, Any]], dates: list[str]) -> str:
         of_date = [r for r in runs if str(r.get("run_date")) == date]
         for position, run in enumerate(of_date):
             date_cell = (f'<td class="date" rowspan="{len(of_date)}">{escape(date)}</td>' if position == 0 else "")
-            error = run.get("error") or {}
-            failure = ""
-            if error:
-                cell = f", cell {error['cell']}" if error.get("cell") is not None else ""
-                failure = escape(f"{error.get('notebook')}{cell}: {error.get('ename')}: {error.get('evalue') or ''}")
+            failure = error_text(run.get("error"), notebook=True)
             rows.append(
                 f'<tr class="{"first-of-date" if position == 0 else ""}">{date_cell}'
                 f'<td><a href="{escape(run["folder"])}/{INDEX_NAME}">'

@@ -209,6 +209,17 @@ def write_index(manifest: Mapping[str, Any], path: str | Path) -> Path:
     return write_text_atomically(path, render_index(manifest))
 
 
+def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> str:
+    """A manifest error as escaped HTML text, ``[notebook, ]cell N: Ename: evalue`` (empty for none)."""
+    if not error:
+        return ""
+    where = [str(error.get("notebook"))] if notebook else []
+    if error.get("cell") is not None:
+        where.append(f"cell {error['cell']}")
+    what = f"{error.get('ename')}: {error.get('evalue') or ''}"
+    return escape(f"{', '.join(where)}: {what}" if where else what)
+
+
 def status_badge(status: str) -> str:
     """A run or notebook status as a coloured label."""
     css = {SUCCEEDED: "succeeded", FAILED: "failed", NOT_RUN: "not-run", INCOMPLETE: "not-run"}.get(status, "not-run")
@@ -254,11 +265,7 @@ def _links(entry: Mapping[str, Any]) -> str:
 def _notebooks_table(entries: list[Mapping[str, Any]]) -> str:
     rows = ["<table><tr><th>#</th><th>notebook</th><th>status</th><th>duration</th><th>files</th><th>error</th></tr>"]
     for i, e in enumerate(entries, 1):
-        err = e.get("error")
-        err_text = ""
-        if err:
-            cell = f"cell {err['cell']}: " if err.get("cell") is not None else ""
-            err_text = escape(f"{cell}{err['ename']}: {err.get('evalue') or ''}")
+        err_text = error_text(e.get("error"))
         rows.append(
             f"<tr><td class=num>{i}</td><td><a href=\"#nb-{escape(e['name'])}\">{escape(e['name'])}</a></td>"
             f"<td>{status_badge(e['status'])}</td><td class=num>{format_duration(e.get('duration_seconds'))}</td>"
