@@ -102,6 +102,7 @@ def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str |
         counts.update(_stage_streams(con, inputs, run_date, staging_dir))
     finally:
         con.close()
+        shutil.rmtree(_parsed_folder(staging_dir), ignore_errors=True)  # a large day's parsed rows, if any
     if counts["valid_streams"] == 0:
         raise NoValidStreamsError(
             f"no valid stream for {run_date} in {inputs.root}: {counts['rows_read']} stream rows read, "
@@ -455,8 +456,6 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
                        "valid_streams", "unknown_user_streams"), (int(v) for v in row)))
     counts["rows_read"] += len(malformed)
     counts["bad_stream"] += len(malformed)
-    _drop_parsed(con, staging_dir)
-    _run(con, "DROP TABLE duplicate_ids")
     return counts
 
 
@@ -477,12 +476,6 @@ def _store_parsed(con, query: str, buckets: int, staging_dir: Path) -> None:
     _run(con, f"COPY ({query}) TO '{_sql_path(folder)}' (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE)")
     _run(con, f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet('{_sql_path(folder)}/*/*.parquet', "
               "hive_partitioning = true, hive_types = {'bucket': INTEGER})")
-
-
-def _drop_parsed(con, staging_dir: Path) -> None:
-    table = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'parsed'").fetchall()[0][0]
-    _run(con, f"DROP {'TABLE' if table else 'VIEW'} parsed")
-    shutil.rmtree(_parsed_folder(staging_dir), ignore_errors=True)
 
 
 def _parsed_folder(staging_dir: Path) -> Path:
