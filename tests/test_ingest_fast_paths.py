@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 
 from streamkpi import ingest
+from streamkpi.errors import NoValidStreamsError
 from streamkpi.inputs import locate_inputs, read_text_columns
 from streamkpi.ingest import duckdb_memory_limit
 
-from fixtures_small import D, read_rejects, rel_source, stage, t
+from fixtures_small import D, make_root, read_rejects, rel_source, stage, t
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40)]
@@ -118,3 +119,15 @@ def test_many_buckets_leave_no_parsed_files_behind(tmp_path, monkeypatch):
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["valid_streams"] == 9 and s.counts["duplicate_stream"] == 1
     assert not (staging / ".spill" / "parsed").exists()
+
+
+def test_many_buckets_and_not_one_readable_row(tmp_path, monkeypatch):
+    # both rows have the wrong number of fields: nothing to partition, yet the rejects are written
+    monkeypatch.setattr(ingest, "BUCKET_BYTES", 8)
+    root = make_root(tmp_path, SONGS, USERS, [])
+    (root / "streams" / "part-0.csv").write_text(f"user_id,track_id,listen_time\n1,T1\n2,T1,{t('10:00:00')},extra\n")
+    with pytest.raises(NoValidStreamsError, match="2 stream rows read, 0 of other dates, 2 bad"):
+        ingest.stage_day(root, D, tmp_path / "staging")
+    rj = read_rejects(tmp_path / "staging", "streams.csv")
+    assert list(rj["rule"]) == ["malformed CSV row: 2 fields where the header has 3: 1,T1",
+                                "malformed CSV row: 4 fields where the header has 3: 2,T1,2024-06-25 10:00:00,extra"]

@@ -23,6 +23,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import pandas as pd
@@ -291,8 +292,9 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     malformed: list[MalformedRow] = []
     # Stream files are read in parallel: every row carries its file_no and row_number, so the order
     # in which batches arrive does not matter.
-    con.register("streams_reader", read_text_columns(list(inputs.streams), ("user_id", "track_id", "listen_time"),
-                                                     malformed, inputs, threads=READER_THREADS))
+    reader = read_text_columns(list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed, inputs,
+                               threads=READER_THREADS)
+    con.register("streams_reader", reader)
     con.register("stream_files", pd.DataFrame(
         {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
     ))
@@ -364,6 +366,7 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
         """,
         buckets,
         staging_dir,
+        make_source_empty=lambda: con.register("streams_reader", reader.schema.empty_table()),
     )
     _run(con, "RESET disabled_optimizers")
     con.unregister("streams_reader")
@@ -465,15 +468,21 @@ def duplicate_buckets(stream_bytes: int) -> int:
     return max(1, -(-stream_bytes // BUCKET_BYTES))
 
 
-def _store_parsed(con, query: str, buckets: int, staging_dir: Path) -> None:
+def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *,
+                  make_source_empty: Callable[[], None]) -> None:
     """Make ``parsed`` the relation of ``query``'s rows: a temp table when one bucket fits in memory,
-    else Parquet files partitioned by bucket in the spill folder, read back one bucket at a time."""
+    else Parquet files partitioned by bucket in the spill folder, read back one bucket at a time.
+    ``make_source_empty()`` makes ``query`` read no row, for a day whose files held none (no file then)."""
     if buckets == 1:
         _run(con, f"CREATE TEMP TABLE parsed AS {query}")
         return
     folder = _parsed_folder(staging_dir)
     folder.parent.mkdir(parents=True, exist_ok=True)
     _run(con, f"COPY ({query}) TO '{_sql_path(folder)}' (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE)")
+    if not any(folder.glob("*/*.parquet")):
+        make_source_empty()
+        _run(con, f"CREATE TEMP TABLE parsed AS {query}")
+        return
     _run(con, f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet('{_sql_path(folder)}/*/*.parquet', "
               "hive_partitioning = true, hive_types = {'bucket': INTEGER})")
 
