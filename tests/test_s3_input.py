@@ -36,6 +36,14 @@ def upload_tree(client, local_root: Path, bucket: str, prefix: str) -> None:
                       files))
 
 
+def header_files(root: Path, names: list[str]) -> Path:
+    """A folder holding each of ``names``, every file a bare stream header."""
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(STREAMS_HEADER)
+    return root
+
+
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory, s3_server):
     """A small generated input root, locally and under s3://streamkpi-in/landing."""
@@ -56,10 +64,7 @@ def test_client_uses_the_standard_retry_mode(s3_server):
 def test_s3_root_lists_the_same_files_in_the_same_order_as_a_folder(tmp_path, s3_server):
     names = ["songs.csv", "users.csv", "streams/b.csv", "streams/a/x.csv", "streams/a-b/x.csv",
              "streams/a/2.csv", "streams/notes.txt", "streams/Z.csv", "other/ignored.csv"]
-    local = tmp_path / "root"
-    for name in names:
-        (local / name).parent.mkdir(parents=True, exist_ok=True)
-        (local / name).write_bytes(STREAMS_HEADER)
+    local = header_files(tmp_path / "root", names)
     client = s3_server.client()
     client.create_bucket(Bucket="streamkpi-order")
     upload_tree(client, local, "streamkpi-order", "deep/root")
@@ -82,10 +87,7 @@ def test_s3_root_selects_the_same_dated_folders_as_a_folder_and_lists_only_those
              "streams/2024-06-25/part-0.csv", "streams/2024-06-25/sub/part-1.csv",
              "streams/date=2024-06-26/part-0.csv", "streams/date=2024-06-27/part-0.csv",
              "archived/streams/2024-06-25/part-0.csv"]
-    local = tmp_path / "root"
-    for name in names:
-        (local / name).parent.mkdir(parents=True, exist_ok=True)
-        (local / name).write_bytes(STREAMS_HEADER)
+    local = header_files(tmp_path / "root", names)
     client = s3_server.client()
     client.create_bucket(Bucket="streamkpi-dated")
     upload_tree(client, local, "streamkpi-dated", "root")
