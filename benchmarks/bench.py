@@ -47,7 +47,7 @@ OVERHEAD_STREAMS = 1000
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         self.out_dir = Path(args.out) / self.stamp
         self.out_dir.mkdir(parents=True, exist_ok=False)
         self.log_file = open(self.out_dir / "bench.log", "a", encoding="utf-8")
@@ -74,11 +74,31 @@ class Bench:
             )
             return [self.python, "-m", "pipeline", "run", "--date", date, "--params", str(params)]
         if contender == "seed":
-            return [self.python, str(BENCH / "seed_approach.py"), "--input", str(root), "--date", date,
-                    "--db", str(work / "seed.sqlite"), "--gap", gap]
+            return [
+                self.python,
+                str(BENCH / "seed_approach.py"),
+                "--input",
+                str(root),
+                "--date",
+                date,
+                "--db",
+                str(work / "seed.sqlite"),
+                "--gap",
+                gap,
+            ]
         if contender == "floor":
-            return [self.python, str(BENCH / "floor.py"), "--input", str(root), "--date", date,
-                    "--db", str(work / "floor.duckdb"), "--gap", gap]
+            return [
+                self.python,
+                str(BENCH / "floor.py"),
+                "--input",
+                str(root),
+                "--date",
+                date,
+                "--db",
+                str(work / "floor.duckdb"),
+                "--gap",
+                gap,
+            ]
         raise ValueError(contender)
 
     def run_contender(self, contender: str, n: int, root: Path, work_root: Path) -> dict:
@@ -90,12 +110,17 @@ class Bench:
                 shutil.rmtree(work)
             work.mkdir(parents=True)
             cmd = self.command(contender, root, work)
-            self.log(f"N={size_label(n)} {contender}: running{'' if self.args.repeat == 1 else f' ({attempt + 1}/{self.args.repeat})'} ...")
+            self.log(
+                f"N={size_label(n)} {contender}: running"
+                f"{'' if self.args.repeat == 1 else f' ({attempt + 1}/{self.args.repeat})'} ..."
+            )
             m = run_measured(cmd, cwd=REPO, log_path=work / "output.log", interval=self.args.interval)
             walls.append(m.wall_seconds)
-            self.log(f"N={size_label(n)} {contender}: exit {m.exit_code}, wall {m.wall_seconds:.1f} s, "
-                     f"cpu {m.cpu_seconds:.1f} s, peak RSS {m.peak_rss_bytes / 2**30:.2f} GiB, "
-                     f"other load {m.other_load_cores} cores")
+            self.log(
+                f"N={size_label(n)} {contender}: exit {m.exit_code}, wall {m.wall_seconds:.1f} s, "
+                f"cpu {m.cpu_seconds:.1f} s, peak RSS {m.peak_rss_bytes / 2**30:.2f} GiB, "
+                f"other load {m.other_load_cores} cores"
+            )
             if best is None or (m.exit_code == 0 and m.wall_seconds < best[0].wall_seconds) or best[0].exit_code != 0:
                 best = (m, work)
         m, work = best
@@ -115,6 +140,7 @@ class Bench:
     @staticmethod
     def stage_resources(manifest: dict, m) -> dict:
         """Per stage (same names as ``stages``): peak tree RSS (bytes) and CPU seconds, from the samples."""
+
         def u(s):
             return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() if s else None
 
@@ -141,6 +167,7 @@ class Bench:
     @staticmethod
     def stages(manifest: dict, wall: float) -> dict:
         """Seconds per stage: process start-up, each notebook, the rendering after each."""
+
         def t(s):
             return dt.datetime.fromisoformat(s.replace("Z", "+00:00")) if s else None
 
@@ -153,7 +180,11 @@ class Bench:
             if nb.get("render_seconds") is not None:  # if a later runner records it
                 out[f"render_{name}"] = nb["render_seconds"]
                 continue
-            nxt = t(notebooks[i + 1]["started"]) if i + 1 < len(notebooks) and notebooks[i + 1].get("started") else run_end
+            nxt = (
+                t(notebooks[i + 1]["started"])
+                if i + 1 < len(notebooks) and notebooks[i + 1].get("started")
+                else run_end
+            )
             end = t(nb.get("finished"))
             if nxt and end:
                 gap = (nxt - end).total_seconds()
@@ -178,8 +209,11 @@ class Bench:
                 d = (c.get("metadata", {}).get("papermill") or {}).get("duration")
                 cells.append({"first_line": src[0][:80] if src else "", "seconds": round(d or 0.0, 3)})
             total = (nb.get("metadata", {}).get("papermill") or {}).get("duration")
-            out[path.stem] = {"notebook_seconds": round(total, 3) if total else None,
-                              "cells_seconds": round(sum(c["seconds"] for c in cells), 3), "cells": cells}
+            out[path.stem] = {
+                "notebook_seconds": round(total, 3) if total else None,
+                "cells_seconds": round(sum(c["seconds"] for c in cells), 3),
+                "cells": cells,
+            }
         return out
 
     # ------------------------------------------------------------------ one size
@@ -191,8 +225,9 @@ class Bench:
         work_root = Path(a.work_dir) / str(n)
         for contender in a.contenders:
             if contender == "seed" and n > a.seed_max:
-                entry["contenders"]["seed"] = {"skipped": f"N > --seed-max {a.seed_max:.0e} "
-                                               "(whole-day pandas frames; see the memory column)"}
+                entry["contenders"]["seed"] = {
+                    "skipped": f"N > --seed-max {a.seed_max:.0e} (whole-day pandas frames; see the memory column)"
+                }
                 self.log(f"N={size_label(n)} seed: skipped (N > --seed-max)")
                 continue
             entry["contenders"][contender] = self.run_contender(contender, n, root, work_root)
@@ -215,8 +250,14 @@ class Bench:
                 project["stages"] = self.stages(manifest, project["measurement"]["wall_seconds"])
                 project["stage_resources"] = self.stage_resources(manifest, project["_measurement"])
                 project["cells"] = self.cells(run_dir)
-                counts = next((nb.get("scraps", {}).get("counts") for nb in manifest.get("notebooks", [])
-                               if nb.get("scraps", {}).get("counts")), None)
+                counts = next(
+                    (
+                        nb.get("scraps", {}).get("counts")
+                        for nb in manifest.get("notebooks", [])
+                        if nb.get("scraps", {}).get("counts")
+                    ),
+                    None,
+                )
                 project["counts"] = counts
         entry["checks"] = self.checks(entry)
         return entry
@@ -232,8 +273,10 @@ class Bench:
             work = Path(res["work_dir"])
             try:
                 if name == "project":
-                    return {t: compare.read_duckdb(work / "warehouse.duckdb", t, date, "reporting_schema")
-                            for t in compare.KEYS}
+                    return {
+                        t: compare.read_duckdb(work / "warehouse.duckdb", t, date, "reporting_schema")
+                        for t in compare.KEYS
+                    }
                 if name == "floor":
                     return {t: compare.read_duckdb(work / "floor.duckdb", t, date) for t in compare.KEYS}
                 return {t: compare.read_sqlite(work / "seed.sqlite", t, date) for t in compare.KEYS}
@@ -256,8 +299,10 @@ class Bench:
                 diffs += compare.differences(t, other[t], floor[t], (name, "floor"))
                 rows[t] = [len(other[t]), len(floor[t])]
             out[f"{name}_vs_floor"] = {"equal": not diffs, "differences": diffs[:30], "rows": rows}
-            self.log(f"N={entry['label']} {name} vs floor: {'EQUAL' if not diffs else 'DIFFERENT'} "
-                     + ", ".join(f"{t} {r[0]}/{r[1]} rows" for t, r in rows.items()))
+            self.log(
+                f"N={entry['label']} {name} vs floor: {'EQUAL' if not diffs else 'DIFFERENT'} "
+                + ", ".join(f"{t} {r[0]}/{r[1]} rows" for t, r in rows.items())
+            )
             for d in diffs[:10]:
                 self.log(f"    {d}")
         return out
@@ -266,8 +311,9 @@ class Bench:
 
     def overheads(self) -> dict:
         self.log(f"overheads: project on a day of {OVERHEAD_STREAMS} streams, then import/kernel/render probes ...")
-        root, gen = ensure_dataset(OVERHEAD_STREAMS, Path(self.args.data_dir), name=f"overhead-{OVERHEAD_STREAMS}",
-                                   users=50_000, log=self.log)
+        root, gen = ensure_dataset(
+            OVERHEAD_STREAMS, Path(self.args.data_dir), name=f"overhead-{OVERHEAD_STREAMS}", users=50_000, log=self.log
+        )
         work_root = Path(self.args.work_dir) / f"overhead-{OVERHEAD_STREAMS}"
         res = self.run_contender("project", OVERHEAD_STREAMS, root, work_root)
         run_dir = self.project_run_dir(Path(res["work_dir"]))
@@ -277,8 +323,11 @@ class Bench:
             res["stage_resources"] = self.stage_resources(manifest, res["_measurement"])
             res["cells"] = self.cells(run_dir)
         probes_dir = run_dir
-        big = [Path(e["contenders"]["project"].get("run_dir", "")) for e in self.results["sizes"]
-               if e["contenders"].get("project", {}).get("run_dir")]
+        big = [
+            Path(e["contenders"]["project"].get("run_dir", ""))
+            for e in self.results["sizes"]
+            if e["contenders"].get("project", {}).get("run_dir")
+        ]
         if big:
             probes_dir = big[-1]  # render the largest run's notebooks: the realistic render cost
         cmd = [self.python, str(BENCH / "overheads.py"), "--repeat", "2"]
@@ -304,18 +353,34 @@ class Bench:
                 return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
             except OSError:
                 return None
-        return {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-                "platform": platform.platform(), "python": platform.python_version(),
-                "duckdb": duckdb.__version__, "pandas": pandas.__version__, "pyarrow": pyarrow.__version__,
-                "git_commit": git("rev-parse", "--short", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
-                "loadavg_start": os.getloadavg()}
+
+        return {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "pandas": pandas.__version__,
+            "pyarrow": pyarrow.__version__,
+            "git_commit": git("rev-parse", "--short", "HEAD"),
+            "git_dirty": bool(git("status", "--porcelain")),
+            "loadavg_start": os.getloadavg(),
+        }
 
     def run(self) -> int:
         a = self.args
-        self.results = {"timestamp": self.stamp, "run_date": a.date, "session_gap_minutes": a.gap,
-                        "sizes_requested": a.sizes, "machine": self.machine(), "sizes": []}
-        self.log(f"bench {self.stamp}: sizes {', '.join(size_label(n) for n in a.sizes)}; "
-                 f"contenders {', '.join(a.contenders)}; load average {self.results['machine']['loadavg_start']}")
+        self.results = {
+            "timestamp": self.stamp,
+            "run_date": a.date,
+            "session_gap_minutes": a.gap,
+            "sizes_requested": a.sizes,
+            "machine": self.machine(),
+            "sizes": [],
+        }
+        self.log(
+            f"bench {self.stamp}: sizes {', '.join(size_label(n) for n in a.sizes)}; "
+            f"contenders {', '.join(a.contenders)}; load average {self.results['machine']['loadavg_start']}"
+        )
         try:
             for n in a.sizes:
                 self.results["sizes"].append(self.bench_size(n))
@@ -327,10 +392,14 @@ class Bench:
             self.write()
         ok = all(
             res.get("skipped") or res["measurement"]["exit_code"] == 0
-            for e in self.results["sizes"] for res in e["contenders"].values()
-        ) and all(e["checks"].get("project_vs_floor", {}).get("equal", "project" not in a.contenders
-                                                              or "floor" not in a.contenders)
-                  for e in self.results["sizes"])
+            for e in self.results["sizes"]
+            for res in e["contenders"].values()
+        ) and all(
+            e["checks"]
+            .get("project_vs_floor", {})
+            .get("equal", "project" not in a.contenders or "floor" not in a.contenders)
+            for e in self.results["sizes"]
+        )
         self.log(f"bench: {'OK' if ok else 'FAILED'}; summary {self.out_dir / 'summary.html'}")
         return 0 if ok else 1
 
@@ -343,6 +412,7 @@ class Bench:
             if isinstance(x, list):
                 return [public(v) for v in x]
             return x
+
         (self.out_dir / "results.json").write_text(json.dumps(public(self.results), indent=2, default=str) + "\n")
         write_reports(self.results, self.out_dir)
 
@@ -353,8 +423,12 @@ def parse_args(argv=None):
     ap.add_argument("--date", default="2024-06-25", help="the bench day (default 2024-06-25)")
     ap.add_argument("--gap", type=int, default=30, help="session gap in minutes (default 30)")
     ap.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
-    ap.add_argument("--seed-max", type=float, default=3e7,
-                    help="skip the seed approach above this N (default 3e7: its whole-day frames need RAM)")
+    ap.add_argument(
+        "--seed-max",
+        type=float,
+        default=3e7,
+        help="skip the seed approach above this N (default 3e7: its whole-day frames need RAM)",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is kept")
     ap.add_argument("--interval", type=float, default=0.1, help="RSS sampling interval in seconds")
     ap.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="cache of generated days")

@@ -12,10 +12,24 @@ from pathlib import Path
 
 KEYS = {"genre_level_kpis": ("listen_date", "track_genre"), "hourly_kpis": ("listen_date", "listen_hour")}
 COLUMNS = {
-    "genre_level_kpis": ("listen_date", "track_genre", "listen_count", "popularity_index",
-                         "average_duration", "most_popular_track_id"),
-    "hourly_kpis": ("listen_date", "listen_hour", "unique_listeners", "listen_counts", "top_artist",
-                    "avg_sessions_per_user", "diversity_index", "most_engaged_age_group"),
+    "genre_level_kpis": (
+        "listen_date",
+        "track_genre",
+        "listen_count",
+        "popularity_index",
+        "average_duration",
+        "most_popular_track_id",
+    ),
+    "hourly_kpis": (
+        "listen_date",
+        "listen_hour",
+        "unique_listeners",
+        "listen_counts",
+        "top_artist",
+        "avg_sessions_per_user",
+        "diversity_index",
+        "most_engaged_age_group",
+    ),
 }
 INT_COLUMNS = {"listen_count", "listen_hour", "unique_listeners", "listen_counts"}
 FLOAT_COLUMNS = {"popularity_index", "average_duration", "avg_sessions_per_user", "diversity_index"}
@@ -78,16 +92,17 @@ def same_value(column: str, a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def differences(table: str, left: list[dict], right: list[dict], names=("left", "right"),
-                limit: int = 20) -> list[str]:
+def differences(table: str, left: list[dict], right: list[dict], names=("left", "right"), limit: int = 20) -> list[str]:
     """Human-readable differences between two copies of ``table`` (empty when equal)."""
     key = KEYS[table]
     lmap = {tuple(r[k] for k in key): r for r in left}
     rmap = {tuple(r[k] for k in key): r for r in right}
     out = []
     if len(lmap) != len(left) or len(rmap) != len(right):
-        out.append(f"{table}: duplicate keys ({names[0]} {len(left)} rows/{len(lmap)} keys, "
-                   f"{names[1]} {len(right)} rows/{len(rmap)} keys)")
+        out.append(
+            f"{table}: duplicate keys ({names[0]} {len(left)} rows/{len(lmap)} keys, "
+            f"{names[1]} {len(right)} rows/{len(rmap)} keys)"
+        )
     for k in sorted(set(lmap) | set(rmap), key=lambda t: tuple(map(str, t))):
         if k not in rmap:
             out.append(f"{table} {k}: only in {names[0]}")

@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO / "build" / "bench-data"
 
 # The issue's bench day: a 114,000-row catalog, a fifth of the tracks under two genres, 1M users.
-DEFAULTS = {"start_date": "2024-06-25", "days": 1, "users": 1_000_000, "tracks": 114_000,
-            "dual_genre_fraction": 0.2}
+DEFAULTS = {"start_date": "2024-06-25", "days": 1, "users": 1_000_000, "tracks": 114_000, "dual_genre_fraction": 0.2}
 
 
 def parse_size(text: str) -> int:
@@ -35,32 +34,54 @@ def parse_size(text: str) -> int:
 def size_label(n: int) -> str:
     """10000000 -> '1e7' (exact powers of ten), else the digits."""
     exponent = len(str(n)) - 1
-    return f"1e{exponent}" if n == 10 ** exponent else str(n)
+    return f"1e{exponent}" if n == 10**exponent else str(n)
 
 
 def generator_args(n: int, **overrides) -> dict:
     args = {**DEFAULTS, **overrides, "streams_per_day": int(n)}
-    return {k: args[k] for k in ("start_date", "days", "streams_per_day", "users", "tracks",
-                                 "dual_genre_fraction")}
+    return {k: args[k] for k in ("start_date", "days", "streams_per_day", "users", "tracks", "dual_genre_fraction")}
 
 
 def generator_command(out: Path, args: dict, python: str = sys.executable) -> list[str]:
-    return [python, "-m", "streamkpi.sample_data", "--out", str(out),
-            "--start-date", args["start_date"], "--days", str(args["days"]),
-            "--streams-per-day", str(args["streams_per_day"]), "--users", str(args["users"]),
-            "--tracks", str(args["tracks"]), "--dual-genre-fraction", str(args["dual_genre_fraction"])]
+    return [
+        python,
+        "-m",
+        "streamkpi.sample_data",
+        "--out",
+        str(out),
+        "--start-date",
+        args["start_date"],
+        "--days",
+        str(args["days"]),
+        "--streams-per-day",
+        str(args["streams_per_day"]),
+        "--users",
+        str(args["users"]),
+        "--tracks",
+        str(args["tracks"]),
+        "--dual-genre-fraction",
+        str(args["dual_genre_fraction"]),
+    ]
 
 
 def generator_source_hash() -> str | None:
     try:
         import streamkpi.sample_data as sd
+
         return hashlib.sha256(Path(sd.__file__).read_bytes()).hexdigest()[:16]
     except Exception:  # pragma: no cover - the bench reports it as unknown
         return None
 
 
-def ensure_dataset(n: int, data_dir: Path = DEFAULT_DATA_DIR, *, regenerate: bool = False,
-                   log=print, name: str | None = None, **overrides) -> tuple[Path, dict]:
+def ensure_dataset(
+    n: int,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    *,
+    regenerate: bool = False,
+    log=print,
+    name: str | None = None,
+    **overrides,
+) -> tuple[Path, dict]:
     """The input root of the bench day with ``n`` streams, generating it when not cached.
 
     Returns ``(input_root, info)``; ``info`` is the content of ``generator.json`` plus
@@ -75,8 +96,10 @@ def ensure_dataset(n: int, data_dir: Path = DEFAULT_DATA_DIR, *, regenerate: boo
         meta = json.loads(meta_path.read_text())
         if meta.get("args") == args:
             if source_hash and meta.get("generator_sha256") not in (None, source_hash):
-                log(f"bench: note: {folder} was made by another version of streamkpi/sample_data.py; "
-                    "reusing it (pass --regenerate to rebuild)")
+                log(
+                    f"bench: note: {folder} was made by another version of streamkpi/sample_data.py; "
+                    "reusing it (pass --regenerate to rebuild)"
+                )
             return input_root, {**meta, "cached": True}
         log(f"bench: {folder} was generated with other arguments; regenerating")
     if folder.exists():
@@ -90,9 +113,15 @@ def ensure_dataset(n: int, data_dir: Path = DEFAULT_DATA_DIR, *, regenerate: boo
     if done.returncode != 0:
         raise RuntimeError(f"generator failed ({done.returncode}): {' '.join(command)}\n{done.stderr}")
     files = sorted(p for p in input_root.rglob("*.csv"))
-    meta = {"args": args, "command": command[1:], "generator_sha256": source_hash,
-            "generate_seconds": round(elapsed, 2), "generator_output": done.stdout.strip()[-2000:],
-            "bytes": sum(p.stat().st_size for p in files), "files": len(files)}
+    meta = {
+        "args": args,
+        "command": command[1:],
+        "generator_sha256": source_hash,
+        "generate_seconds": round(elapsed, 2),
+        "generator_output": done.stdout.strip()[-2000:],
+        "bytes": sum(p.stat().st_size for p in files),
+        "files": len(files),
+    }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     log(f"bench: generated in {elapsed:.1f} s ({meta['bytes'] / 1e6:.0f} MB in {len(files)} files)")
     return input_root, {**meta, "cached": False}
@@ -101,6 +130,14 @@ def ensure_dataset(n: int, data_dir: Path = DEFAULT_DATA_DIR, *, regenerate: boo
 def tiny_dataset(out: Path, streams: int = 1000, users: int = 1000, tracks: int = 2000) -> Path:
     """A small generated day for overhead runs and unit tests (not cached here)."""
     from streamkpi.sample_data import generate
-    generate(out, start_date=DEFAULTS["start_date"], days=1, streams_per_day=streams, n_users=users,
-             n_tracks=tracks, dual_genre_fraction=DEFAULTS["dual_genre_fraction"])
+
+    generate(
+        out,
+        start_date=DEFAULTS["start_date"],
+        days=1,
+        streams_per_day=streams,
+        n_users=users,
+        n_tracks=tracks,
+        dual_genre_fraction=DEFAULTS["dual_genre_fraction"],
+    )
     return out

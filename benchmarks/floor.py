@@ -21,12 +21,21 @@ def floor_sql(input_root: str | Path, run_date: str, gap_minutes: int = 30) -> s
     day = dt.date.fromisoformat(run_date)
     root = Path(input_root).resolve().as_posix().replace("'", "''")
     return Template(SQL_PATH.read_text("utf-8")).substitute(
-        input_root=root, run_date=day.isoformat(), next_date=(day + dt.timedelta(days=1)).isoformat(),
-        gap_seconds=int(gap_minutes) * 60)
+        input_root=root,
+        run_date=day.isoformat(),
+        next_date=(day + dt.timedelta(days=1)).isoformat(),
+        gap_seconds=int(gap_minutes) * 60,
+    )
 
 
-def run_floor(input_root: str | Path, run_date: str, db_path: str | Path | None = None,
-              gap_minutes: int = 30, *, threads: int | None = None):
+def run_floor(
+    input_root: str | Path,
+    run_date: str,
+    db_path: str | Path | None = None,
+    gap_minutes: int = 30,
+    *,
+    threads: int | None = None,
+):
     """Run the script; returns the open connection (``db_path=None``: in memory)."""
     import duckdb
 
@@ -49,8 +58,9 @@ def main(argv=None) -> int:
     ap.add_argument("--gap", type=int, default=30, help="session gap in minutes (default 30)")
     a = ap.parse_args(argv)
     con = run_floor(a.input, a.date, a.db, a.gap)
-    genres, hours = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                     for t in ("genre_level_kpis", "hourly_kpis"))
+    genres, hours = (
+        con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("genre_level_kpis", "hourly_kpis")
+    )
     con.close()
     print(f"floor: {genres} genre rows, {hours} hourly rows -> {a.db}")
     return 0

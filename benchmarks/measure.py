@@ -30,14 +30,14 @@ class Measurement:
     wall_seconds: float
     user_seconds: float
     sys_seconds: float
-    peak_rss_bytes: int          # peak of the sum of RSS over the live process tree (sampled)
-    max_single_rss_bytes: int    # ru_maxrss: the largest single process of the tree
-    peak_processes: int          # most processes alive at once in the tree
+    peak_rss_bytes: int  # peak of the sum of RSS over the live process tree (sampled)
+    max_single_rss_bytes: int  # ru_maxrss: the largest single process of the tree
+    peak_processes: int  # most processes alive at once in the tree
     samples: int
     other_load_cores: float | None  # average cores busy with other work during the run
     loadavg_before: tuple[float, float, float]
     loadavg_after: tuple[float, float, float]
-    started_unix: float = 0.0    # time.time() when the process was started
+    started_unix: float = 0.0  # time.time() when the process was started
     # (seconds since start, tree RSS bytes, tree CPU seconds so far), one per sample
     timeline: list[tuple[float, int, float]] = field(default_factory=list)
 
@@ -121,8 +121,14 @@ def _thin(timeline: list, keep: int = 400) -> list:
     return [timeline[int(i * step)] for i in range(keep)] + [timeline[-1]]
 
 
-def run_measured(command: list[str], *, cwd: str | Path | None = None, env: dict | None = None,
-                 log_path: str | Path | None = None, interval: float = 0.1) -> Measurement:
+def run_measured(
+    command: list[str],
+    *,
+    cwd: str | Path | None = None,
+    env: dict | None = None,
+    log_path: str | Path | None = None,
+    interval: float = 0.1,
+) -> Measurement:
     """Run ``command`` to completion and measure it (stdout and stderr go to ``log_path``)."""
     load_before = os.getloadavg()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
@@ -130,8 +136,9 @@ def run_measured(command: list[str], *, cwd: str | Path | None = None, env: dict
         busy_before = _busy(psutil.cpu_times())
         started_unix = time.time()
         started = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         sampler = _Sampler(proc.pid, interval, started)
         sampler.start()
         try:
@@ -152,12 +159,18 @@ def run_measured(command: list[str], *, cwd: str | Path | None = None, env: dict
     other = max(0.0, (busy_after - busy_before - cpu) / wall) if wall > 0 else None
     max_single = usage.ru_maxrss * 1024  # KiB on Linux
     return Measurement(
-        command=[str(c) for c in command], exit_code=proc.returncode, wall_seconds=round(wall, 3),
-        user_seconds=round(usage.ru_utime, 3), sys_seconds=round(usage.ru_stime, 3),
-        peak_rss_bytes=max(sampler.peak, max_single), max_single_rss_bytes=max_single,
-        peak_processes=sampler.peak_processes, samples=sampler.samples,
+        command=[str(c) for c in command],
+        exit_code=proc.returncode,
+        wall_seconds=round(wall, 3),
+        user_seconds=round(usage.ru_utime, 3),
+        sys_seconds=round(usage.ru_stime, 3),
+        peak_rss_bytes=max(sampler.peak, max_single),
+        max_single_rss_bytes=max_single,
+        peak_processes=sampler.peak_processes,
+        samples=sampler.samples,
         other_load_cores=None if other is None else round(other, 2),
         loadavg_before=tuple(round(x, 2) for x in load_before),
         loadavg_after=tuple(round(x, 2) for x in os.getloadavg()),
-        started_unix=started_unix, timeline=sampler.timeline,
+        started_unix=started_unix,
+        timeline=sampler.timeline,
     )

@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ("scrapbook", "papermill", "nbconvert", "pandas", "duckdb", "pyarrow", "streamkpi.plots",
-           "pipeline.runner")
+MODULES = ("scrapbook", "papermill", "nbconvert", "pandas", "duckdb", "pyarrow", "streamkpi.plots", "pipeline.runner")
 
 
 def _wall(code: str) -> float:
@@ -87,11 +86,12 @@ def measure(run_dir: Path | None = None, repeat: int = 3) -> dict:
     startup = _best(lambda: _wall("pass"), repeat)
     out["python_startup"] = startup
     for module in MODULES:
-        out[f"import_{module}"] = max(0.0, _best(lambda: _wall(f"import {module}"), repeat) - startup)
+        out[f"import_{module}"] = max(0.0, _best(lambda module=module: _wall(f"import {module}"), repeat) - startup)
 
     def kernel():
         done = subprocess.run([sys.executable, "-c", _KERNEL], cwd=REPO, check=True, capture_output=True, text=True)
         return float(done.stdout.strip().splitlines()[-1])
+
     out["kernel_start"] = _best(kernel, repeat)
 
     done = subprocess.run([sys.executable, "-c", _PRELUDE], cwd=REPO, check=True, capture_output=True, text=True)
@@ -100,9 +100,11 @@ def measure(run_dir: Path | None = None, repeat: int = 3) -> dict:
 
     if run_dir is not None:
         import tempfile
+
         with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run([sys.executable, "-c", _RENDER, str(run_dir), tmp], cwd=REPO, check=True,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _RENDER, str(run_dir), tmp], cwd=REPO, check=True, capture_output=True, text=True
+            )
         out.update(json.loads(done.stdout.strip().splitlines()[-1]))
     return {k: round(v, 3) for k, v in out.items()}
 

@@ -66,8 +66,10 @@ def main(argv=None) -> int:
                     return __fn(*args, **kwargs)
                 finally:
                     depth[0] -= 1
-                    calls.append(("  " * depth[0] + _label(__name, args),
-                                  time.perf_counter() - w0, time.process_time() - c0))
+                    calls.append(
+                        ("  " * depth[0] + _label(__name, args), time.perf_counter() - w0, time.process_time() - c0)
+                    )
+
             functools.update_wrapper(wrapper, fn)
             wrapper._profiled = True
             setattr(module, name, wrapper)
@@ -97,8 +99,10 @@ def main(argv=None) -> int:
     print("\ntotals per helper (top level):")
     for key, (w, c, n) in sorted(totals.items(), key=lambda kv: -kv[1][0]):
         print(f"{w:8.2f} {c:8.2f}  {key} x{n}")
-    print(f"\nstage_day: wall {wall:.2f} s, cpu {cpu:.2f} s (cpu/wall {cpu / wall:.2f}), "
-          f"peak RSS {peak:.2f} GiB; counts {summary.counts}")
+    print(
+        f"\nstage_day: wall {wall:.2f} s, cpu {cpu:.2f} s (cpu/wall {cpu / wall:.2f}), "
+        f"peak RSS {peak:.2f} GiB; counts {summary.counts}"
+    )
     return 0
 
 

@@ -13,8 +13,17 @@ from pathlib import Path
 
 NAMES = {"project": "project", "seed": "seed approach", "floor": "floor"}
 COLORS = {"project": "#0173b2", "seed": "#de8f05", "floor": "#029e73"}
-STAGE_ORDER = ("startup_and_exit", "01_ingest", "render_01_ingest", "02_genre_kpis", "render_02_genre_kpis",
-               "03_hourly_kpis", "render_03_hourly_kpis", "04_load", "render_04_load")
+STAGE_ORDER = (
+    "startup_and_exit",
+    "01_ingest",
+    "render_01_ingest",
+    "02_genre_kpis",
+    "render_02_genre_kpis",
+    "03_hourly_kpis",
+    "render_03_hourly_kpis",
+    "04_load",
+    "render_04_load",
+)
 
 
 def _m(entry: dict, contender: str) -> dict | None:
@@ -59,27 +68,41 @@ def figures_rows(results: dict) -> list[list[str]]:
     rows = []
     for e in results["sizes"]:
         p, s, f = (_wall(e, c) for c in ("project", "seed", "floor"))
-        rows.append([
-            f"{e['n']:,}",
-            _cell(e, "project", "wall_seconds", _secs), _cell(e, "seed", "wall_seconds", _secs),
-            _cell(e, "floor", "wall_seconds", _secs),
-            _ratio(p, f), _ratio(s, p),
-            " / ".join(_cell(e, c, "cpu_seconds", _secs) for c in ("project", "seed", "floor")),
-            " / ".join(_cell(e, c, "peak_rss_bytes", _gib) for c in ("project", "seed", "floor")),
-            " / ".join(_cell(e, c, "other_load_cores", lambda x: "?" if x is None else f"{x:.2f}")
-                       for c in ("project", "seed", "floor")),
-        ])
+        rows.append(
+            [
+                f"{e['n']:,}",
+                _cell(e, "project", "wall_seconds", _secs),
+                _cell(e, "seed", "wall_seconds", _secs),
+                _cell(e, "floor", "wall_seconds", _secs),
+                _ratio(p, f),
+                _ratio(s, p),
+                " / ".join(_cell(e, c, "cpu_seconds", _secs) for c in ("project", "seed", "floor")),
+                " / ".join(_cell(e, c, "peak_rss_bytes", _gib) for c in ("project", "seed", "floor")),
+                " / ".join(
+                    _cell(e, c, "other_load_cores", lambda x: "?" if x is None else f"{x:.2f}")
+                    for c in ("project", "seed", "floor")
+                ),
+            ]
+        )
     return rows
 
 
-FIGURES_HEADER = ["N streams", "project wall", "seed wall", "floor wall", "project / floor",
-                  "seed / project", "CPU user+sys (project / seed / floor)",
-                  "peak RSS, process tree (project / seed / floor)",
-                  "other load, cores (project / seed / floor)"]
+FIGURES_HEADER = [
+    "N streams",
+    "project wall",
+    "seed wall",
+    "floor wall",
+    "project / floor",
+    "seed / project",
+    "CPU user+sys (project / seed / floor)",
+    "peak RSS, process tree (project / seed / floor)",
+    "other load, cores (project / seed / floor)",
+]
 
 
 def stage_rows(results: dict, kind: str = "wall") -> tuple[list[str], list[list[str]]]:
     """The project's stages per N: ``kind`` wall seconds (manifest), CPU seconds or peak RSS (samples)."""
+
     def pick(res):
         if kind == "wall":
             return res.get("stages")
@@ -93,8 +116,10 @@ def stage_rows(results: dict, kind: str = "wall") -> tuple[list[str], list[list[
         return m.get({"wall": "wall_seconds", "cpu": "cpu_seconds"}.get(kind, "peak_rss_bytes"))
 
     fmt = _gib if kind == "rss" else _secs
-    entries = [(f"{e['n']:,}", pick(e["contenders"].get("project", {})), total(e["contenders"].get("project", {})))
-               for e in results["sizes"]]
+    entries = [
+        (f"{e['n']:,}", pick(e["contenders"].get("project", {})), total(e["contenders"].get("project", {})))
+        for e in results["sizes"]
+    ]
     ov = results.get("overheads")
     if ov and pick(ov.get("project", {})):
         entries.insert(0, (f"{ov['streams']:,} (overhead run)", pick(ov["project"]), total(ov["project"])))
@@ -120,10 +145,17 @@ def cell_rows(results: dict, threshold: float = 0.5) -> list[list[str]]:
     for label, cells in entries:
         for nb, info in (cells or {}).items():
             if info.get("notebook_seconds") is not None:
-                rows.append([label, nb, "(kernel start + papermill, outside cells)",
-                             _secs(info["notebook_seconds"] - info["cells_seconds"])])
-            rows += [[label, nb, c["first_line"], _secs(c["seconds"])]
-                     for c in info["cells"] if c["seconds"] >= threshold]
+                rows.append(
+                    [
+                        label,
+                        nb,
+                        "(kernel start + papermill, outside cells)",
+                        _secs(info["notebook_seconds"] - info["cells_seconds"]),
+                    ]
+                )
+            rows += [
+                [label, nb, c["first_line"], _secs(c["seconds"])] for c in info["cells"] if c["seconds"] >= threshold
+            ]
     return rows
 
 
@@ -135,15 +167,18 @@ def target_lines(results: dict) -> list[str]:
         m = ov["project"].get("measurement") or {}
         if m.get("exit_code") == 0:
             w = m["wall_seconds"]
-            out.append(f"fixed overhead: project on {ov['streams']:,} streams {w:.1f} s "
-                       f"(target <= 8 s: {'met' if w <= 8 else 'MISSED'})")
+            out.append(
+                f"fixed overhead: project on {ov['streams']:,} streams {w:.1f} s "
+                f"(target <= 8 s: {'met' if w <= 8 else 'MISSED'})"
+            )
     for e in results["sizes"]:
         p, s, f = (_wall(e, c) for c in ("project", "seed", "floor"))
         label = f"{e['n']:,}"
         if e["n"] >= 10_000_000 and p and f:
             limit = 1.2 * f + 8
-            out.append(f"{label}: project {p:.1f} s vs 1.2 × floor + 8 s = {limit:.1f} s "
-                       f"({'met' if p <= limit else 'MISSED'})")
+            out.append(
+                f"{label}: project {p:.1f} s vs 1.2 × floor + 8 s = {limit:.1f} s ({'met' if p <= limit else 'MISSED'})"
+            )
         if e["n"] >= 10_000_000 and p and s:
             out.append(f"{label}: seed / project {s / p:.2f}× (target >= 5×: {'met' if s / p >= 5 else 'MISSED'})")
         m = _m(e, "project")
@@ -153,8 +188,10 @@ def target_lines(results: dict) -> list[str]:
     walls = [(e["n"], _wall(e, "project")) for e in results["sizes"] if _wall(e, "project")]
     if len(walls) >= 2:
         (n0, w0), (n1, w1) = walls[0], walls[-1]
-        out.append(f"growth: project wall × {w1 / w0:.1f} for N × {n1 / n0:.0f} "
-                   f"(marginal {1e6 * (w1 - w0) / (n1 - n0):.2f} s per million streams)")
+        out.append(
+            f"growth: project wall × {w1 / w0:.1f} for N × {n1 / n0:.0f} "
+            f"(marginal {1e6 * (w1 - w0) / (n1 - n0):.2f} s per million streams)"
+        )
     return out
 
 
@@ -165,8 +202,14 @@ def check_lines(results: dict) -> list[tuple[str, bool, list[str]]]:
             who = name.replace("_vs_floor", "")
             rows = chk.get("rows") or {}
             detail = ", ".join(f"{t} {r[0]} rows" for t, r in rows.items())
-            out.append((f"N={e['n']:,}: {who} vs floor: {'PASS (equal)' if chk['equal'] else 'FAIL (different)'}"
-                        + (f" — {detail}" if detail else ""), chk["equal"], chk.get("differences", [])))
+            out.append(
+                (
+                    f"N={e['n']:,}: {who} vs floor: {'PASS (equal)' if chk['equal'] else 'FAIL (different)'}"
+                    + (f" — {detail}" if detail else ""),
+                    chk["equal"],
+                    chk.get("differences", []),
+                )
+            )
     return out
 
 
@@ -180,6 +223,7 @@ def overhead_rows(results: dict) -> list[list[str]]:
 
 def chart_png(results: dict) -> bytes | None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
@@ -195,8 +239,7 @@ def chart_png(results: dict) -> bytes | None:
             continue
         ns = [n for n, _ in pts]
         ax_t.plot(ns, [m["wall_seconds"] for _, m in pts], "o-", color=COLORS[c], label=f"{NAMES[c]} wall")
-        ax_t.plot(ns, [m["cpu_seconds"] for _, m in pts], "s--", color=COLORS[c], alpha=.6,
-                  label=f"{NAMES[c]} CPU")
+        ax_t.plot(ns, [m["cpu_seconds"] for _, m in pts], "s--", color=COLORS[c], alpha=0.6, label=f"{NAMES[c]} CPU")
         ax_m.plot(ns, [m["peak_rss_bytes"] / 2**30 for _, m in pts], "o-", color=COLORS[c], label=NAMES[c])
     for ax, title, unit in ((ax_t, "time against N", "seconds"), (ax_m, "peak RSS (process tree) against N", "GiB")):
         ax.set_xscale("log")
@@ -204,7 +247,7 @@ def chart_png(results: dict) -> bytes | None:
         ax.set_xlabel("streams in the day (N)")
         ax.set_ylabel(unit)
         ax.set_title(title)
-        ax.grid(True, which="both", alpha=.3)
+        ax.grid(True, which="both", alpha=0.3)
         ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -286,9 +329,15 @@ def generator_rows(results: dict) -> list[list[str]]:
     rows = []
     for e in results["sizes"]:
         g = e.get("generator") or {}
-        rows.append([f"{e['n']:,}", f"{(g.get('bytes') or 0) / 1e6:,.0f} MB", str(g.get("files")),
-                     "cached" if g.get("cached") else f"generated in {_secs(g.get('generate_seconds'))}",
-                     e["input_root"]])
+        rows.append(
+            [
+                f"{e['n']:,}",
+                f"{(g.get('bytes') or 0) / 1e6:,.0f} MB",
+                str(g.get("files")),
+                "cached" if g.get("cached") else f"generated in {_secs(g.get('generate_seconds'))}",
+                e["input_root"],
+            ]
+        )
     return rows
 
 
@@ -298,8 +347,9 @@ def counts_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     for e in results["sizes"]:
         counts = e["contenders"].get("project", {}).get("counts")
         if counts:
-            rows.append([f"{e['n']:,}"] + [f"{counts.get(k, ''):,}" if isinstance(counts.get(k), int) else "–"
-                                          for k in keys])
+            rows.append(
+                [f"{e['n']:,}"] + [f"{counts.get(k, ''):,}" if isinstance(counts.get(k), int) else "–" for k in keys]
+            )
     return ["N streams"] + keys, rows
 
 
@@ -316,9 +366,18 @@ def write_reports(results: dict, out_dir: Path) -> None:
     failures = [(t, d) for t, ok, d in checks if not ok]
     title = f"Benchmark {results['timestamp']}: project vs seed approach vs floor"
 
-    md = [f"# {title}", "", *_intro(results), "", "## Figures", "",
-          _md_table(FIGURES_HEADER, figures_rows(results)), "",
-          "## KPI equality (project's warehouse vs the floor; seed for information)", ""]
+    md = [
+        f"# {title}",
+        "",
+        *_intro(results),
+        "",
+        "## Figures",
+        "",
+        _md_table(FIGURES_HEADER, figures_rows(results)),
+        "",
+        "## KPI equality (project's warehouse vs the floor; seed for information)",
+        "",
+    ]
     md += [f"- {t}" for t, _, _ in checks] or ["- no check ran"]
     for t, diffs in failures:
         md += ["", f"Differences, {t}:", ""] + [f"    {d}" for d in diffs]
@@ -330,30 +389,45 @@ def write_reports(results: dict, out_dir: Path) -> None:
             md += ["", f"## Project: {heading}", "", _md_table(h, r)]
     cl_rows = cell_rows(results)
     if cl_rows:
-        md += ["", "## Project: notebook cells of 0.5 s or more", "",
-               _md_table(["N streams", "notebook", "cell (first line)", "seconds"], cl_rows)]
+        md += [
+            "",
+            "## Project: notebook cells of 0.5 s or more",
+            "",
+            _md_table(["N streams", "notebook", "cell (first line)", "seconds"], cl_rows),
+        ]
     if ov_rows:
         md += ["", "## Fixed overheads (probes, best of 2)", "", _md_table(["probe", "seconds"], ov_rows)]
     if c_rows:
         md += ["", "## What the project read (ingest counts)", "", _md_table(c_header, c_rows)]
-    md += ["", "## Inputs", "", _md_table(["N streams", "size", "files", "generator", "input root"],
-                                           generator_rows(results))]
+    md += [
+        "",
+        "## Inputs",
+        "",
+        _md_table(["N streams", "size", "files", "generator", "input root"], generator_rows(results)),
+    ]
     if png:
         md += ["", "## Chart", "", "![time and memory against N](chart.png)"]
     md += ["", "## How it was measured", ""] + [f"- {n}" for n in NOTES] + [""]
     (out_dir / "summary.md").write_text("\n".join(md), encoding="utf-8")
 
-    css = ("body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2rem auto;"
-           "max-width:1200px;padding:0 1rem;color:#1f2328;line-height:1.45}"
-           "table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.9rem}"
-           "th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;vertical-align:top}"
-           "th{background:#f6f8fa}.pass{color:#116329;font-weight:600}.fail{color:#a40e26;font-weight:600}"
-           "pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}img{max-width:100%}")
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
-             f"<style>{css}</style></head><body><h1>{escape(title)}</h1>"]
+    css = (
+        "body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2rem auto;"
+        "max-width:1200px;padding:0 1rem;color:#1f2328;line-height:1.45}"
+        "table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.9rem}"
+        "th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;vertical-align:top}"
+        "th{background:#f6f8fa}.pass{color:#116329;font-weight:600}.fail{color:#a40e26;font-weight:600}"
+        "pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}img{max-width:100%}"
+    )
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{css}</style></head><body><h1>{escape(title)}</h1>"
+    ]
     parts += [f"<p>{escape(p)}</p>" for p in _intro(results)]
-    parts += ["<h2>Figures</h2>", _html_table(FIGURES_HEADER, figures_rows(results)),
-              "<h2>KPI equality (project's warehouse vs the floor; seed for information)</h2><ul>"]
+    parts += [
+        "<h2>Figures</h2>",
+        _html_table(FIGURES_HEADER, figures_rows(results)),
+        "<h2>KPI equality (project's warehouse vs the floor; seed for information)</h2><ul>",
+    ]
     parts += [f"<li class='{'pass' if ok else 'fail'}'>{escape(t)}</li>" for t, ok, _ in checks]
     parts.append("</ul>")
     for t, diffs in failures:
@@ -361,22 +435,29 @@ def write_reports(results: dict, out_dir: Path) -> None:
     parts += ["<h2>Issue 4 targets (for the tuning pass)</h2><ul>"]
     parts += [f"<li>{escape(t)}</li>" for t in targets] + ["</ul>"]
     if png:
-        parts.append("<h2>Chart</h2><img alt='time and memory against N' src='data:image/png;base64,"
-                     + base64.b64encode(png).decode() + "'>")
+        parts.append(
+            "<h2>Chart</h2><img alt='time and memory against N' src='data:image/png;base64,"
+            + base64.b64encode(png).decode()
+            + "'>"
+        )
     parts += ["<h2>Project: seconds per stage</h2>", _html_table(st_header, st_rows)]
     for kind, heading in (("cpu", "CPU seconds per stage (sampled)"), ("rss", "peak RSS per stage (sampled)")):
         h, r = stage_rows(results, kind)
         if r:
             parts += [f"<h2>Project: {escape(heading)}</h2>", _html_table(h, r)]
     if cl_rows:
-        parts += ["<h2>Project: notebook cells of 0.5 s or more</h2>",
-                  _html_table(["N streams", "notebook", "cell (first line)", "seconds"], cl_rows)]
+        parts += [
+            "<h2>Project: notebook cells of 0.5 s or more</h2>",
+            _html_table(["N streams", "notebook", "cell (first line)", "seconds"], cl_rows),
+        ]
     if ov_rows:
         parts += ["<h2>Fixed overheads (probes, best of 2)</h2>", _html_table(["probe", "seconds"], ov_rows)]
     if c_rows:
         parts += ["<h2>What the project read (ingest counts)</h2>", _html_table(c_header, c_rows)]
-    parts += ["<h2>Inputs</h2>", _html_table(["N streams", "size", "files", "generator", "input root"],
-                                             generator_rows(results))]
+    parts += [
+        "<h2>Inputs</h2>",
+        _html_table(["N streams", "size", "files", "generator", "input root"], generator_rows(results)),
+    ]
     parts += ["<h2>How it was measured</h2><ul>"] + [f"<li>{escape(n)}</li>" for n in NOTES]
     parts += ["</ul></body></html>"]
     (out_dir / "summary.html").write_text("".join(parts), encoding="utf-8")

@@ -35,8 +35,10 @@ REQUIRED_COLUMNS = {
     "users": ["user_id", "user_age"],
     "streams": ["user_id", "track_id", "listen_time"],
 }
-LISTEN_TIME = (r"\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
-               r"(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?")
+LISTEN_TIME = (
+    r"\d{4}-\d{2}-\d{2}[ T]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?"
+    r"(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?"
+)
 INTEGER = r"[+-]?\d+"
 AGE_BINS = [12, 17, 24, 34, 44, 54, 64, 120]
 AGE_LABELS = ["<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
@@ -117,8 +119,11 @@ def valid_streams(streams: pd.DataFrame, songs: pd.DataFrame, run_date: str) -> 
 
 def validate_datasets(root: Path) -> dict:
     results = {}
-    for kind, paths in (("songs", [root / "songs.csv"]), ("users", [root / "users.csv"]),
-                        ("streams", stream_files(root))):
+    for kind, paths in (
+        ("songs", [root / "songs.csv"]),
+        ("users", [root / "users.csv"]),
+        ("streams", stream_files(root)),
+    ):
         for path in paths:
             frame = read_csv(path)
             missing = set(REQUIRED_COLUMNS[kind]) - {c.strip() for c in frame.columns}
@@ -143,10 +148,13 @@ def genre_level_kpis(root: Path, run_date: str) -> pd.DataFrame:
     tracks = tracks.sort_values(["track_genre", "track_count", "track_id"], ascending=[True, False, True])
     top = tracks.drop_duplicates("track_genre", keep="first").rename(columns={"track_id": "most_popular_track_id"})
 
-    kpis = counts.merge(durations, on="track_genre").merge(top[["track_genre", "most_popular_track_id"]], on="track_genre")
+    kpis = counts.merge(durations, on="track_genre").merge(
+        top[["track_genre", "most_popular_track_id"]], on="track_genre"
+    )
     kpis.insert(0, "listen_date", run_date)
-    return kpis[["listen_date", "track_genre", "listen_count", "popularity_index", "average_duration",
-                 "most_popular_track_id"]].sort_values("track_genre", ignore_index=True)
+    return kpis[
+        ["listen_date", "track_genre", "listen_count", "popularity_index", "average_duration", "most_popular_track_id"]
+    ].sort_values("track_genre", ignore_index=True)
 
 
 def hourly_kpis(root: Path, run_date: str, gap_minutes: int = 30) -> pd.DataFrame:
@@ -158,8 +166,11 @@ def hourly_kpis(root: Path, run_date: str, gap_minutes: int = 30) -> pd.DataFram
         raise ValueError(f"no valid stream on {run_date}")
 
     # unique listeners and streams per hour
-    per_hour = full.groupby("listen_hour").agg(unique_listeners=("user_id", "nunique"),
-                                               listen_counts=("track_id", "size")).reset_index()
+    per_hour = (
+        full.groupby("listen_hour")
+        .agg(unique_listeners=("user_id", "nunique"), listen_counts=("track_id", "size"))
+        .reset_index()
+    )
 
     # top artist: every artist of the track is credited (once per stream)
     artists = full[["listen_hour", "artists"]].copy()
@@ -177,13 +188,20 @@ def hourly_kpis(root: Path, run_date: str, gap_minutes: int = 30) -> pd.DataFram
     gap = full.groupby("user_id")["listen_time"].diff()
     full["new_session"] = gap.isna() | (gap > pd.Timedelta(minutes=gap_minutes))
     full["session_id"] = full.groupby("user_id")["new_session"].cumsum()
-    sessions = (full[["listen_hour", "user_id", "session_id"]].drop_duplicates()
-                .groupby("listen_hour").size().reset_index(name="sessions"))
+    sessions = (
+        full[["listen_hour", "user_id", "session_id"]]
+        .drop_duplicates()
+        .groupby("listen_hour")
+        .size()
+        .reset_index(name="sessions")
+    )
 
     # Simpson diversity of primary genres
     genres = full.groupby(["listen_hour", "track_genre"]).size().reset_index(name="n")
     genres["share"] = genres["n"] / genres.groupby("listen_hour")["n"].transform("sum")
-    diversity = genres.groupby("listen_hour")["share"].apply(lambda s: 1 - (s ** 2).sum()).reset_index(name="diversity_index")
+    diversity = (
+        genres.groupby("listen_hour")["share"].apply(lambda s: 1 - (s**2).sum()).reset_index(name="diversity_index")
+    )
 
     # most engaged age group among streams of users of known age (ties: the younger group)
     full["age_group"] = pd.cut(full["user_age"], bins=AGE_BINS, labels=AGE_LABELS)
@@ -193,13 +211,26 @@ def hourly_kpis(root: Path, run_date: str, gap_minutes: int = 30) -> pd.DataFram
     engaged = ages.drop_duplicates("listen_hour").rename(columns={"age_group": "most_engaged_age_group"})
     engaged["most_engaged_age_group"] = engaged["most_engaged_age_group"].astype(str)
 
-    kpis = (per_hour.merge(top_artist[["listen_hour", "top_artist"]], on="listen_hour", how="left")
-            .merge(sessions, on="listen_hour").merge(diversity, on="listen_hour")
-            .merge(engaged[["listen_hour", "most_engaged_age_group"]], on="listen_hour", how="left"))
+    kpis = (
+        per_hour.merge(top_artist[["listen_hour", "top_artist"]], on="listen_hour", how="left")
+        .merge(sessions, on="listen_hour")
+        .merge(diversity, on="listen_hour")
+        .merge(engaged[["listen_hour", "most_engaged_age_group"]], on="listen_hour", how="left")
+    )
     kpis["avg_sessions_per_user"] = kpis["sessions"] / kpis["unique_listeners"]
     kpis.insert(0, "listen_date", run_date)
-    return kpis[["listen_date", "listen_hour", "unique_listeners", "listen_counts", "top_artist",
-                 "avg_sessions_per_user", "diversity_index", "most_engaged_age_group"]]
+    return kpis[
+        [
+            "listen_date",
+            "listen_hour",
+            "unique_listeners",
+            "listen_counts",
+            "top_artist",
+            "avg_sessions_per_user",
+            "diversity_index",
+            "most_engaged_age_group",
+        ]
+    ]
 
 
 # --------------------------------------------------------------------------- load
@@ -253,16 +284,34 @@ def main(argv=None) -> int:
     ap.add_argument("--date", required=True)
     ap.add_argument("--db", required=True, type=Path, help="SQLite file standing in for the warehouse")
     ap.add_argument("--gap", type=int, default=30)
-    ap.add_argument("--task", choices=TASKS + ("all",), default="all",
-                    help="one task in this process, or all: each task in its own process (default)")
+    ap.add_argument(
+        "--task",
+        choices=TASKS + ("all",),
+        default="all",
+        help="one task in this process, or all: each task in its own process (default)",
+    )
     a = ap.parse_args(argv)
     if a.task != "all":
         print(f"seed {run_task(a.task, a.input, a.date, a.db, a.gap)}", flush=True)
         return 0
     a.db.unlink(missing_ok=True)
     for task in TASKS:  # validate >> genre >> hourly, one process per task like Airflow's workers
-        done = subprocess.run([sys.executable, __file__, "--input", str(a.input), "--date", a.date,
-                               "--db", str(a.db), "--gap", str(a.gap), "--task", task])
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--input",
+                str(a.input),
+                "--date",
+                a.date,
+                "--db",
+                str(a.db),
+                "--gap",
+                str(a.gap),
+                "--task",
+                task,
+            ]
+        )
         if done.returncode != 0:
             print(f"seed: task {task} failed ({done.returncode})", file=sys.stderr)
             return done.returncode

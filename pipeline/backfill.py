@@ -8,9 +8,10 @@ as not run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable, TextIO
+from typing import TextIO
 
 from .errors import EXIT_FAILED, EXIT_OK, PipelineError
 from .log import format_duration
@@ -63,9 +64,15 @@ def backfill(dates: list[str], run: Callable[[str], RunResult], *, stream: TextI
             outcomes.extend(DateOutcome(rest, NOT_RUN) for rest in dates[number:])
             break
         error = next((nb.error for nb in result.notebooks if nb.error), None)
-        outcomes.append(DateOutcome(
-            run_date, result.status, result.run_id, (result.finished - result.started).total_seconds(),
-            detail=error.describe().splitlines()[0] if error else ""))
+        outcomes.append(
+            DateOutcome(
+                run_date,
+                result.status,
+                result.run_id,
+                (result.finished - result.started).total_seconds(),
+                detail=error.describe().splitlines()[0] if error else "",
+            )
+        )
     return outcomes
 
 
@@ -82,9 +89,13 @@ def summary_table(outcomes: list[DateOutcome]) -> str:
     for outcome in outcomes:
         tally[outcome.status] = tally.get(outcome.status, 0) + 1
     total = sum(o.duration_seconds or 0 for o in outcomes)
-    lines = [line(header), *map(line, rows),
-             f"{len(outcomes)} dates: " + ", ".join(f"{n} {status}" for status, n in tally.items())
-             + f"; {format_duration(total)} of runs"]
+    lines = [
+        line(header),
+        *map(line, rows),
+        f"{len(outcomes)} dates: "
+        + ", ".join(f"{n} {status}" for status, n in tally.items())
+        + f"; {format_duration(total)} of runs",
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 

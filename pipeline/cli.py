@@ -15,7 +15,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import EXIT_USAGE, PipelineError
 from .params import KEYS, validate_run_date
@@ -23,8 +23,10 @@ from .paths import validate_run_id
 from .schedule import max_parallel
 
 QUIET_HELP = "print nothing but failures (for cron); run.log and the notebook logs still get everything"
-MAX_PARALLEL_HELP = ("run at most N notebooks at once, each as soon as the notebooks it depends on succeeded "
-                     "(default: $PIPELINE_MAX_PARALLEL, else 2; 1 runs them one after the other)")
+MAX_PARALLEL_HELP = (
+    "run at most N notebooks at once, each as soon as the notebooks it depends on succeeded "
+    "(default: $PIPELINE_MAX_PARALLEL, else 2; 1 runs them one after the other)"
+)
 
 
 def _date(text: str) -> str:
@@ -59,18 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="run all notebooks for one date",
         description="Run notebooks/NN_*.ipynb in order for --date and write "
         "<reports_dir>/<date>/<run-id>/ (executed notebooks, HTML, index.html, manifest.json, run.log).",
-        epilog="params keys: " + ", ".join(k.name + ("" if k.required else " (optional)") for k in KEYS)
+        epilog="params keys: "
+        + ", ".join(k.name + ("" if k.required else " (optional)") for k in KEYS)
         + ". Exit status: 0 all notebooks succeeded, 1 a notebook failed, 2 the run could not start.",
     )
     run.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD", help="the run date")
     run.add_argument("--params", required=True, metavar="FILE", help="params YAML, e.g. params/local.yaml")
-    run.add_argument("--run-id", type=_run_id, metavar="ID",
-                     help="name of the run folder (default: UTC time + random suffix); must not exist, "
-                     "except with --stage, which continues the run folder ID when it exists")
-    run.add_argument("--stage", metavar="NAME",
-                     help="run only this notebook (e.g. load, 04_load or 04_load.ipynb; see "
-                     "'python -m pipeline stages'); refused unless the stages it depends on "
-                     "succeeded in the run folder --run-id")
+    run.add_argument(
+        "--run-id",
+        type=_run_id,
+        metavar="ID",
+        help="name of the run folder (default: UTC time + random suffix); must not exist, "
+        "except with --stage, which continues the run folder ID when it exists",
+    )
+    run.add_argument(
+        "--stage",
+        metavar="NAME",
+        help="run only this notebook (e.g. load, 04_load or 04_load.ipynb; see "
+        "'python -m pipeline stages'); refused unless the stages it depends on "
+        "succeeded in the run folder --run-id",
+    )
     run.add_argument("--notebooks-dir", metavar="DIR", help="folder of NN_<name>.ipynb (default: notebooks/)")
     run.add_argument("--max-parallel", type=_max_parallel, metavar="N", help=MAX_PARALLEL_HELP + "; not with --stage")
     run.add_argument("--quiet", action="store_true", help=QUIET_HELP)
@@ -87,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--params", required=True, metavar="FILE", help="params YAML, e.g. params/local.yaml")
     backfill.add_argument("--notebooks-dir", metavar="DIR", help="folder of NN_<name>.ipynb (default: notebooks/)")
     backfill.add_argument("--max-parallel", type=_max_parallel, metavar="N", help=MAX_PARALLEL_HELP)
-    backfill.add_argument("--quiet", action="store_true",
-                          help=QUIET_HELP + "; the summary table is printed only when a date failed")
+    backfill.add_argument(
+        "--quiet", action="store_true", help=QUIET_HELP + "; the summary table is printed only when a date failed"
+    )
     index = commands.add_parser(
         "index",
         help="rebuild <reports_dir>/index.html from the run folders",
@@ -132,11 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "backfill":
             return _backfill(args, console, run_pipeline)
         if args.stage is not None:
-            result = run_stage(args.date, args.params, args.stage, notebooks_dir=args.notebooks_dir,
-                               run_id=args.run_id, console=console)
+            result = run_stage(
+                args.date,
+                args.params,
+                args.stage,
+                notebooks_dir=args.notebooks_dir,
+                run_id=args.run_id,
+                console=console,
+            )
         else:
-            result = run_pipeline(args.date, args.params, notebooks_dir=args.notebooks_dir, run_id=args.run_id,
-                                  console=console, max_parallel=args.max_parallel)
+            result = run_pipeline(
+                args.date,
+                args.params,
+                notebooks_dir=args.notebooks_dir,
+                run_id=args.run_id,
+                console=console,
+                max_parallel=args.max_parallel,
+            )
     except PipelineError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,8 +178,9 @@ def _backfill(args, console: str | None, run_pipeline) -> int:
     dates = dates_between(args.start, args.end)
     outcomes = backfill(
         dates,
-        lambda run_date: run_pipeline(run_date, args.params, notebooks_dir=args.notebooks_dir, console=console,
-                                      max_parallel=args.max_parallel),
+        lambda run_date: run_pipeline(
+            run_date, args.params, notebooks_dir=args.notebooks_dir, console=console, max_parallel=args.max_parallel
+        ),
         stream=None if args.quiet else sys.stderr,
     )
     code = exit_code(outcomes)

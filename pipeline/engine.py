@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
@@ -30,16 +31,35 @@ class ProgressEngine(NBClientEngine):
     arguments of ``papermill.execute_notebook``; see the module docstring)."""
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, progress: NotebookProgress | None = None, km=None,
-                                 kernel_start: Mapping[str, Any] | None = None, **kwargs):
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        progress: NotebookProgress | None = None,
+        km=None,
+        kernel_start: Mapping[str, Any] | None = None,
+        **kwargs,
+    ):
         if progress is not None:
             _report_cells(nb_man, progress)
-        return cls._execute(nb_man, kernel_name, progress=progress, km=km, kernel_start=dict(kernel_start or {}),
-                            **kwargs)
+        return cls._execute(
+            nb_man, kernel_name, progress=progress, km=km, kernel_start=dict(kernel_start or {}), **kwargs
+        )
 
     @classmethod
-    def _execute(cls, nb_man, kernel_name, *, progress: NotebookProgress | None, km, kernel_start: dict,
-                 log_output=False, start_timeout=60, execution_timeout=None, **kwargs):
+    def _execute(
+        cls,
+        nb_man,
+        kernel_name,
+        *,
+        progress: NotebookProgress | None,
+        km,
+        kernel_start: dict,
+        log_output=False,
+        start_timeout=60,
+        execution_timeout=None,
+        **kwargs,
+    ):
         """What ``NBClientEngine.execute_managed_notebook`` does, with what the cells print and the
         kernel process's own output (e.g. jupyter_client's warnings, a crash) going to the
         notebook's log, and the given kernel manager."""
@@ -83,8 +103,9 @@ def _report_cells(nb_man, progress: NotebookProgress) -> None:
         failed.add(cell_index)
         error = kw.get("exception")
         if cell_index in numbers and error is not None:
-            progress.cell_failed(numbers[cell_index], getattr(error, "ename", type(error).__name__),
-                                 getattr(error, "evalue", str(error)))
+            progress.cell_failed(
+                numbers[cell_index], getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error))
+            )
         return cell_exception(cell, cell_index, **kw)
 
     def on_complete(cell, cell_index=None, **kw):

@@ -46,7 +46,10 @@ def _git(repo: str | Path, *args: str) -> str | None:
     try:
         done = subprocess.run(
             ["git", "-C", str(repo), *args],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import nbformat
 import papermill
@@ -31,9 +32,7 @@ def declared_parameters(notebook: str | Path) -> list[str]:
         ) from exc
 
 
-def select_parameters(
-    notebooks: Sequence[str | Path], available: Iterable[str]
-) -> dict[Path, list[str]]:
+def select_parameters(notebooks: Sequence[str | Path], available: Iterable[str]) -> dict[Path, list[str]]:
     """For each notebook, the parameter names it declares, all of which the run must provide.
 
     Raises :class:`NotebookParameterError` naming every notebook and parameter the run cannot

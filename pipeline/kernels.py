@@ -31,8 +31,9 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .log import format_duration
 from .stages import Stage
@@ -104,8 +105,15 @@ class NotebookKernel:
     ``on_event(EXECUTED, self)`` is called, in its thread, once the notebook ran (the kernel then
     shuts down), and ``on_event(EXITED, self)`` last, once the kernel is gone."""
 
-    def __init__(self, stage: Stage, *, cwd: Path, extra_env: Mapping[str, str],
-                 cell_timeout: Callable[[], int | None], on_event: Callable[[str, "NotebookKernel"], None]):
+    def __init__(
+        self,
+        stage: Stage,
+        *,
+        cwd: Path,
+        extra_env: Mapping[str, str],
+        cell_timeout: Callable[[], int | None],
+        on_event: Callable[[str, NotebookKernel], None],
+    ):
         self.stage = stage
         self.cwd = cwd
         self.extra_env = dict(extra_env)  # on top of this process's environment
@@ -235,18 +243,23 @@ class NotebookKernel:
             self.note = "kernel started ahead of the notebook's turn (nothing to pre-import)"
             return km
         started = time.monotonic()
-        problem = await warm_up(km, warm_up_code(self._imports), timeout=self.cell_timeout,
-                                stopped=lambda: self._stopped)
+        problem = await warm_up(
+            km, warm_up_code(self._imports), timeout=self.cell_timeout, stopped=lambda: self._stopped
+        )
         if self._stopped:  # cancelled or killed meanwhile: no fresh kernel
             return km
         modules = ", ".join(dict.fromkeys(i.module for i in self._imports))
         if problem is None:
-            self.note = (f"kernel started ahead of the notebook's turn, {modules} pre-imported"
-                         f" in {format_duration(time.monotonic() - started)}")
+            self.note = (
+                f"kernel started ahead of the notebook's turn, {modules} pre-imported"
+                f" in {format_duration(time.monotonic() - started)}"
+            )
             return km
         await shut_down(km, now=True)
-        self.note = (f"kernel started ahead of the notebook's turn, but pre-importing {modules} failed or"
-                     f" printed ({problem}): a fresh kernel runs the notebook")
+        self.note = (
+            f"kernel started ahead of the notebook's turn, but pre-importing {modules} failed or"
+            f" printed ({problem}): a fresh kernel runs the notebook"
+        )
         fresh = _manager()
         return fresh if await self._start(fresh) is None else _manager()
 
@@ -255,7 +268,10 @@ class NotebookKernel:
         try:
             await km.start_kernel(
                 extra_arguments=IPYTHON_ARGUMENTS if km.ipykernel else [],
-                cwd=str(self.cwd), env=self.env(), stdout=self.output.fd, stderr=self.output.fd,
+                cwd=str(self.cwd),
+                env=self.env(),
+                stdout=self.output.fd,
+                stderr=self.output.fd,
             )
         except Exception as exc:
             await shut_down(km, now=True)  # whatever part of it did start
@@ -289,8 +305,12 @@ class KernelPool:
         """The notebook's kernel, started now if it was not yet."""
         if stage.stem not in self._kernels:
             self._kernels[stage.stem] = NotebookKernel(
-                stage, cwd=self.cwd, extra_env=self.extra_env(stage), cell_timeout=lambda: self.cell_timeout,
-                on_event=lambda event, kernel: self.events.put((event, kernel)))
+                stage,
+                cwd=self.cwd,
+                extra_env=self.extra_env(stage),
+                cell_timeout=lambda: self.cell_timeout,
+                on_event=lambda event, kernel: self.events.put((event, kernel)),
+            )
         return self._kernels[stage.stem]
 
     def cancel_waiting(self) -> None:
@@ -312,8 +332,7 @@ class KernelPool:
                 kernel.kill()
 
 
-async def warm_up(km: Any, code: str, *, timeout: Callable[[], int | None],
-                  stopped: Callable[[], bool]) -> str | None:
+async def warm_up(km: Any, code: str, *, timeout: Callable[[], int | None], stopped: Callable[[], bool]) -> str | None:
     """Run ``code`` silently in the kernel of ``km``: ``None`` if it ran without error and put
     nothing on display within ``timeout()`` seconds, else what happened."""
     kc = km.client()
@@ -328,8 +347,9 @@ async def warm_up(km: Any, code: str, *, timeout: Callable[[], int | None],
         kc.stop_channels()
 
 
-async def _silent_outcome(kc: Any, msg_id: str, *, timeout: Callable[[], int | None],
-                          stopped: Callable[[], bool]) -> str | None:
+async def _silent_outcome(
+    kc: Any, msg_id: str, *, timeout: Callable[[], int | None], stopped: Callable[[], bool]
+) -> str | None:
     started = time.monotonic()
     shown = set()
     while True:

@@ -58,7 +58,7 @@ class RunLog:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "RunLog":
+    def __enter__(self) -> RunLog:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .log import format_duration
 from .report import PAGE_CSS, error_text, status_badge
@@ -39,9 +40,13 @@ def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            manifest = {"run_date": run_dir.parent.name, "run_id": run_dir.name, "status": "unreadable",
-                        "error": {"notebook": "manifest.json", "ename": type(exc).__name__, "evalue": str(exc)},
-                        "notebooks": []}
+            manifest = {
+                "run_date": run_dir.parent.name,
+                "run_id": run_dir.name,
+                "status": "unreadable",
+                "error": {"notebook": "manifest.json", "ename": type(exc).__name__, "evalue": str(exc)},
+                "notebooks": [],
+            }
         manifest["folder"] = run_dir.relative_to(reports_dir).as_posix()
         runs.append(manifest)
     runs.sort(key=lambda m: (str(m.get("run_date")), str(m.get("started") or ""), str(m.get("run_id"))), reverse=True)
@@ -60,7 +65,7 @@ def latest_figures(runs: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | N
 
 def render_overview(runs: list[Mapping[str, Any]], now: datetime | None = None) -> str:
     """The HTML of the top-level index for ``runs`` (from :func:`collect_runs`)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     dates = sorted({str(r.get("run_date")) for r in runs}, reverse=True)
     latest_status = {d: next(r.get("status") for r in runs if str(r.get("run_date")) == d) for d in dates}
     counts = {}
@@ -73,7 +78,7 @@ def render_overview(runs: list[Mapping[str, Any]], now: datetime | None = None) 
         f"<title>Pipeline runs: {len(dates)} dates</title><style>{PAGE_CSS}{_CSS}</style></head><body>",
         "<h1>Pipeline runs</h1>",
         f'<p class="muted">{len(dates)} date{"s" if len(dates) != 1 else ""}, {len(runs)} run'
-        f'{"s" if len(runs) != 1 else ""}; latest run of each date: '
+        f"{'s' if len(runs) != 1 else ''}; latest run of each date: "
         + (", ".join(f"{n} {escape(str(s))}" for s, n in sorted(counts.items())) or "none")
         + f". Built {now:%Y-%m-%d %H:%M} UTC from the run folders' manifests.</p>",
     ]
@@ -83,7 +88,7 @@ def render_overview(runs: list[Mapping[str, Any]], now: datetime | None = None) 
         parts.append(
             f'<p class="muted">Published by the most recent successful run, <a href="{escape(source["folder"])}/'
             f'{INDEX_NAME}">{escape(str(source["run_date"]))} / {escape(str(source["run_id"]))}</a>, finished '
-            f'{escape(_time(source.get("finished")))} UTC.</p>'
+            f"{escape(_time(source.get('finished')))} UTC.</p>"
         )
         parts.extend(f'<figure><img src="{escape(path)}" alt="{escape(name)}"></figure>' for name, path in figures)
     parts.append("<h2>Runs, newest first</h2>")
@@ -105,17 +110,19 @@ tr.first-of-date td { border-top: 2px solid #8c959f; } td.date { font-weight: 60
 
 
 def _runs_table(runs: list[Mapping[str, Any]], dates: list[str]) -> str:
-    rows = ["<table><tr><th>date</th><th>run</th><th>status</th><th>started (UTC)</th><th>duration</th>"
-            "<th>reports</th><th>failure</th></tr>"]
+    rows = [
+        "<table><tr><th>date</th><th>run</th><th>status</th><th>started (UTC)</th><th>duration</th>"
+        "<th>reports</th><th>failure</th></tr>"
+    ]
     for date in dates:
         of_date = [r for r in runs if str(r.get("run_date")) == date]
         for position, run in enumerate(of_date):
-            date_cell = (f'<td class="date" rowspan="{len(of_date)}">{escape(date)}</td>' if position == 0 else "")
+            date_cell = f'<td class="date" rowspan="{len(of_date)}">{escape(date)}</td>' if position == 0 else ""
             failure = error_text(run.get("error"), notebook=True)
             rows.append(
                 f'<tr class="{"first-of-date" if position == 0 else ""}">{date_cell}'
                 f'<td><a href="{escape(run["folder"])}/{INDEX_NAME}">'
-                f'<code>{escape(str(run.get("run_id")))}</code></a></td>'
+                f"<code>{escape(str(run.get('run_id')))}</code></a></td>"
                 f"<td>{status_badge(str(run.get('status')))}</td><td>{escape(_time(run.get('started')))}</td>"
                 f'<td class="num">{format_duration(run.get("duration_seconds"))}</td>'
                 f"<td>{_report_links(run)}</td><td>{failure}</td></tr>"
@@ -125,8 +132,11 @@ def _runs_table(runs: list[Mapping[str, Any]], dates: list[str]) -> str:
 
 
 def _report_links(run: Mapping[str, Any]) -> str:
-    links = [f'<a href="{escape(run["folder"])}/{escape(nb["html"])}">{escape(Path(nb["name"]).stem)}</a>'
-             for nb in run.get("notebooks") or [] if nb.get("html")]
+    links = [
+        f'<a href="{escape(run["folder"])}/{escape(nb["html"])}">{escape(Path(nb["name"]).stem)}</a>'
+        for nb in run.get("notebooks") or []
+        if nb.get("html")
+    ]
     return " &middot; ".join(links) or '<span class="muted">-</span>'
 
 

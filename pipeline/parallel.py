@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from .collect import Collector
 from .kernels import KernelPool, NotebookKernel
@@ -29,8 +30,9 @@ from .stages import Stage
 
 
 @contextlib.contextmanager
-def notebook_kernels(stages: Sequence[Stage], *, max_parallel: int, cwd: Path,
-                     at_once: Callable[[Stage], int]) -> Iterator[tuple[Schedule, KernelPool]]:
+def notebook_kernels(
+    stages: Sequence[Stage], *, max_parallel: int, cwd: Path, at_once: Callable[[Stage], int]
+) -> Iterator[tuple[Schedule, KernelPool]]:
     """The schedule and the kernels of a run. The kernels of the notebooks that can start
     first are started at once, while the runner prepares the run; none outlives the block.
     ``at_once(stage)``: how many notebooks may run at the same time as that one, itself included
@@ -46,8 +48,16 @@ def notebook_kernels(stages: Sequence[Stage], *, max_parallel: int, cwd: Path,
         kernels.close()
 
 
-def run_notebooks(notebooks: Sequence[NotebookResult], schedule: Schedule, kernels: KernelPool, log: RunLog, *,
-                  console: str, run_date: str, numbering: tuple[int, int] | None = None) -> None:
+def run_notebooks(
+    notebooks: Sequence[NotebookResult],
+    schedule: Schedule,
+    kernels: KernelPool,
+    log: RunLog,
+    *,
+    console: str,
+    run_date: str,
+    numbering: tuple[int, int] | None = None,
+) -> None:
     """Run ``notebooks`` (those of ``schedule``'s stages, in the same order) as the schedule
     allows, each with its progress shown as ``console`` says and logged in its ``logs/`` file;
     return once every notebook that ran has its pages rendered (kernels may still be shutting
@@ -57,8 +67,16 @@ def run_notebooks(notebooks: Sequence[NotebookResult], schedule: Schedule, kerne
     first, total = numbering or (1, len(notebooks))
     collector = Collector(log, subtitle=run_date)
     with _live_console(log, console) as live:
-        run = _Run(notebooks, schedule, kernels, log, console=console, live=live, collector=collector,
-                   tags=[f"[{i}/{total}] {nb.name}" for i, nb in enumerate(notebooks, first)])
+        run = _Run(
+            notebooks,
+            schedule,
+            kernels,
+            log,
+            console=console,
+            live=live,
+            collector=collector,
+            tags=[f"[{i}/{total}] {nb.name}" for i, nb in enumerate(notebooks, first)],
+        )
         try:
             run.until_done()
         except KeyboardInterrupt as exc:
@@ -70,22 +88,37 @@ def run_notebooks(notebooks: Sequence[NotebookResult], schedule: Schedule, kerne
             run.report_not_run()
 
 
-def run_notebook(nb: NotebookResult, *, cwd: Path, timeout: int | None, progress: NotebookProgress | None = None,
-                 kernel_manager: Any = None, env: Mapping[str, str] | None = None) -> NotebookResult:
+def run_notebook(
+    nb: NotebookResult,
+    *,
+    cwd: Path,
+    timeout: int | None,
+    progress: NotebookProgress | None = None,
+    kernel_manager: Any = None,
+    env: Mapping[str, str] | None = None,
+) -> NotebookResult:
     """Execute one notebook (in the kernel of ``kernel_manager`` if it has one, see
     :func:`pipeline.execute.execute_notebook`) and record status, times and error on ``nb``."""
     from .execute import execute_notebook  # papermill: the runner imports it once kernels start
 
-    nb.started = datetime.now(timezone.utc)
+    nb.started = datetime.now(UTC)
     clock = time.monotonic()
     try:
-        nb.error = execute_notebook(nb.input_path, nb.output_path, nb.parameters, cwd=cwd, timeout=timeout,
-                                    progress=progress, kernel_manager=kernel_manager, env=env)
+        nb.error = execute_notebook(
+            nb.input_path,
+            nb.output_path,
+            nb.parameters,
+            cwd=cwd,
+            timeout=timeout,
+            progress=progress,
+            kernel_manager=kernel_manager,
+            env=env,
+        )
     except BaseException as exc:  # what execute_notebook does not turn into a result (Ctrl-C, a bug)
         nb.error = NotebookError(nb.name, None, None, type(exc).__name__, str(exc) or "the run was interrupted")
         raise
     finally:
-        nb.finished = datetime.now(timezone.utc)
+        nb.finished = datetime.now(UTC)
         nb.duration_seconds = time.monotonic() - clock
         nb.status = SUCCEEDED if nb.error is None else FAILED
     return nb
@@ -110,8 +143,18 @@ def _live_console(log: RunLog, console: str) -> Iterator[LiveLine | None]:
 class _Run:
     """The notebooks of one run (by stem) and what happens to each."""
 
-    def __init__(self, notebooks: Sequence[NotebookResult], schedule: Schedule, kernels: KernelPool, log: RunLog,
-                 *, console: str, live: LiveLine | None, collector: Collector, tags: list[str]):
+    def __init__(
+        self,
+        notebooks: Sequence[NotebookResult],
+        schedule: Schedule,
+        kernels: KernelPool,
+        log: RunLog,
+        *,
+        console: str,
+        live: LiveLine | None,
+        collector: Collector,
+        tags: list[str],
+    ):
         self.notebooks = {nb.stem: nb for nb in notebooks}
         self.tags = {nb.stem: tag for nb, tag in zip(notebooks, tags)}
         self.schedule = schedule
@@ -164,14 +207,21 @@ class _Run:
 
     def _execute(self, nb: NotebookResult, tag: str, kernel: NotebookKernel, kernel_manager: Any) -> None:
         """In the kernel's thread: run the notebook, its progress shown and logged."""
-        with NotebookProgress(tag, nb.log_path, mode=self.console, console=self.log.stream, say=self.say,
-                              live=self.live) as progress:
+        with NotebookProgress(
+            tag, nb.log_path, mode=self.console, console=self.log.stream, say=self.say, live=self.live
+        ) as progress:
             kernel.output.attach(nb.log_path)
             how = kernel.describe()
             if how:
                 progress.event(how)
-            run_notebook(nb, cwd=self.kernels.cwd, timeout=self.kernels.cell_timeout, progress=progress,
-                         kernel_manager=kernel_manager, env=kernel.env())
+            run_notebook(
+                nb,
+                cwd=self.kernels.cwd,
+                timeout=self.kernels.cell_timeout,
+                progress=progress,
+                kernel_manager=kernel_manager,
+                env=kernel.env(),
+            )
 
     def _next_ended(self) -> NotebookKernel:
         """The kernel of the next running notebook to end: its cells have run (or its kernel

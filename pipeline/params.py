@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -75,7 +76,7 @@ def parse_input_uri(value: Any, root: Path) -> str:
         return str(resolve_local_path(text, root))
     if match.group(1).lower() != "s3":
         raise ValueError(f"must be a local folder or s3://bucket/prefix, got the URI {text!r}")
-    bucket = text[match.end():].split("/", 1)[0]
+    bucket = text[match.end() :].split("/", 1)[0]
     if not bucket or "@" in bucket or ":" in bucket:
         raise ValueError(f"must be s3://bucket/prefix with a bucket name, got {text!r}")
     return text
@@ -146,7 +147,7 @@ def parse_staging_uri(value: Any, root: Path) -> str | None:
         return None
     text = _non_empty_str(value)
     match = URI_SCHEME.match(text)
-    bucket = text[match.end():].split("/", 1)[0] if match else ""
+    bucket = text[match.end() :].split("/", 1)[0] if match else ""
     if not match or match.group(1).lower() != "s3" or not bucket or "@" in bucket or ":" in bucket:
         raise ValueError(f"must be s3://bucket/prefix, got {text!r}")
     return text
@@ -203,28 +204,76 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("input_uri", parse_input_uri,
-        help="Input root: a local folder (relative to the repo root) or s3://bucket/prefix."),
-    Key("warehouse_url", parse_warehouse_url,
-        help="SQLAlchemy URL of the warehouse, without password."),
-    Key("reports_dir", parse_local_dir, notebook=False,
-        help="Where run folders <reports_dir>/<date>/<run id>/ are created."),
-    Key("session_gap_minutes", parse_positive_int, required=False, default=30,
-        help="Inactivity gap that ends a listening session."),
-    Key("notebook_timeout_seconds", parse_positive_int, required=False, default=3600, notebook=False,
-        help="Maximum run time of one notebook cell."),
-    Key("partition_lookaround_days", parse_non_negative_int, required=False, default=1,
-        help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
-    Key("archive_processed_inputs", parse_bool, required=False, default=False,
-        help="After a successful load, move the dated stream folder of D-k, which no later date reads, to archived/ (off: inputs stay immutable)."),
-    Key("engine", parse_engine, required=False, default="duckdb",
-        help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
-    Key("staging_uri", parse_staging_uri, required=False, default=None,
-        help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),
-    Key("s3_endpoint_url", parse_endpoint_url, required=False, default=None,
-        help="Endpoint of an S3-compatible store (default: AWS S3)."),
-    Key("redshift_iam_role", parse_iam_role_arn, required=False, default=None,
-        help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys)."),
+    Key(
+        "input_uri",
+        parse_input_uri,
+        help="Input root: a local folder (relative to the repo root) or s3://bucket/prefix.",
+    ),
+    Key("warehouse_url", parse_warehouse_url, help="SQLAlchemy URL of the warehouse, without password."),
+    Key(
+        "reports_dir",
+        parse_local_dir,
+        notebook=False,
+        help="Where run folders <reports_dir>/<date>/<run id>/ are created.",
+    ),
+    Key(
+        "session_gap_minutes",
+        parse_positive_int,
+        required=False,
+        default=30,
+        help="Inactivity gap that ends a listening session.",
+    ),
+    Key(
+        "notebook_timeout_seconds",
+        parse_positive_int,
+        required=False,
+        default=3600,
+        notebook=False,
+        help="Maximum run time of one notebook cell.",
+    ),
+    Key(
+        "partition_lookaround_days",
+        parse_non_negative_int,
+        required=False,
+        default=1,
+        help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k.",
+    ),
+    Key(
+        "archive_processed_inputs",
+        parse_bool,
+        required=False,
+        default=False,
+        help="After a successful load, move the dated stream folder of D-k, which no later date reads, "
+        "to archived/ (off: inputs stay immutable).",
+    ),
+    Key(
+        "engine",
+        parse_engine,
+        required=False,
+        default="duckdb",
+        help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse).",
+    ),
+    Key(
+        "staging_uri",
+        parse_staging_uri,
+        required=False,
+        default=None,
+        help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse).",
+    ),
+    Key(
+        "s3_endpoint_url",
+        parse_endpoint_url,
+        required=False,
+        default=None,
+        help="Endpoint of an S3-compatible store (default: AWS S3).",
+    ),
+    Key(
+        "redshift_iam_role",
+        parse_iam_role_arn,
+        required=False,
+        default=None,
+        help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys).",
+    ),
 )
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
@@ -252,8 +301,7 @@ class Params:
 def sanitise(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with ``user:password@`` in URL strings replaced by ``user:***@``."""
     return {
-        k: re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1***@", v) if isinstance(v, str) else v
-        for k, v in values.items()
+        k: re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1***@", v) if isinstance(v, str) else v for k, v in values.items()
     }
 
 
@@ -268,9 +316,7 @@ def parse_params(raw: Any, source: str | Path | None = None, root: Path | None =
         if name not in KEYS_BY_NAME:
             close = difflib.get_close_matches(str(name), KEYS_BY_NAME, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(
-                f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}"
-            )
+            problems.append(f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}")
     values: dict[str, Any] = {}
     for key in KEYS:
         if key.name not in raw:
@@ -312,8 +358,6 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)

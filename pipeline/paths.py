@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import PipelineError, RunFolderError
 from .stages import NOTEBOOK_GLOB
+
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -52,8 +53,8 @@ def discover_notebooks(notebooks_dir: str | Path) -> list[Path]:
 
 def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id: UTC time plus 4 random hex digits, e.g. ``20261127T193501Z-3f2a``."""
-    now = now or datetime.now(timezone.utc)
-    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def validate_run_id(run_id: str) -> str:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from .log import format_duration
 
@@ -48,12 +49,12 @@ class LiveLine:
         self._ticker = threading.Thread(target=self._tick, name="live-line", daemon=True)
         self._ticker.start()
 
-    def add(self, progress: "NotebookProgress") -> None:
+    def add(self, progress: NotebookProgress) -> None:
         with self._lock:
             self._running.append(progress)
             self._draw()
 
-    def remove(self, progress: "NotebookProgress") -> None:
+    def remove(self, progress: NotebookProgress) -> None:
         with self._lock:
             self._running.remove(progress)
             self._draw()
@@ -90,7 +91,7 @@ class LiveLine:
         text = SEPARATOR.join(progress.status() for progress in self._running)
         width = _width(self.console)
         if width is not None and len(text) >= width:
-            text = text[:max(width - 4, 0)] + "..."
+            text = text[: max(width - 4, 0)] + "..."
         self.console.write(CLEAR_LINE + text)
         self.console.flush()
         self._shown = True
@@ -112,8 +113,16 @@ def _width(console: TextIO) -> int | None:
 class NotebookProgress:
     """Reports the execution of one notebook (see the module docstring); use as a context manager."""
 
-    def __init__(self, tag: str, log_path: str | Path, *, mode: str, console: TextIO,
-                 say: Callable[[str], None], live: LiveLine | None = None):
+    def __init__(
+        self,
+        tag: str,
+        log_path: str | Path,
+        *,
+        mode: str,
+        console: TextIO,
+        say: Callable[[str], None],
+        live: LiveLine | None = None,
+    ):
         """``tag`` names the notebook in every line (``[2/4] 02_genre_kpis.ipynb``); ``console``
         gets the ``live`` line, through ``live`` when given (the line notebooks running at the
         same time share), else through a line of its own; ``say`` gets a line per finished cell,
@@ -136,7 +145,7 @@ class NotebookProgress:
         self._log: TextIO | None = None
         self._line_open = False  # the last thing a cell printed did not end its line
 
-    def __enter__(self) -> "NotebookProgress":
+    def __enter__(self) -> NotebookProgress:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         # A stage rerun in the same folder appends: the log keeps every attempt.
         self._log = open(self.log_path, "a", encoding="utf-8")
@@ -179,8 +188,9 @@ class NotebookProgress:
         took = format_duration(time.monotonic() - self._cell_started)
         outcome = "FAILED" if failed else "done"
         self.event(f"cell {number}/{self.code_cells} {outcome} in {took}")
-        self.say(f"{self.tag} cell {number}/{self.code_cells} {outcome} in {took}"
-                 f" ({format_duration(self.elapsed)} so far)")
+        self.say(
+            f"{self.tag} cell {number}/{self.code_cells} {outcome} in {took} ({format_duration(self.elapsed)} so far)"
+        )
 
     def write(self, text: str) -> None:
         """What a cell printed (stdout or stderr), as it comes: kept in the log only. (With
@@ -207,5 +217,5 @@ class NotebookProgress:
     # -------------------------------------------------------------------- internals
 
     def event(self, text: str) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.write(("\n" if self._line_open else "") + f"[{stamp}] {text}\n")

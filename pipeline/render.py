@@ -51,8 +51,15 @@ def code_page_path(html_path: str | Path) -> Path:
     return html_path.with_name(html_path.stem + CODE_PAGE_SUFFIX)
 
 
-def render_notebook(executed: str | Path, html_path: str | Path, exporter=None, *, subtitle: str | None = None,
-                    other_page: str | None = None, index_page: str | None = None) -> Path:
+def render_notebook(
+    executed: str | Path,
+    html_path: str | Path,
+    exporter=None,
+    *,
+    subtitle: str | None = None,
+    other_page: str | None = None,
+    index_page: str | None = None,
+) -> Path:
     """Render the executed notebook to ``html_path`` and return it.
 
     The page title is the notebook's first ``# heading`` (else its file name), then ``subtitle``
@@ -68,8 +75,7 @@ def render_notebook(executed: str | Path, html_path: str | Path, exporter=None, 
     nb.metadata["title"] = f"{title} · {subtitle}" if subtitle else title
     resources = {
         "metadata": {"name": executed.stem, "path": str(executed.parent)},
-        "report_bar": {"shows_code": not exporter.exclude_input, "other_page": other_page,
-                       "index_page": index_page},
+        "report_bar": {"shows_code": not exporter.exclude_input, "other_page": other_page, "index_page": index_page},
     }
     with warnings.catch_warnings():
         # scrapbook's scrap outputs have no visible representation; that is expected.
@@ -79,18 +85,26 @@ def render_notebook(executed: str | Path, html_path: str | Path, exporter=None, 
     return html_path
 
 
-def render_pages(executed: str | Path, html_path: str | Path, exporters=None, *, subtitle: str | None = None,
-                 index_page: str | None = None) -> tuple[Path, Path]:
+def render_pages(
+    executed: str | Path,
+    html_path: str | Path,
+    exporters=None,
+    *,
+    subtitle: str | None = None,
+    index_page: str | None = None,
+) -> tuple[Path, Path]:
     """Both pages of an executed notebook: the report at ``html_path`` and the code-visible page
     beside it (:func:`code_page_path`), each linking to the other. ``exporters`` is a pair
     ``(report, code)`` from :func:`html_exporter` to reuse across notebooks."""
     report_exporter, code_exporter = exporters or (html_exporter(show_code=False), html_exporter())
     html_path = Path(html_path)
     code_path = code_page_path(html_path)
-    render_notebook(executed, html_path, report_exporter, subtitle=subtitle, other_page=code_path.name,
-                    index_page=index_page)
-    render_notebook(executed, code_path, code_exporter, subtitle=subtitle, other_page=html_path.name,
-                    index_page=index_page)
+    render_notebook(
+        executed, html_path, report_exporter, subtitle=subtitle, other_page=code_path.name, index_page=index_page
+    )
+    render_notebook(
+        executed, code_path, code_exporter, subtitle=subtitle, other_page=html_path.name, index_page=index_page
+    )
     return html_path, code_path
 
 
@@ -111,4 +125,4 @@ def external_references(html: str) -> list[str]:
     Used by the tests; an empty list means the page renders offline. (A markdown link a
     notebook author wrote is a plain ``<a href>`` and would be listed too.)
     """
-    return [html[m.start(): m.end() + 40] for m in _EXTERNAL_REF.finditer(html)]
+    return [html[m.start() : m.end() + 40] for m in _EXTERNAL_REF.finditer(html)]

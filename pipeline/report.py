@@ -9,10 +9,11 @@ notebook published (:mod:`pipeline.figures`) are shown as images.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .log import format_duration
 from .results import FAILED, INCOMPLETE, NOT_RUN, SUCCEEDED, NotebookResult
@@ -198,9 +199,11 @@ def render_index(manifest: Mapping[str, Any]) -> str:
     parts.append(_kv_table(m["params"]))
     parts.append("<h2>Environment</h2>")
     parts.append(_kv_table({"python": m.get("python"), **m.get("packages", {})}))
-    parts.append('<p class="muted">Machine-readable: <a href="manifest.json">manifest.json</a>'
-                 ' &middot; runner output: <a href="run.log">run.log</a>'
-                 ' &middot; every run and date: <a href="../../index.html">all runs</a></p>')
+    parts.append(
+        '<p class="muted">Machine-readable: <a href="manifest.json">manifest.json</a>'
+        ' &middot; runner output: <a href="run.log">run.log</a>'
+        ' &middot; every run and date: <a href="../../index.html">all runs</a></p>'
+    )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -242,7 +245,9 @@ def _failure(error: Mapping[str, Any]) -> str:
         f"<p><code>{escape(error['ename'])}</code>: {escape(error.get('evalue') or '')}</p>",
     ]
     if error.get("html"):
-        html.append(f'<p><a href="{escape(error["html"])}#papermill-error-cell">open the failing cell in the report</a></p>')
+        html.append(
+            f'<p><a href="{escape(error["html"])}#papermill-error-cell">open the failing cell in the report</a></p>'
+        )
     if error.get("source"):
         html.append(f"<details open><summary>cell source</summary><pre>{escape(error['source'])}</pre></details>")
     html.append("</div>")
@@ -267,7 +272,7 @@ def _notebooks_table(entries: list[Mapping[str, Any]]) -> str:
     for i, e in enumerate(entries, 1):
         err_text = error_text(e.get("error"))
         rows.append(
-            f"<tr><td class=num>{i}</td><td><a href=\"#nb-{escape(e['name'])}\">{escape(e['name'])}</a></td>"
+            f'<tr><td class=num>{i}</td><td><a href="#nb-{escape(e["name"])}">{escape(e["name"])}</a></td>'
             f"<td>{status_badge(e['status'])}</td><td class=num>{format_duration(e.get('duration_seconds'))}</td>"
             f"<td>{_links(e)}</td><td>{err_text}</td></tr>"
         )
@@ -285,22 +290,25 @@ def _notebook_section(entry: Mapping[str, Any]) -> str:
     figures = entry.get("figures") or {}
     # A published figure's scrap holds no data (its image is the figure shown below).
     html.append(render_scraps({k: v for k, v in (entry.get("scraps") or {}).items() if k not in figures}))
-    html.extend(f'<figure><img src="{escape(path)}" alt="{escape(name)}"></figure>'
-                for name, path in figures.items())
+    html.extend(f'<figure><img src="{escape(path)}" alt="{escape(name)}"></figure>' for name, path in figures.items())
     if entry.get("attempts"):
         html.append(_attempts(entry["attempts"]))
     return "\n".join(html)
 
 
 def _attempts(attempts: list[Mapping[str, Any]]) -> str:
-    rows = ["<h3>earlier attempts</h3>",
-            "<table><tr><th>try</th><th>status</th><th>started (UTC)</th><th>files</th><th>error</th></tr>"]
+    rows = [
+        "<h3>earlier attempts</h3>",
+        "<table><tr><th>try</th><th>status</th><th>started (UTC)</th><th>files</th><th>error</th></tr>",
+    ]
     for number, attempt in enumerate(attempts, 1):
         err = attempt.get("error")
         err_text = escape(f"{err['ename']}: {err.get('evalue') or ''}") if err else ""
-        rows.append(f"<tr><td class=num>{number}</td><td>{status_badge(attempt.get('status') or NOT_RUN)}</td>"
-                    f"<td>{escape(str(attempt.get('started') or '-'))}</td><td>{_links(attempt)}</td>"
-                    f"<td>{err_text}</td></tr>")
+        rows.append(
+            f"<tr><td class=num>{number}</td><td>{status_badge(attempt.get('status') or NOT_RUN)}</td>"
+            f"<td>{escape(str(attempt.get('started') or '-'))}</td><td>{_links(attempt)}</td>"
+            f"<td>{err_text}</td></tr>"
+        )
     rows.append("</table>")
     return "\n".join(rows)
 
@@ -325,7 +333,9 @@ def render_scraps(scraps: Mapping[str, Any]) -> str:
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             html.append(_records_table(value))
         elif isinstance(value, list) and all(_is_scalar(v) for v in value):
-            html.append("<p>" + (escape(", ".join(_text(v) for v in value)) or '<span class="muted">(empty)</span>') + "</p>")
+            html.append(
+                "<p>" + (escape(", ".join(_text(v) for v in value)) or '<span class="muted">(empty)</span>') + "</p>"
+            )
         else:
             html.append(f"<pre>{escape(json.dumps(value, indent=2, ensure_ascii=False))}</pre>")
     return "\n".join(html)
@@ -375,10 +385,7 @@ def _records_table(records: list[Mapping[str, Any]]) -> str:
     for record in records:
         columns.extend(str(k) for k in record if str(k) not in columns)
     head = "<tr>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"
-    body = [
-        "<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>"
-        for r in records[:MAX_TABLE_ROWS]
-    ]
+    body = ["<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>" for r in records[:MAX_TABLE_ROWS]]
     more = ""
     if len(records) > MAX_TABLE_ROWS:
         more = f'<p class="muted">{len(records) - MAX_TABLE_ROWS} more rows in manifest.json</p>'

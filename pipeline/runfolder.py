@@ -19,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .errors import RunFolderError
 
@@ -51,8 +52,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunFolderError(
-            f"{run_dir} exists but holds no {MANIFEST}: it is not a run folder the runner made; "
-            "choose another --run-id"
+            f"{run_dir} exists but holds no {MANIFEST}: it is not a run folder the runner made; choose another --run-id"
         ) from None
     except (OSError, ValueError) as exc:
         raise RunFolderError(f"{path} cannot be read: {exc}") from None
@@ -61,8 +61,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def check_same_run(manifest: Mapping[str, Any], *, run_date: str, notebooks: list[str],
-                   params: Mapping[str, Any], run_dir: Path) -> None:
+def check_same_run(
+    manifest: Mapping[str, Any], *, run_date: str, notebooks: list[str], params: Mapping[str, Any], run_dir: Path
+) -> None:
     """Refuse to add a stage to a run folder made for another date, other notebooks or other params."""
     problems = []
     if manifest.get("run_date") != run_date:
@@ -76,7 +77,8 @@ def check_same_run(manifest: Mapping[str, Any], *, run_date: str, notebooks: lis
         problems.append(f"it was made with other params (different {', '.join(differing)})")
     if problems:
         raise RunFolderError(
-            f"cannot add a stage to run folder {run_dir}: " + "; ".join(problems)
+            f"cannot add a stage to run folder {run_dir}: "
+            + "; ".join(problems)
             + ". A run folder holds one run: use the params file it was made with, or another --run-id."
         )
 
@@ -85,8 +87,9 @@ def entry_of(manifest: Mapping[str, Any], notebook: str) -> dict[str, Any]:
     return next(e for e in manifest["notebooks"] if e["name"] == notebook)
 
 
-def set_aside_earlier_attempt(manifest: dict[str, Any], notebook: str, run_dir: Path,
-                              not_run_entry: dict[str, Any]) -> dict[str, Any] | None:
+def set_aside_earlier_attempt(
+    manifest: dict[str, Any], notebook: str, run_dir: Path, not_run_entry: dict[str, Any]
+) -> dict[str, Any] | None:
     """If ``notebook`` already ran in this folder, keep that attempt aside and reset its entry.
 
     Files become ``<stem>.try<N>.ipynb`` / ``.html`` / ``.code.html`` and the figures
@@ -104,8 +107,9 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], notebook: str, run_dir: 
     stem = Path(notebook).stem
     for key in ("ipynb", "html", "html_code"):
         kept[key] = _set_aside(run_dir, kept.get(key), stem, number)
-    kept["figures"] = {name: _set_aside(run_dir, path, stem, number)
-                       for name, path in (kept.get("figures") or {}).items()}
+    kept["figures"] = {
+        name: _set_aside(run_dir, path, stem, number) for name, path in (kept.get("figures") or {}).items()
+    }
     entries[position] = {**not_run_entry, "attempts": [*attempts, kept]}
     return kept
 
@@ -117,7 +121,7 @@ def _set_aside(run_dir: Path, name: str | None, stem: str, attempt: int) -> str 
     if not name:
         return None
     source = run_dir / name
-    target = source.with_name(f"{stem}.try{attempt}{source.name[len(stem):]}")
+    target = source.with_name(f"{stem}.try{attempt}{source.name[len(stem) :]}")
     if not source.exists():
         return None
     os.replace(source, target)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,8 +67,9 @@ def run_pipeline(
     stages = read_stages(notebooks)  # a malformed stage declaration stops every kind of run
     parallel = resolve_max_parallel(max_parallel)
     console = _console_mode(console, stream)
-    with notebook_kernels(stages, max_parallel=parallel, cwd=notebooks_dir,
-                          at_once=lambda stage: _at_once(stages, stage, parallel)) as (schedule, kernels):
+    with notebook_kernels(
+        stages, max_parallel=parallel, cwd=notebooks_dir, at_once=lambda stage: _at_once(stages, stage, parallel)
+    ) as (schedule, kernels):
         params = _loaded_params(params_path, kernels)
         from .execute import parameters_for, select_parameters  # papermill, while the first kernels start
 
@@ -98,9 +99,16 @@ def run_pipeline(
             finished = _now()
             status = SUCCEEDED if all(nb.status == SUCCEEDED for nb in results) else FAILED
             manifest = build_manifest(
-                run_date=run_date, run_id=run_id, status=status, started=started, finished=finished,
-                params=params.sanitised(), params_file=str(Path(params.source).resolve()),
-                notebooks_dir=str(notebooks_dir), run_dir=str(run_dir), notebooks=results,
+                run_date=run_date,
+                run_id=run_id,
+                status=status,
+                started=started,
+                finished=finished,
+                params=params.sanitised(),
+                params_file=str(Path(params.source).resolve()),
+                notebooks_dir=str(notebooks_dir),
+                run_dir=str(run_dir),
+                notebooks=results,
                 provenance=provenance,
             )
             write_manifest(manifest, run_dir / "manifest.json")
@@ -109,11 +117,22 @@ def run_pipeline(
             error = next((nb.error for nb in results if nb.error), None)
             if error is not None:
                 log.line(f"pipeline failed in {error.describe()}", always=True)
-            log.line(f"pipeline: {status} in {format_duration((finished - started).total_seconds())};"
-                     f" report {run_dir / 'index.html'}; all runs {overview}", always=error is not None)
+            log.line(
+                f"pipeline: {status} in {format_duration((finished - started).total_seconds())};"
+                f" report {run_dir / 'index.html'}; all runs {overview}",
+                always=error is not None,
+            )
             log.close()
-    return RunResult(run_date=run_date, run_id=run_id, run_dir=run_dir, status=status,
-                     started=started, finished=finished, notebooks=results, manifest=manifest)
+    return RunResult(
+        run_date=run_date,
+        run_id=run_id,
+        run_dir=run_dir,
+        status=status,
+        started=started,
+        finished=finished,
+        notebooks=results,
+        manifest=manifest,
+    )
 
 
 def run_stage(
@@ -149,8 +168,12 @@ def run_stage(
     console = _console_mode(console, stream)
     alone = replace(target, depends_on=())  # its prerequisites are checked in the run folder below
     # An orchestrator (Airflow) may run the stages beside this one at the same time.
-    with notebook_kernels([alone], max_parallel=1, cwd=notebooks_dir,
-                          at_once=lambda _: _at_once(stages, target, resolve_max_parallel(None))) as (schedule, kernels):
+    with notebook_kernels(
+        [alone],
+        max_parallel=1,
+        cwd=notebooks_dir,
+        at_once=lambda _: _at_once(stages, target, resolve_max_parallel(None)),
+    ) as (schedule, kernels):
         params = _loaded_params(params_path, kernels)
         from .execute import parameters_for, select_parameters  # papermill, while the kernel starts
 
@@ -160,8 +183,12 @@ def run_stage(
         date_dir = Path(params["reports_dir"]) / run_date
 
         def blank(path: Path, run_dir: Path) -> NotebookResult:
-            return NotebookResult(name=path.name, input_path=path, output_path=run_dir / path.name,
-                                  html_path=run_dir / f"{path.stem}.html")
+            return NotebookResult(
+                name=path.name,
+                input_path=path,
+                output_path=run_dir / path.name,
+                html_path=run_dir / f"{path.stem}.html",
+            )
 
         date_dir.mkdir(parents=True, exist_ok=True)
         with locked(date_dir):  # creating a folder and its first manifest is one step for others
@@ -170,28 +197,46 @@ def run_stage(
                 run_dir = date_dir / run_id
             else:
                 if needed:
-                    where = (f"run folder {date_dir / run_id} does not exist" if run_id is not None
-                             else "a new run folder would be empty (pass the --run-id of the run to continue)")
+                    where = (
+                        f"run folder {date_dir / run_id} does not exist"
+                        if run_id is not None
+                        else "a new run folder would be empty (pass the --run-id of the run to continue)"
+                    )
                     raise StageError(
                         f"cannot run stage {target.name} ({target.notebook}): {where}; it needs "
-                        + ", ".join(f"{s.name} ({s.notebook})" for s in needed) + " to have succeeded there first"
+                        + ", ".join(f"{s.name} ({s.notebook})" for s in needed)
+                        + " to have succeeded there first"
                     )
                 run_dir, run_id = create_run_dir(Path(params["reports_dir"]), run_date, run_id)
                 started = _now()
-                write_run_documents(build_manifest(
-                    run_date=run_date, run_id=run_id, status=INCOMPLETE, started=started, finished=started,
-                    params=sanitised, params_file=str(Path(params.source).resolve()),
-                    notebooks_dir=str(notebooks_dir), run_dir=str(run_dir),
-                    notebooks=[blank(p, run_dir) for p in notebooks], provenance=collect_provenance(),
-                ), run_dir)
+                write_run_documents(
+                    build_manifest(
+                        run_date=run_date,
+                        run_id=run_id,
+                        status=INCOMPLETE,
+                        started=started,
+                        finished=started,
+                        params=sanitised,
+                        params_file=str(Path(params.source).resolve()),
+                        notebooks_dir=str(notebooks_dir),
+                        run_dir=str(run_dir),
+                        notebooks=[blank(p, run_dir) for p in notebooks],
+                        provenance=collect_provenance(),
+                    ),
+                    run_dir,
+                )
 
         with locked(run_dir):
             manifest = read_manifest(run_dir)
             if existing:
-                check_same_run(manifest, run_date=run_date, notebooks=names, params=to_jsonable(sanitised),
-                               run_dir=run_dir)
-                missing = [(s, entry_of(manifest, s.notebook)["status"]) for s in needed
-                           if entry_of(manifest, s.notebook)["status"] != SUCCEEDED]
+                check_same_run(
+                    manifest, run_date=run_date, notebooks=names, params=to_jsonable(sanitised), run_dir=run_dir
+                )
+                missing = [
+                    (s, entry_of(manifest, s.notebook)["status"])
+                    for s in needed
+                    if entry_of(manifest, s.notebook)["status"] != SUCCEEDED
+                ]
                 if missing:
                     raise StageError(
                         f"cannot run stage {target.name} ({target.notebook}) in run folder {run_dir}: it needs "
@@ -200,8 +245,9 @@ def run_stage(
                         + ("it" if len(missing) == 1 else "them")
                         + f" with --run-id {run_id} --stage NAME"
                     )
-            earlier = set_aside_earlier_attempt(manifest, target.notebook, run_dir,
-                                                notebook_entry(blank(target.path, run_dir)))
+            earlier = set_aside_earlier_attempt(
+                manifest, target.notebook, run_dir, notebook_entry(blank(target.path, run_dir))
+            )
             if earlier is not None:
                 write_run_documents(manifest, run_dir)
             attempts = entry_of(manifest, target.notebook).get("attempts") or []
@@ -217,11 +263,14 @@ def run_stage(
         started = _now()
         log.line(f"pipeline: stage {target.name} of run {run_date} {run_id} with {params.source} -> {run_dir}")
         if earlier is not None:
-            log.line(f"pipeline: {target.notebook} ran here before ({earlier.get('status')});"
-                     f" kept as {earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}")
+            log.line(
+                f"pipeline: {target.notebook} ran here before ({earlier.get('status')});"
+                f" kept as {earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}"
+            )
         try:
-            run_notebooks([nb], schedule, kernels, log, console=console, run_date=run_date,
-                          numbering=(position, len(names)))
+            run_notebooks(
+                [nb], schedule, kernels, log, console=console, run_date=run_date, numbering=(position, len(names))
+            )
         finally:
             finished = _now()
             with locked(run_dir):
@@ -233,13 +282,24 @@ def run_stage(
             if nb.error is not None:
                 log.line(f"pipeline failed in {nb.error.describe()}", always=True)
             done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
-            log.line(f"pipeline: stage {target.name} {nb.status} in {format_duration((finished - started).total_seconds())};"
-                     f" run {manifest['status']} ({done} of {len(names)} notebooks succeeded);"
-                     f" report {run_dir / 'index.html'}; all runs {overview}", always=nb.error is not None)
+            log.line(
+                f"pipeline: stage {target.name} {nb.status} in {format_duration((finished - started).total_seconds())};"
+                f" run {manifest['status']} ({done} of {len(names)} notebooks succeeded);"
+                f" report {run_dir / 'index.html'}; all runs {overview}",
+                always=nb.error is not None,
+            )
             log.close()
-    return RunResult(run_date=run_date, run_id=run_id, run_dir=run_dir, status=manifest["status"],
-                     started=started, finished=finished, notebooks=[nb], manifest=manifest,
-                     stage=target.name)
+    return RunResult(
+        run_date=run_date,
+        run_id=run_id,
+        run_dir=run_dir,
+        status=manifest["status"],
+        started=started,
+        finished=finished,
+        notebooks=[nb],
+        manifest=manifest,
+        stage=target.name,
+    )
 
 
 def write_run_documents(manifest: dict[str, Any], run_dir: Path) -> None:
@@ -248,8 +308,9 @@ def write_run_documents(manifest: dict[str, Any], run_dir: Path) -> None:
     write_index(manifest, run_dir / "index.html")
 
 
-def _checked_inputs(run_date: str, run_id: str | None,
-                    notebooks_dir: str | Path | None) -> tuple[str, Path, list[Path]]:
+def _checked_inputs(
+    run_date: str, run_id: str | None, notebooks_dir: str | Path | None
+) -> tuple[str, Path, list[Path]]:
     """Everything a run starts from but its params (:func:`_loaded_params`), validated before any
     folder is made: ``(run date, notebooks folder, notebooks)``."""
     run_date = validate_run_date(run_date)
@@ -269,8 +330,7 @@ def _loaded_params(params_path: str | Path, kernels: KernelPool) -> Params:
 
 def run_parameters(run_date: str, run_id: str, staging_dir: Path, params: Params) -> dict[str, Any]:
     """Every value a notebook may declare: the runner's own plus the params-file keys for notebooks."""
-    return {"run_date": run_date, "run_id": run_id, "staging_dir": str(staging_dir),
-            **params.notebook_parameters()}
+    return {"run_date": run_date, "run_id": run_id, "staging_dir": str(staging_dir), **params.notebook_parameters()}
 
 
 def collect_provenance() -> dict[str, Any]:
@@ -284,7 +344,7 @@ def _at_once(stages: list[Stage], stage: Stage, max_parallel: int) -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _console_mode(console: str | None, stream: TextIO | None) -> str:
@@ -301,8 +361,7 @@ def _write_overview(reports_dir: Path, log: RunLog) -> Path:
     try:
         return write_overview(reports_dir)
     except Exception as exc:
-        log.line(f"pipeline: could not rebuild {reports_dir / 'index.html'}: {type(exc).__name__}: {exc}",
-                 always=True)
+        log.line(f"pipeline: could not rebuild {reports_dir / 'index.html'}: {type(exc).__name__}: {exc}", always=True)
         return reports_dir / "index.html"
 
 

@@ -13,7 +13,7 @@ CPU with the notebooks running now.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .errors import PipelineError
 from .results import FAILED, NOT_RUN, SUCCEEDED
@@ -55,7 +55,7 @@ class Schedule:
             return []
         free = self.max_parallel - len(self.running)
         ready = [s for s in self.stages if self.state[s.stem] in (PENDING, WARMING) and self._after(s, (SUCCEEDED,))]
-        return ready[:max(free, 0)]
+        return ready[: max(free, 0)]
 
     def to_warm(self) -> list[Stage]:
         """The notebooks whose kernels to start now, ahead of their turn."""
@@ -63,7 +63,7 @@ class Schedule:
             return []
         room = self.max_parallel - len(self.in_state(WARMING))
         soon = [s for s in self.stages if self.state[s.stem] == PENDING and self._after(s, (SUCCEEDED, RUNNING))]
-        return soon[:max(room, 0)]
+        return soon[: max(room, 0)]
 
     def mark(self, stem: str, state: str) -> None:
         self.state[stem] = state

@@ -72,8 +72,9 @@ def read_scraps(executed: str | Path) -> dict[str, Any]:
 def _scrapbook_scraps(executed: str | Path) -> dict[str, Scrap]:
     import scrapbook
 
-    return {name: Scrap(scrap.data, scrap.display)
-            for name, scrap in scrapbook.read_notebook(str(executed)).scraps.items()}
+    return {
+        name: Scrap(scrap.data, scrap.display) for name, scrap in scrapbook.read_notebook(str(executed)).scraps.items()
+    }
 
 
 def to_jsonable(value: Any) -> Any:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 try:  # part of the ``pipeline`` package
     from .errors import PipelineError as _Base
@@ -89,8 +89,11 @@ def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
             for stem in depends_on:
                 if not isinstance(stem, str) or stem not in earlier:
                     later = any(p.stem == stem for p in paths[position:])
-                    why = ("is not an earlier notebook (dependencies must come earlier in notebook order)"
-                           if later else "is not a notebook of " + str(path.parent))
+                    why = (
+                        "is not an earlier notebook (dependencies must come earlier in notebook order)"
+                        if later
+                        else "is not a notebook of " + str(path.parent)
+                    )
                     problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
             if len(set(map(str, depends_on))) != len(depends_on):
                 problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
@@ -172,6 +175,5 @@ def _declared_dependencies(path: Path) -> list | None:
         return None
     value = section[DEPENDS_ON]
     if not isinstance(value, list):
-        raise StageError(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} must be a list of notebook stems, "
-                         f"got {value!r}")
+        raise StageError(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} must be a list of notebook stems, got {value!r}")
     return value

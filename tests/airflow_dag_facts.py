@@ -36,12 +36,21 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 connections = {
     "streamkpi_warehouse": SimpleNamespace(login="loader", password="pg-secret", extra_dejson={}),
-    "streamkpi_aws": SimpleNamespace(login="AKIAEXAMPLE", password="aws-secret",
-                                     extra_dejson={"region_name": "eu-west-1", "aws_session_token": "tok"}),
+    "streamkpi_aws": SimpleNamespace(
+        login="AKIAEXAMPLE",
+        password="aws-secret",
+        extra_dejson={"region_name": "eu-west-1", "aws_session_token": "tok"},
+    ),
 }
 facts["credentials_env"] = module.credentials_env(connections.get)
 facts["credentials_env_without_connections"] = module.credentials_env(lambda conn_id: None)
-facts["run_folder_ids"] = [module.run_folder_id(r) for r in (
-    "scheduled__2024-06-25T00:00:00+00:00", "scheduled__2024-06-25T00:00:00+00:00", "manual__2024-06-25T00:00:00+00:00")]
+facts["run_folder_ids"] = [
+    module.run_folder_id(r)
+    for r in (
+        "scheduled__2024-06-25T00:00:00+00:00",
+        "scheduled__2024-06-25T00:00:00+00:00",
+        "manual__2024-06-25T00:00:00+00:00",
+    )
+]
 facts["project_dir"] = str(module.PROJECT_DIR)
 print("FACTS " + json.dumps(facts))

@@ -30,9 +30,18 @@ from typing import Any
 # The Debian package's command first; other distributions name it differently.
 CHROMIUM_COMMANDS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
     # Resolve no host name, so a request a page tries is seen below but never reaches a network.
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
@@ -67,8 +76,9 @@ class PageReport:
 
     @property
     def rendered_images(self) -> list[dict[str, Any]]:
-        return [i for i in self.images if i["complete"] and i["natural_width"] > 0 and i["width"] > 0
-                and i["height"] > 0]
+        return [
+            i for i in self.images if i["complete"] and i["natural_width"] > 0 and i["width"] > 0 and i["height"] > 0
+        ]
 
 
 class BrowserError(RuntimeError):
@@ -87,7 +97,7 @@ class Chromium:
         self._buffer = b""
         self._events: list[dict[str, Any]] = []
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         self._profile = tempfile.mkdtemp(prefix="chromium-profile-")
         to_browser_read, self._to_browser = os.pipe()
         self._from_browser, from_browser_write = os.pipe()
@@ -100,8 +110,11 @@ class Chromium:
 
         self._process = subprocess.Popen(
             [self.command, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=as_descriptors_3_and_4,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4),
+            preexec_fn=as_descriptors_3_and_4,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_browser_read)
         os.close(from_browser_write)
@@ -160,8 +173,15 @@ class Chromium:
 
     # ----------------------------------------------------------------------- pages
 
-    def inspect(self, page: str | Path, screenshot: str | Path | None = None, *, width: int = 1200,
-                height: int = 900, max_height: int = 20000) -> PageReport:
+    def inspect(
+        self,
+        page: str | Path,
+        screenshot: str | Path | None = None,
+        *,
+        width: int = 1200,
+        height: int = 900,
+        max_height: int = 20000,
+    ) -> PageReport:
         """Load ``page`` (a path or URL) in a new tab of ``width`` x ``height`` CSS pixels and report its
         requests, images, errors and text; with ``screenshot``, save the page (down to
         ``max_height`` pixels) as a PNG there."""
@@ -172,32 +192,50 @@ class Chromium:
         try:
             for domain in ("Page", "Network", "Runtime"):
                 self.call(f"{domain}.enable", session=session)
-            self.call("Emulation.setDeviceMetricsOverride",
-                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session,
+            )
             self._events.clear()
             self.call("Page.navigate", {"url": url}, session)
             self.wait_for("Page.loadEventFired", session)
-            evaluated = self.call("Runtime.evaluate", {"expression": IMAGES_SCRIPT, "returnByValue": True,
-                                                       "awaitPromise": True}, session)
-            text = self.call("Runtime.evaluate", {"expression": "document.body.innerText", "returnByValue": True},
-                             session)
+            evaluated = self.call(
+                "Runtime.evaluate", {"expression": IMAGES_SCRIPT, "returnByValue": True, "awaitPromise": True}, session
+            )
+            text = self.call(
+                "Runtime.evaluate", {"expression": "document.body.innerText", "returnByValue": True}, session
+            )
             report = PageReport(
                 url=url,
-                title=self.call("Runtime.evaluate", {"expression": "document.title", "returnByValue": True},
-                                session)["result"]["value"],
-                requests=[e["params"]["request"]["url"][:200] for e in self._events
-                          if e.get("method") == "Network.requestWillBeSent" and e.get("sessionId") == session],
+                title=self.call("Runtime.evaluate", {"expression": "document.title", "returnByValue": True}, session)[
+                    "result"
+                ]["value"],
+                requests=[
+                    e["params"]["request"]["url"][:200]
+                    for e in self._events
+                    if e.get("method") == "Network.requestWillBeSent" and e.get("sessionId") == session
+                ],
                 images=json.loads(evaluated["result"]["value"]),
-                errors=[e["params"]["exceptionDetails"].get("text", "") for e in self._events
-                        if e.get("method") == "Runtime.exceptionThrown" and e.get("sessionId") == session],
+                errors=[
+                    e["params"]["exceptionDetails"].get("text", "")
+                    for e in self._events
+                    if e.get("method") == "Runtime.exceptionThrown" and e.get("sessionId") == session
+                ],
                 text=text["result"].get("value", ""),
             )
             if screenshot is not None:
                 size = self.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
-                clip = {"x": 0, "y": 0, "width": width, "height": min(max(size["height"], height), max_height),
-                        "scale": 1}
-                shot = self.call("Page.captureScreenshot", {"format": "png", "clip": clip,
-                                                            "captureBeyondViewport": True}, session)
+                clip = {
+                    "x": 0,
+                    "y": 0,
+                    "width": width,
+                    "height": min(max(size["height"], height), max_height),
+                    "scale": 1,
+                }
+                shot = self.call(
+                    "Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}, session
+                )
                 Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
                 Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
             return report
@@ -232,8 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     with Chromium() as browser:
         report = browser.inspect(args.page, args.png, width=args.width, height=args.height, max_height=args.height)
     shrink_png(args.png, width=args.scale_to, max_height=round(args.height * args.scale_to / args.width))
-    print(f"{args.png}: {len(report.rendered_images)} images rendered, "
-          f"{len(report.requests_off_the_machine)} requests off the machine", file=sys.stderr)
+    print(
+        f"{args.png}: {len(report.rendered_images)} images rendered, "
+        f"{len(report.requests_off_the_machine)} requests off the machine",
+        file=sys.stderr,
+    )
     return 1 if report.requests_off_the_machine else 0
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from servers import PostgresServer, S3Server, aws_test_environment
 
 

@@ -23,9 +23,26 @@ import pandas as pd
 D = "2024-06-25"  # the run date used by default in the rule tests
 
 SONG_COLUMNS = [
-    "id", "track_id", "artists", "album_name", "track_name", "popularity", "duration_ms",
-    "explicit", "danceability", "energy", "key", "loudness", "mode", "speechiness",
-    "acousticness", "instrumentalness", "liveness", "valence", "tempo", "time_signature",
+    "id",
+    "track_id",
+    "artists",
+    "album_name",
+    "track_name",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
     "track_genre",
 ]
 SONG_REQUIRED = ["track_id", "artists", "track_name", "popularity", "duration_ms", "track_genre"]
@@ -41,11 +58,25 @@ def t(hms: str, day: str = D) -> str:
 
 def song(track_id, genre, duration_ms=200000, artists="Some Artist", **extra) -> dict:
     row = {
-        "track_id": track_id, "artists": artists, "album_name": "Some Album",
-        "track_name": f"Song {track_id}", "popularity": 50, "duration_ms": duration_ms,
-        "explicit": "False", "danceability": 0.5, "energy": 0.5, "key": 1, "loudness": -5.0,
-        "mode": 1, "speechiness": 0.05, "acousticness": 0.1, "instrumentalness": 0.0,
-        "liveness": 0.1, "valence": 0.5, "tempo": 120.0, "time_signature": 4,
+        "track_id": track_id,
+        "artists": artists,
+        "album_name": "Some Album",
+        "track_name": f"Song {track_id}",
+        "popularity": 50,
+        "duration_ms": duration_ms,
+        "explicit": "False",
+        "danceability": 0.5,
+        "energy": 0.5,
+        "key": 1,
+        "loudness": -5.0,
+        "mode": 1,
+        "speechiness": 0.05,
+        "acousticness": 0.1,
+        "instrumentalness": 0.0,
+        "liveness": 0.1,
+        "valence": 0.5,
+        "tempo": 120.0,
+        "time_signature": 4,
         "track_genre": genre,
     }
     row.update(extra)
@@ -53,8 +84,13 @@ def song(track_id, genre, duration_ms=200000, artists="Some Artist", **extra) ->
 
 
 def user(user_id, age, **extra) -> dict:
-    row = {"user_id": user_id, "user_name": f"user {user_id}", "user_age": age,
-           "user_country": "FR", "created_at": "2024-01-01"}
+    row = {
+        "user_id": user_id,
+        "user_name": f"user {user_id}",
+        "user_age": age,
+        "user_country": "FR",
+        "created_at": "2024-01-01",
+    }
     row.update(extra)
     return row
 
@@ -105,9 +141,17 @@ def write_text(root: Path, relpath: str, text: str) -> Path:
     return p
 
 
-def make_root(base: Path, songs=None, users=None, streams=None, *, name: str = "input",
-              song_columns=SONG_COLUMNS, user_columns=USER_COLUMNS,
-              stream_columns=STREAM_COLUMNS) -> Path:
+def make_root(
+    base: Path,
+    songs=None,
+    users=None,
+    streams=None,
+    *,
+    name: str = "input",
+    song_columns=SONG_COLUMNS,
+    user_columns=USER_COLUMNS,
+    stream_columns=STREAM_COLUMNS,
+) -> Path:
     """Create ``base/name`` holding the given inputs; ``None`` leaves that input out."""
     root = Path(base) / name
     root.mkdir(parents=True, exist_ok=True)
@@ -124,6 +168,7 @@ def make_root(base: Path, songs=None, users=None, streams=None, *, name: str = "
 
 
 # --------------------------------------------------------------------------- run helpers
+
 
 def stage(base: Path, songs, users, streams, run_date=D, *, staging_name="staging", **kw):
     """Write the root under ``base`` and stage it; returns ``(summary, staging_dir)``."""

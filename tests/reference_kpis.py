@@ -18,7 +18,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 GENRE_COLUMNS = [
@@ -260,8 +260,9 @@ def stream_files(input_root: Path, run_date: date, lookaround_days: int):
     return found
 
 
-def load_valid_streams(input_root: Path, run_date: date, tracks: dict, counts: Counter, rejects: list,
-                       lookaround_days: int):
+def load_valid_streams(
+    input_root: Path, run_date: date, tracks: dict, counts: Counter, rejects: list, lookaround_days: int
+):
     """Decision 3: (a) bad time, (b) other date, (c) bad user/track, (d) duplicate, (e) unknown track."""
     valid = []
     seen = set()
@@ -274,7 +275,7 @@ def load_valid_streams(input_root: Path, run_date: date, tracks: dict, counts: C
 
             def reject(reason):
                 counts[reason] += 1
-                rejects.append((str(path), raw_user, raw_track, raw_time, reason))
+                rejects.append((str(path), raw_user, raw_track, raw_time, reason))  # noqa: B023 (called in this iteration)
 
             instant = parse_listen_time(raw_time)
             if instant is None:
@@ -314,7 +315,7 @@ def _argmax_smallest(counter: dict):
 def genre_kpis(valid, tracks, run_date):
     total = len(valid)
     by_genre = defaultdict(list)
-    for user_id, track_id, instant in valid:
+    for _user_id, track_id, _instant in valid:
         by_genre[tracks[track_id]["genre"]].append(track_id)
     rows = []
     for genre, track_ids in by_genre.items():
@@ -339,10 +340,10 @@ def assign_sessions(valid, session_gap_minutes):
     Returns a list parallel to `valid` with the session number of each stream."""
     gap = timedelta(minutes=session_gap_minutes)
     order_by_user = defaultdict(list)
-    for index, (user_id, track_id, instant) in enumerate(valid):
+    for index, (user_id, _track_id, instant) in enumerate(valid):
         order_by_user[user_id].append((instant, index))
     session_of = [None] * len(valid)
-    for user_id, items in order_by_user.items():
+    for items in order_by_user.values():
         items.sort()
         session = 0
         previous = None
@@ -409,8 +410,7 @@ def _as_date(run_date) -> date:
     return date.fromisoformat(str(run_date))
 
 
-def reference_run(input_root, run_date, session_gap_minutes: int = 30,
-                  partition_lookaround_days: int = 1) -> Reference:
+def reference_run(input_root, run_date, session_gap_minutes: int = 30, partition_lookaround_days: int = 1) -> Reference:
     input_root = Path(input_root)
     run_date = _as_date(run_date)
     counts = Counter({k: 0 for k in COUNT_KEYS})

@@ -81,7 +81,10 @@ class PostgresServer:
     def _usable_bin_dir(self, bin_dir: Path) -> Path:
         """``bin_dir``, or a copy of the installation in our folder if the server's user cannot run it."""
         try:
-            if subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, **self._as).returncode == 0:
+            if (
+                subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, **self._as).returncode
+                == 0
+            ):
                 return bin_dir
         except PermissionError:
             pass
@@ -102,18 +105,49 @@ class PostgresServer:
                 os.chown(path, self._as["user"], self._as["group"], follow_symlinks=False)
         return install / "bin"
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         subprocess.run(
-            [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-             "--locale=C", "--no-sync", "--no-instructions"],
-            check=True, capture_output=True, **self._as,
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            **self._as,
         )
         log = open(self.base / "server.log", "wb")
         self.process = subprocess.Popen(
-            [str(self.bin / "postgres"), "-D", str(self.data), "-k", str(self.base),
-             "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=40"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **self._as,
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-k",
+                str(self.base),
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=40",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **self._as,
         )
         log.close()
         deadline = time.monotonic() + 30
@@ -178,7 +212,7 @@ class S3Server:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint_url = ""
 
-    def start(self) -> "S3Server":
+    def start(self) -> S3Server:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -22,9 +22,26 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 SONG_COLUMNS = [
-    "id", "track_id", "artists", "album_name", "track_name", "popularity", "duration_ms",
-    "explicit", "danceability", "energy", "key", "loudness", "mode", "speechiness",
-    "acousticness", "instrumentalness", "liveness", "valence", "tempo", "time_signature",
+    "id",
+    "track_id",
+    "artists",
+    "album_name",
+    "track_name",
+    "popularity",
+    "duration_ms",
+    "explicit",
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
     "track_genre",
 ]
 USER_COLUMNS = ["user_id", "user_name", "user_age", "user_country", "created_at"]
@@ -33,26 +50,64 @@ GENRES = ["pop", "Pop", "rock", "k-pop", "música", "hip hop", "r&b, soul", "ジ
 # small base-62 alphabet: case-only differences and digits sort differently by code point
 ID_CHARS = "aAbB0zZ"
 ARTISTS = [
-    "Ingrid Michaelson", "ZAYN", "Zayn", "zayn", "Björk", "Beyoncé", "王菲", "Михаил",
-    "AC/DC", "Guns N' Roses", 'The "Band"', "Earth, Wind & Fire", "a", "B", "é", "Émile",
+    "Ingrid Michaelson",
+    "ZAYN",
+    "Zayn",
+    "zayn",
+    "Björk",
+    "Beyoncé",
+    "王菲",
+    "Михаил",
+    "AC/DC",
+    "Guns N' Roses",
+    'The "Band"',
+    "Earth, Wind & Fire",
+    "a",
+    "B",
+    "é",
+    "Émile",
 ]
 TRACK_NAMES = [
-    "Say \"Hi\", now", "Hello, World", "Ça va", "夜に駆ける", "Песня", "plain", "", "It's \"fine\"",
+    'Say "Hi", now',
+    "Hello, World",
+    "Ça va",
+    "夜に駆ける",
+    "Песня",
+    "plain",
+    "",
+    'It\'s "fine"',
 ]
 EDGE_AGES = ["12", "13", "17", "18", "24", "25", "64", "65", "120", "121", "", "x", "30.0", "30.5"]
 GOOD_AGES = ["19", "22", "27", "31", "38", "41", "47", "52", "58", "70", "44.00", " 33 "]
 BAD_USER_IDS = ["", "   ", "u3", "3.0", "1e2", "abc"]
 BAD_STREAM_USER_IDS = ["", " ", "u7", "7.0", "1e3", "99999999999999999999", "9223372036854775808", "x"]
 BAD_TIMES = [
-    "2024-06-25", "2024-06-25 24:00:00", "2024-02-30 10:00:00", "25/06/2024 10:00", "",
-    "2024-06-25 10:00", "garbage", "2024-6-25 10:00:00", "2024-06-25 10:00:60",
-    "2023-02-29 10:00:00", "2024-06-31T10:00:00Z", "2024-06-25 10:61:00", "2024-13-01 00:00:00",
+    "2024-06-25",
+    "2024-06-25 24:00:00",
+    "2024-02-30 10:00:00",
+    "25/06/2024 10:00",
+    "",
+    "2024-06-25 10:00",
+    "garbage",
+    "2024-6-25 10:00:00",
+    "2024-06-25 10:00:60",
+    "2023-02-29 10:00:00",
+    "2024-06-31T10:00:00Z",
+    "2024-06-25 10:61:00",
+    "2024-13-01 00:00:00",
 ]
 OFFSETS_MIN = [0, 60, 120, -60, -300, 330, -570, 600, -720, 840, 45]
 GAP_CHOICES = [
-    timedelta(minutes=30), timedelta(minutes=30, seconds=1), timedelta(minutes=7),
-    timedelta(minutes=7, seconds=1), timedelta(minutes=29, seconds=59), timedelta(seconds=1),
-    timedelta(0), timedelta(minutes=45), timedelta(hours=2), timedelta(minutes=6, seconds=59),
+    timedelta(minutes=30),
+    timedelta(minutes=30, seconds=1),
+    timedelta(minutes=7),
+    timedelta(minutes=7, seconds=1),
+    timedelta(minutes=29, seconds=59),
+    timedelta(seconds=1),
+    timedelta(0),
+    timedelta(minutes=45),
+    timedelta(hours=2),
+    timedelta(minutes=6, seconds=59),
     timedelta(minutes=30, microseconds=1),
 ]
 
@@ -196,7 +251,7 @@ def write_random_input(root: Path, seed: int, run_date="2024-06-25") -> None:
         if rng.random() < 0.1:
             add(tid, rng.choice(genres), rng.choice(["0", "-3"]))  # later bad row: bad_song
     # shuffle the tail a bit but keep most structure (file order matters for "first row")
-    head, tail = song_rows[: len(song_rows) // 2], song_rows[len(song_rows) // 2:]
+    head, tail = song_rows[: len(song_rows) // 2], song_rows[len(song_rows) // 2 :]
     rng.shuffle(tail)
     song_rows = head + tail
     # ids for the tie hour, only in tie_genre; each track credits "Zoe"/"zoe"/"Émile" equally
@@ -253,8 +308,15 @@ def write_random_input(root: Path, seed: int, run_date="2024-06-25") -> None:
         w = csv.writer(fh)
         w.writerow(USER_COLUMNS)
         for uid, age in user_rows:
-            w.writerow([uid, rng.choice(["Ann", "Łukasz", "李雷", 'O"Brien, Jr', ""]), age,
-                        rng.choice(["US", "DE", "日本", ""]), "2023-01-01 00:00:00"])
+            w.writerow(
+                [
+                    uid,
+                    rng.choice(["Ann", "Łukasz", "李雷", 'O"Brien, Jr', ""]),
+                    age,
+                    rng.choice(["US", "DE", "日本", ""]),
+                    "2023-01-01 00:00:00",
+                ]
+            )
 
     stream_user_pool = list(range(1, n_users + 1)) + [n_users + 1, n_users + 2, 77, -3, 0]
 
@@ -306,8 +368,12 @@ def write_random_input(root: Path, seed: int, run_date="2024-06-25") -> None:
             emit(uid, rng.choice(catalog_ids), t)
         t += rng.choice([timedelta(minutes=30), timedelta(minutes=7), timedelta(minutes=30, seconds=1)])
     # boundary instants
-    for instant in [day0, day0 + timedelta(days=1) - timedelta(microseconds=1), day0 + timedelta(days=1),
-                    day0 - timedelta(microseconds=1)]:
+    for instant in [
+        day0,
+        day0 + timedelta(days=1) - timedelta(microseconds=1),
+        day0 + timedelta(days=1),
+        day0 - timedelta(microseconds=1),
+    ]:
         if instant.date() != D or instant.hour not in reserved:
             emit(rng.choice(stream_user_pool), rng.choice(catalog_ids), instant)
     # offsets crossing midnight, into and out of D (rendered explicitly)
@@ -332,9 +398,13 @@ def write_random_input(root: Path, seed: int, run_date="2024-06-25") -> None:
         if kind < 0.4:
             events.append((str(rng.choice(stream_user_pool)), rng.choice(catalog_ids), rng.choice(BAD_TIMES)))
         elif kind < 0.8:
-            events.append((rng.choice(BAD_STREAM_USER_IDS), rng.choice(catalog_ids), _render_time(rng, random_instant())))
+            events.append(
+                (rng.choice(BAD_STREAM_USER_IDS), rng.choice(catalog_ids), _render_time(rng, random_instant()))
+            )
         else:
-            events.append((str(rng.choice(stream_user_pool)), rng.choice(["", "  "]), _render_time(rng, random_instant())))
+            events.append(
+                (str(rng.choice(stream_user_pool)), rng.choice(["", "  "]), _render_time(rng, random_instant()))
+            )
     # extreme but valid user ids (unknown users)
     if rng.random() < 0.5:
         emit(9223372036854775807, rng.choice(catalog_ids), random_instant())
@@ -394,8 +464,12 @@ def write_random_input(root: Path, seed: int, run_date="2024-06-25") -> None:
             w = csv.writer(fh, quoting=quoting, lineterminator=eol)
             w.writerow(header)
             for u, t, lt in chunk:
-                rec = {"user_id": u, "track_id": t, "listen_time": lt,
-                       "device": rng.choice(["phone", "web, beta", 'tv "4k"', ""])}
+                rec = {
+                    "user_id": u,
+                    "track_id": t,
+                    "listen_time": lt,
+                    "device": rng.choice(["phone", "web, beta", 'tv "4k"', ""]),
+                }
                 w.writerow([rec[c] for c in header])
     # a header-only file, and a non-csv file that must be ignored
     (root / "streams" / "empty").mkdir(parents=True, exist_ok=True)

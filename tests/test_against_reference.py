@@ -18,7 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-
 from fixtures_small import staged_streams
 from reference_kpis import COUNT_KEYS, GENRE_COLUMNS, HOURLY_COLUMNS, reference_run
 from spec_data import write_random_input
@@ -256,9 +255,7 @@ def test_staged_streams_match_reference(staged, seed):
     times = pd.to_datetime(df["listen_time"])
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    actual = Counter(
-        (int(u), str(t), ts.to_pydatetime()) for u, t, ts in zip(df["user_id"], df["track_id"], times)
-    )
+    actual = Counter((int(u), str(t), ts.to_pydatetime()) for u, t, ts in zip(df["user_id"], df["track_id"], times))
     expected = Counter(st.reference().valid_streams)
     problems = [f"missing valid stream {k} x{n}" for k, n in sorted((expected - actual).items())]
     problems += [f"unexpected staged stream {k} x{n}" for k, n in sorted((actual - expected).items())]
@@ -356,14 +353,12 @@ def test_reference_on_hand_example(tmp_path):
         ",track_id,artists,track_name,popularity,duration_ms,track_genre\n"
         "0,T1,A; b;;,x,1,100000,pop\n"
         "1,T1,Z,x,1,999000,rock\n"  # duplicate_track_rows
-        "2,T2, b ;A,\"n, \"\"q\"\"\",1,1.5e5,rock\n"
+        '2,T2, b ;A,"n, ""q""",1,1.5e5,rock\n'
         "3,T3,,x,1,0,rock\n"  # bad_song, T3 unknown
         "4,,A,x,1,1000,rock\n",  # bad_song
         encoding="utf-8",
     )
-    (tmp_path / "users.csv").write_text(
-        "user_id,user_age\n1,25\n2,17\n1,60\nu9,30\n3,30.5\n", encoding="utf-8"
-    )
+    (tmp_path / "users.csv").write_text("user_id,user_age\n1,25\n2,17\n1,60\nu9,30\n3,30.5\n", encoding="utf-8")
     (tmp_path / "streams" / "x" / "p.csv").write_text(
         "listen_time,track_id,user_id,extra\n"
         "2024-06-25 10:00:00,T1,1,e\n"
@@ -380,22 +375,50 @@ def test_reference_on_hand_example(tmp_path):
     )
     ref = reference_run(tmp_path, "2024-06-25", 30)
     assert ref.counts == {
-        "rows_read": 10, "other_date": 1, "bad_stream": 2, "duplicate_stream": 1, "unknown_track": 1,
-        "valid_streams": 5, "unknown_user_streams": 1, "bad_song": 2, "duplicate_track_rows": 1,
-        "bad_user_rows": 1, "duplicate_user_rows": 1, "unknown_age_users": 1,
+        "rows_read": 10,
+        "other_date": 1,
+        "bad_stream": 2,
+        "duplicate_stream": 1,
+        "unknown_track": 1,
+        "valid_streams": 5,
+        "unknown_user_streams": 1,
+        "bad_song": 2,
+        "duplicate_track_rows": 1,
+        "bad_user_rows": 1,
+        "duplicate_user_rows": 1,
+        "unknown_age_users": 1,
     }
     d = date(2024, 6, 25)
     assert ref.genre_rows == [
-        {"listen_date": d, "track_genre": "pop", "listen_count": 2, "popularity_index": 0.4,
-         "average_duration": 100.0, "most_popular_track_id": "T1"},
-        {"listen_date": d, "track_genre": "rock", "listen_count": 3, "popularity_index": 0.6,
-         "average_duration": 150.0, "most_popular_track_id": "T2"},
+        {
+            "listen_date": d,
+            "track_genre": "pop",
+            "listen_count": 2,
+            "popularity_index": 0.4,
+            "average_duration": 100.0,
+            "most_popular_track_id": "T1",
+        },
+        {
+            "listen_date": d,
+            "track_genre": "rock",
+            "listen_count": 3,
+            "popularity_index": 0.6,
+            "average_duration": 150.0,
+            "most_popular_track_id": "T2",
+        },
     ]
     h10, h11 = ref.hourly_rows
     # hour 10: T1 and T2 by user 1 (one session); credits A 2, b 2 -> "A"
-    assert h10 == {"listen_date": d, "listen_hour": 10, "unique_listeners": 1, "listen_counts": 2,
-                   "top_artist": "A", "avg_sessions_per_user": 1.0, "diversity_index": 0.5,
-                   "most_engaged_age_group": "25-34"}
+    assert h10 == {
+        "listen_date": d,
+        "listen_hour": 10,
+        "unique_listeners": 1,
+        "listen_counts": 2,
+        "top_artist": "A",
+        "avg_sessions_per_user": 1.0,
+        "diversity_index": 0.5,
+        "most_engaged_age_group": "25-34",
+    }
     # hour 11: T2 by 1 (2nd session), T1 by 2, T2 by 9: b 3, A 3 -> "A"; ages 25-34 1, <18 1 -> "<18"
     assert h11["listen_counts"] == 3 and h11["unique_listeners"] == 3
     assert h11["top_artist"] == "A" and h11["most_engaged_age_group"] == "<18"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from pipeline.errors import ParamsError
-from pipeline.params import parse_params
 from streamkpi.archive import archive_processed_inputs, day_stream_files
 from streamkpi.errors import InputValidationError
 from streamkpi.sample_data import generate
+
+from pipeline.errors import ParamsError
+from pipeline.params import parse_params
 
 DAY = "2024-06-25"
 
@@ -33,10 +33,16 @@ def tree(root: Path) -> list[str]:
 
 
 FILES = [
-    "songs.csv", "users.csv",
-    "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv", "streams/2024-06-25/notes.txt",
-    "streams/date=2024-06-24/part-000.csv", "streams/2024-06-24/extra/part-001.csv",
-    "streams/dt=2024-06-24/x.csv", "streams/plays-2024-06-24.csv", "streams/all-days.csv",
+    "songs.csv",
+    "users.csv",
+    "streams/2024-06-25/part-000.csv",
+    "streams/2024-06-25/part-001.csv",
+    "streams/2024-06-25/notes.txt",
+    "streams/date=2024-06-24/part-000.csv",
+    "streams/2024-06-24/extra/part-001.csv",
+    "streams/dt=2024-06-24/x.csv",
+    "streams/plays-2024-06-24.csv",
+    "streams/all-days.csv",
 ]
 
 
@@ -44,12 +50,17 @@ def test_with_lookaround_0_the_run_dates_own_folder_moves(tmp_path):
     root = make_root(tmp_path, FILES)
     assert day_stream_files(root, DAY, 0) == ["streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv"]
     moved = archive_processed_inputs(str(root), DAY, 0)
-    assert moved == [{"from": f, "to": f"archived/{f}"} for f in (
-        "streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv")]
+    assert moved == [
+        {"from": f, "to": f"archived/{f}"}
+        for f in ("streams/2024-06-25/part-000.csv", "streams/2024-06-25/part-001.csv")
+    ]
     assert tree(root) == sorted(
         [f for f in FILES if not f.startswith("streams/2024-06-25/part")]
-        + ["archived/streams/2024-06-25/part-000.csv", "archived/streams/2024-06-25/part-001.csv"])
-    assert (root / "archived/streams/2024-06-25/part-001.csv").read_text().endswith("# streams/2024-06-25/part-001.csv\n")
+        + ["archived/streams/2024-06-25/part-000.csv", "archived/streams/2024-06-25/part-001.csv"]
+    )
+    assert (
+        (root / "archived/streams/2024-06-25/part-001.csv").read_text().endswith("# streams/2024-06-25/part-001.csv\n")
+    )
     assert archive_processed_inputs(root, DAY, 0) == []  # nothing left to move
 
 
@@ -64,8 +75,9 @@ def test_with_lookaround_1_the_folder_of_the_day_before_moves(tmp_path):
 
 
 def test_an_archived_file_is_never_overwritten_and_nothing_moves(tmp_path):
-    root = make_root(tmp_path, ["streams/2024-06-25/a.csv", "streams/2024-06-25/b.csv",
-                                "archived/streams/2024-06-25/b.csv"])
+    root = make_root(
+        tmp_path, ["streams/2024-06-25/a.csv", "streams/2024-06-25/b.csv", "archived/streams/2024-06-25/b.csv"]
+    )
     before = {p: (root / p).read_text() for p in tree(root)}
     with pytest.raises(InputValidationError, match="archived/streams/2024-06-25/b.csv already exist"):
         archive_processed_inputs(root, DAY, 0)
@@ -81,23 +93,35 @@ def test_s3_roots_are_not_archived_yet():
 def test_the_params_key_is_a_boolean_off_by_default(value):
     base = {"input_uri": "in", "warehouse_url": "duckdb:///w.duckdb", "reports_dir": "r"}
     assert parse_params(base, root=Path("/repo"))["archive_processed_inputs"] is False
-    assert parse_params({**base, "archive_processed_inputs": True}, root=Path("/repo"))["archive_processed_inputs"] is True
+    assert (
+        parse_params({**base, "archive_processed_inputs": True}, root=Path("/repo"))["archive_processed_inputs"] is True
+    )
     with pytest.raises(ParamsError, match="'archive_processed_inputs' must be true or false"):
         parse_params({**base, "archive_processed_inputs": value}, root=Path("/repo"))
 
 
 def test_a_run_with_archiving_moves_the_days_files_after_the_load(tmp_path):
-    generate(tmp_path / "input", start_date="2024-06-24", days=2, streams_per_day=400, n_users=60,
-             n_tracks=120, seed=3)
+    generate(tmp_path / "input", start_date="2024-06-24", days=2, streams_per_day=400, n_users=60, n_tracks=120, seed=3)
     params = tmp_path / "archive.yaml"
-    params.write_text(yaml.safe_dump({
-        "input_uri": str(tmp_path / "input"), "warehouse_url": f"duckdb:///{tmp_path / 'wh.duckdb'}",
-        "reports_dir": str(tmp_path / "out"), "archive_processed_inputs": True}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "input_uri": str(tmp_path / "input"),
+                "warehouse_url": f"duckdb:///{tmp_path / 'wh.duckdb'}",
+                "reports_dir": str(tmp_path / "out"),
+                "archive_processed_inputs": True,
+            }
+        )
+    )
     day_files = day_stream_files(tmp_path / "input", DAY)  # 2024-06-24's folder: 2024-06-25 looks back one day
     assert day_files and all(f.startswith("streams/2024-06-24/") for f in day_files)
 
-    run = subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
     assert run.returncode == 0, run.stderr
     (folder,) = (tmp_path / "out" / DAY).iterdir()
@@ -109,6 +133,10 @@ def test_a_run_with_archiving_moves_the_days_files_after_the_load(tmp_path):
     assert day_stream_files(tmp_path / "input", DAY, 0)  # the run date's own folder stays
     # why it is off by default: 2024-06-24 can no longer be rerun from its inputs (it reads 2024-06-25's
     # folder, which holds none of its streams)
-    rerun = subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", "2024-06-24", "--params", str(params)],
-                           capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--date", "2024-06-24", "--params", str(params)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert rerun.returncode == 1 and "no valid stream for 2024-06-24" in rerun.stderr

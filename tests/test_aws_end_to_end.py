@@ -15,7 +15,6 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
 from servers import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, TEST_SESSION_TOKEN
 from streamkpi import storage, warehouse
 from streamkpi.sample_data import generate
@@ -37,8 +36,11 @@ def runs(tmp_path_factory, s3_server, postgres):
     client.create_bucket(Bucket=BUCKET)
     for path in sorted(p for p in (base / "input").rglob("*") if p.is_file()):
         client.upload_file(str(path), BUCKET, f"landing/{path.relative_to(base / 'input').as_posix()}")
-    s3 = {"input_uri": f"s3://{BUCKET}/landing", "staging_uri": f"s3://{BUCKET}/staging",
-          "s3_endpoint_url": s3_server.endpoint_url}
+    s3 = {
+        "input_uri": f"s3://{BUCKET}/landing",
+        "staging_uri": f"s3://{BUCKET}/staging",
+        "s3_endpoint_url": s3_server.endpoint_url,
+    }
     plans = {
         "local": {"input_uri": str(base / "input"), "warehouse_url": f"duckdb:///{base / 'local.duckdb'}"},
         "s3_postgres": {**s3, "warehouse_url": postgres.create_database("e2e_duckdb_engine")},
@@ -50,13 +52,23 @@ def runs(tmp_path_factory, s3_server, postgres):
         params.write_text(yaml.safe_dump({**values, "reports_dir": str(base / name)}))
         processes[name] = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
-            cwd=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+            cwd=base,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
     done = {}
     for name, process in processes.items():
         stdout, stderr = process.communicate(timeout=600)
         run_dirs = sorted((base / name / DAY).iterdir()) if (base / name / DAY).exists() else []
-        done[name] = {"returncode": process.returncode, "stdout": stdout, "stderr": stderr,
-                      "run_dir": run_dirs[0] if run_dirs else None, **plans[name]}
+        done[name] = {
+            "returncode": process.returncode,
+            "stdout": stdout,
+            "stderr": stderr,
+            "run_dir": run_dirs[0] if run_dirs else None,
+            **plans[name],
+        }
     return {"base": base, **done}
 
 
@@ -72,8 +84,12 @@ def test_kpi_tables_are_identical_whatever_the_input_warehouse_and_engine(runs):
         local = warehouse.read_table(runs["local"]["warehouse_url"], table)
         assert len(local) > 10
         for name in ("s3_postgres", "s3_pushdown"):
-            pd.testing.assert_frame_equal(warehouse.read_table(runs[name]["warehouse_url"], table), local,
-                                          check_exact=True, obj=f"{name}: {table}")
+            pd.testing.assert_frame_equal(
+                warehouse.read_table(runs[name]["warehouse_url"], table),
+                local,
+                check_exact=True,
+                obj=f"{name}: {table}",
+            )
 
 
 def test_s3_inputs_are_listed_in_the_manifest_with_their_sha256(runs):
@@ -89,9 +105,14 @@ def test_staged_and_kpi_files_are_mirrored_under_the_staging_uri(runs, s3_server
     for name in ("s3_postgres", "s3_pushdown"):
         run_dir = runs[name]["run_dir"]
         prefix = storage.S3Uri(BUCKET, f"staging/{DAY}/{run_dir.name}")
-        listed = {o.key.removeprefix(prefix.prefix): o.size for o in storage.list_objects(prefix, s3_server.endpoint_url)}
-        local = {p.relative_to(run_dir / "staging").as_posix(): p.stat().st_size
-                 for p in (run_dir / "staging").rglob("*") if p.is_file() and p.name != storage.MIRROR_FILE}
+        listed = {
+            o.key.removeprefix(prefix.prefix): o.size for o in storage.list_objects(prefix, s3_server.endpoint_url)
+        }
+        local = {
+            p.relative_to(run_dir / "staging").as_posix(): p.stat().st_size
+            for p in (run_dir / "staging").rglob("*")
+            if p.is_file() and p.name != storage.MIRROR_FILE
+        }
         assert listed == local and "streams.parquet" in listed and "kpis/hourly_kpis.parquet" in listed
 
 

@@ -17,9 +17,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from reference_kpis import reference_run  # noqa: E402
+
 from benchmarks import compare  # noqa: E402
 from benchmarks.floor import run_floor  # noqa: E402
-from reference_kpis import reference_run  # noqa: E402
 
 RUN_DATE = "2024-06-25"
 
@@ -30,15 +31,18 @@ def tiny_day(tmp_path_factory) -> Path:
     from streamkpi.sample_data import generate
 
     root = tmp_path_factory.mktemp("bench-day")
-    generate(root, start_date=RUN_DATE, days=1, streams_per_day=3000, n_users=1500, n_tracks=2500,
-             dual_genre_fraction=0.2)
+    generate(
+        root, start_date=RUN_DATE, days=1, streams_per_day=3000, n_users=1500, n_tracks=2500, dual_genre_fraction=0.2
+    )
     return root
 
 
 def _reference(root: Path, gap: int) -> dict:
     ref = reference_run(root, RUN_DATE, session_gap_minutes=gap)
-    return {"genre_level_kpis": compare.rows_of(ref.genre_rows, "genre_level_kpis"),
-            "hourly_kpis": compare.rows_of(ref.hourly_rows, "hourly_kpis")}
+    return {
+        "genre_level_kpis": compare.rows_of(ref.genre_rows, "genre_level_kpis"),
+        "hourly_kpis": compare.rows_of(ref.hourly_rows, "hourly_kpis"),
+    }
 
 
 def _floor_tables(root: Path, gap: int) -> dict:
@@ -76,8 +80,20 @@ def test_floor_script_runs_as_a_process_into_a_duckdb_file(tiny_day, tmp_path):
     import subprocess
 
     db = tmp_path / "floor.duckdb"
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "floor.py"), "--input", str(tiny_day),
-                           "--date", RUN_DATE, "--db", str(db)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "floor.py"),
+            "--input",
+            str(tiny_day),
+            "--date",
+            RUN_DATE,
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     tables = {t: compare.read_duckdb(db, t, RUN_DATE) for t in compare.KEYS}
     _assert_same(tables, _reference(tiny_day, 30), "floor")
@@ -108,13 +124,27 @@ def test_seed_approach_with_a_short_session_gap(tiny_day):
 
 
 def test_differences_uses_exact_ints_and_strings_and_a_float_tolerance():
-    row = {"listen_date": "2024-06-25", "track_genre": "pop", "listen_count": 3, "popularity_index": 0.5,
-           "average_duration": 200.0, "most_popular_track_id": "a"}
+    row = {
+        "listen_date": "2024-06-25",
+        "track_genre": "pop",
+        "listen_count": 3,
+        "popularity_index": 0.5,
+        "average_duration": 200.0,
+        "most_popular_track_id": "a",
+    }
     base = compare.rows_of([row], "genre_level_kpis")
-    assert compare.differences("genre_level_kpis", base,
-                               compare.rows_of([{**row, "popularity_index": 0.5 + 1e-12}], "genre_level_kpis")) == []
-    for change in ({"popularity_index": 0.5 + 1e-6}, {"listen_count": 4}, {"most_popular_track_id": "A"},
-                   {"track_genre": "Pop"}):
+    assert (
+        compare.differences(
+            "genre_level_kpis", base, compare.rows_of([{**row, "popularity_index": 0.5 + 1e-12}], "genre_level_kpis")
+        )
+        == []
+    )
+    for change in (
+        {"popularity_index": 0.5 + 1e-6},
+        {"listen_count": 4},
+        {"most_popular_track_id": "A"},
+        {"track_genre": "Pop"},
+    ):
         other = compare.rows_of([{**row, **change}], "genre_level_kpis")
         assert compare.differences("genre_level_kpis", base, other), change
     assert compare.differences("genre_level_kpis", base, [])  # a missing row
@@ -124,8 +154,10 @@ def test_measurement_covers_the_whole_process_tree(tmp_path):
     from benchmarks.measure import run_measured
 
     # the parent starts a child that holds ~150 MB and burns CPU, and waits for it
-    child = ("import time; b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
-             "t = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(0.3)")
+    child = (
+        "import time; b = bytearray(150 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+        "t = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(0.3)"
+    )
     parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}], check=True)"
     m = run_measured([sys.executable, "-c", parent], log_path=tmp_path / "out.log", interval=0.05)
     assert m.exit_code == 0
@@ -141,29 +173,82 @@ def test_stages_and_reports_from_results(tmp_path):
     from benchmarks.bench import Bench
     from benchmarks.report import write_reports
 
-    manifest = {"duration_seconds": 10.0, "started": "2024-01-01T00:00:00Z", "finished": "2024-01-01T00:00:10Z",
-                "notebooks": [
-                    {"name": "01_ingest.ipynb", "started": "2024-01-01T00:00:00Z",
-                     "finished": "2024-01-01T00:00:04Z", "duration_seconds": 4.0},
-                    {"name": "02_genre_kpis.ipynb", "started": "2024-01-01T00:00:05Z",
-                     "finished": "2024-01-01T00:00:09Z", "duration_seconds": 4.0}]}
+    manifest = {
+        "duration_seconds": 10.0,
+        "started": "2024-01-01T00:00:00Z",
+        "finished": "2024-01-01T00:00:10Z",
+        "notebooks": [
+            {
+                "name": "01_ingest.ipynb",
+                "started": "2024-01-01T00:00:00Z",
+                "finished": "2024-01-01T00:00:04Z",
+                "duration_seconds": 4.0,
+            },
+            {
+                "name": "02_genre_kpis.ipynb",
+                "started": "2024-01-01T00:00:05Z",
+                "finished": "2024-01-01T00:00:09Z",
+                "duration_seconds": 4.0,
+            },
+        ],
+    }
     stages = Bench.stages(manifest, wall=12.0)
-    assert stages == {"startup_and_exit": 2.0, "01_ingest": 4.0, "render_01_ingest": 1.0,
-                      "02_genre_kpis": 4.0, "render_02_genre_kpis": 1.0}
+    assert stages == {
+        "startup_and_exit": 2.0,
+        "01_ingest": 4.0,
+        "render_01_ingest": 1.0,
+        "02_genre_kpis": 4.0,
+        "render_02_genre_kpis": 1.0,
+    }
 
     def measured(wall, rss):
-        return {"measurement": {"exit_code": 0, "wall_seconds": wall, "cpu_seconds": wall * 1.5,
-                                "peak_rss_bytes": rss, "other_load_cores": 0.1}}
-    results = {"timestamp": "T", "run_date": RUN_DATE, "session_gap_minutes": 30,
-               "machine": {"cpus": 2, "memory_gib": 24, "platform": "p", "python": "3", "duckdb": "d",
-                           "pandas": "p", "pyarrow": "a", "git_commit": "c", "loadavg_start": [1, 1, 1]},
-               "sizes": [{"n": n, "label": str(n), "input_root": "/x", "generator": {"cached": True},
-                          "contenders": {"project": {**measured(20.0 * k, 2**30 * k), "stages": stages},
-                                         "seed": measured(90.0 * k, 3 * 2**30 * k),
-                                         "floor": measured(5.0 * k, 2**29 * k)},
-                          "checks": {"project_vs_floor": {"equal": k == 1, "differences": ["x differs"],
-                                                          "rows": {"hourly_kpis": [24, 24]}}}}
-                         for n, k in ((10**6, 1), (10**7, 8))]}
+        return {
+            "measurement": {
+                "exit_code": 0,
+                "wall_seconds": wall,
+                "cpu_seconds": wall * 1.5,
+                "peak_rss_bytes": rss,
+                "other_load_cores": 0.1,
+            }
+        }
+
+    results = {
+        "timestamp": "T",
+        "run_date": RUN_DATE,
+        "session_gap_minutes": 30,
+        "machine": {
+            "cpus": 2,
+            "memory_gib": 24,
+            "platform": "p",
+            "python": "3",
+            "duckdb": "d",
+            "pandas": "p",
+            "pyarrow": "a",
+            "git_commit": "c",
+            "loadavg_start": [1, 1, 1],
+        },
+        "sizes": [
+            {
+                "n": n,
+                "label": str(n),
+                "input_root": "/x",
+                "generator": {"cached": True},
+                "contenders": {
+                    "project": {**measured(20.0 * k, 2**30 * k), "stages": stages},
+                    "seed": measured(90.0 * k, 3 * 2**30 * k),
+                    "floor": measured(5.0 * k, 2**29 * k),
+                },
+                "checks": {
+                    "project_vs_floor": {
+                        "equal": k == 1,
+                        "differences": ["x differs"],
+                        "rows": {"hourly_kpis": [24, 24]},
+                    }
+                },
+            }
+            for n, k in ((10**6, 1), (10**7, 8))
+        ],
+    }
     write_reports(results, tmp_path)
     md = (tmp_path / "summary.md").read_text()
     html = (tmp_path / "summary.html").read_text()

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from browser import Chromium, find_chromium
 from streamkpi.sample_data import generate
 
 DAY = "2024-06-25"
 CHROMIUM = find_chromium()
-NO_CHROMIUM = ("NO CHROMIUM INSTALLED: the browser test of the reports did not run. Install Debian's "
-               "'chromium' (apt-get install chromium) or run .ci/run, which installs it.")
+NO_CHROMIUM = (
+    "NO CHROMIUM INSTALLED: the browser test of the reports did not run. Install Debian's "
+    "'chromium' (apt-get install chromium) or run .ci/run, which installs it."
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def chromium():
     if CHROMIUM is None:
         if os.environ.get("STREAMKPI_REQUIRE_CHROMIUM") == "1":
             pytest.fail(NO_CHROMIUM)
-        warnings.warn(NO_CHROMIUM)
+        warnings.warn(NO_CHROMIUM, stacklevel=2)
         pytest.skip(NO_CHROMIUM)
     with Chromium(CHROMIUM) as browser:
         yield browser
@@ -43,10 +44,21 @@ def reports(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("browser")
     generate(base / "input", start_date=DAY, days=1, streams_per_day=2000, n_users=300, n_tracks=800, seed=11)
     params = base / "params.yaml"
-    params.write_text(yaml.safe_dump({"input_uri": str(base / "input"), "reports_dir": str(base / "reports"),
-                                      "warehouse_url": f"duckdb:///{base / 'warehouse.duckdb'}"}))
-    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
-                          capture_output=True, text=True, timeout=600)
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "input_uri": str(base / "input"),
+                "reports_dir": str(base / "reports"),
+                "warehouse_url": f"duckdb:///{base / 'warehouse.duckdb'}",
+            }
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--date", DAY, "--params", str(params)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return base / "reports"
 
@@ -106,9 +118,13 @@ def test_code_version_of_the_report_is_one_click_away(chromium, reports, screens
 def test_the_check_detects_a_request_off_the_machine(chromium, tmp_path):
     """The assertion above is only worth something if a page that calls a CDN is caught."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<html><body><img src="https://cdn.example.com/chart.png">'
-                   '<script src="http://cdn.example.com/lib.js"></script></body></html>')
+    bad.write_text(
+        '<html><body><img src="https://cdn.example.com/chart.png">'
+        '<script src="http://cdn.example.com/lib.js"></script></body></html>'
+    )
     page = chromium.inspect(bad)
-    assert sorted(page.requests_off_the_machine) == ["http://cdn.example.com/lib.js",
-                                                     "https://cdn.example.com/chart.png"]
+    assert sorted(page.requests_off_the_machine) == [
+        "http://cdn.example.com/lib.js",
+        "https://cdn.example.com/chart.png",
+    ]
     assert page.rendered_images == []

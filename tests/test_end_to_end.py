@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-
 from reference_kpis import reference_run
 from streamkpi.sample_data import generate
 
@@ -30,7 +28,10 @@ pytestmark = pytest.mark.xdist_group("end_to_end")
 def run_pipeline(date: str, params: Path, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--date", date, "--params", str(params)],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -54,17 +55,28 @@ def place(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
     generate(base / "input", start_date=OTHER_DAY, days=2, streams_per_day=3000, n_users=400, n_tracks=1500, seed=7)
     params = base / "custom.yaml"
-    params.write_text(yaml.safe_dump({
-        "input_uri": str(base / "input"),
-        "warehouse_url": f"duckdb:///{base / 'wh' / 'kpis.duckdb'}",
-        "reports_dir": str(base / "out"),
-        "session_gap_minutes": 30,
-    }))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "input_uri": str(base / "input"),
+                "warehouse_url": f"duckdb:///{base / 'wh' / 'kpis.duckdb'}",
+                "reports_dir": str(base / "out"),
+                "session_gap_minutes": 30,
+            }
+        )
+    )
     before = repo_outputs()
     first = run_pipeline(DAY, params, cwd=base)
     second = run_pipeline(DAY, params, cwd=base)
-    return {"base": base, "params": params, "first": first, "second": second, "repo_before": before,
-            "db": base / "wh" / "kpis.duckdb", "reports": base / "out"}
+    return {
+        "base": base,
+        "params": params,
+        "first": first,
+        "second": second,
+        "repo_before": before,
+        "db": base / "wh" / "kpis.duckdb",
+        "reports": base / "out",
+    }
 
 
 def test_run_succeeds_and_leaves_the_audit_trail(place):
@@ -115,7 +127,11 @@ def test_warehouse_equals_the_independent_reference(place):
     for _, hour, listeners, streams, artist, sessions, diversity, age_group in hourly:
         ref_row = by_hour[hour]
         assert (listeners, streams, artist, age_group) == (
-            ref_row["unique_listeners"], ref_row["listen_counts"], ref_row["top_artist"], ref_row["most_engaged_age_group"])
+            ref_row["unique_listeners"],
+            ref_row["listen_counts"],
+            ref_row["top_artist"],
+            ref_row["most_engaged_age_group"],
+        )
         assert math.isclose(sessions, ref_row["avg_sessions_per_user"], rel_tol=1e-9, abs_tol=1e-9)
         assert math.isclose(diversity, ref_row["diversity_index"], rel_tol=1e-9, abs_tol=1e-9)
 
@@ -124,9 +140,10 @@ def test_rerun_adds_a_run_folder_and_keeps_tables_identical(place):
     assert place["second"].returncode == 0, place["second"].stderr
     assert len(run_folders(place["reports"], DAY)) == 2
     genre = warehouse_rows(place["db"], "genre_level_kpis")
-    first_kpis = place["reports"] / DAY
-    staged = [duckdb.sql(f"SELECT * FROM '{run}/staging/kpis/genre_level_kpis.parquet' ORDER BY ALL").fetchall()
-              for run in run_folders(place["reports"], DAY)]
+    staged = [
+        duckdb.sql(f"SELECT * FROM '{run}/staging/kpis/genre_level_kpis.parquet' ORDER BY ALL").fetchall()
+        for run in run_folders(place["reports"], DAY)
+    ]
     assert staged[0] == staged[1] == genre  # identical run after run, and no duplicate rows
     keys = [(r[0], r[1]) for r in genre]
     assert len(keys) == len(set(keys))
@@ -148,8 +165,15 @@ def test_stream_file_without_listen_time_fails_cleanly(place, tmp_path):
     broken = bad_input / "streams" / "broken.csv"
     broken.write_text("user_id,track_id,when\n1,abc,2024-06-25 10:00:00\n")
     params = tmp_path / "bad.yaml"
-    params.write_text(yaml.safe_dump({**yaml.safe_load(place["params"].read_text()), "input_uri": str(bad_input),
-                                      "reports_dir": str(tmp_path / "out")}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                **yaml.safe_load(place["params"].read_text()),
+                "input_uri": str(bad_input),
+                "reports_dir": str(tmp_path / "out"),
+            }
+        )
+    )
     before = {t: warehouse_rows(place["db"], t) for t in ("genre_level_kpis", "hourly_kpis")}
 
     result = run_pipeline(DAY, params, cwd=tmp_path)
@@ -169,8 +193,15 @@ def test_stream_file_without_listen_time_fails_cleanly(place, tmp_path):
 def test_a_day_without_valid_streams_changes_nothing(place, tmp_path):
     params = tmp_path / "p.yaml"
     # a window reaching the input's dated folders (2024-06-24, 25): their files are read, none holds the day
-    params.write_text(yaml.safe_dump({**yaml.safe_load(place["params"].read_text()), "reports_dir": str(tmp_path / "out"),
-                                      "partition_lookaround_days": 30}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                **yaml.safe_load(place["params"].read_text()),
+                "reports_dir": str(tmp_path / "out"),
+                "partition_lookaround_days": 30,
+            }
+        )
+    )
     before = {t: warehouse_rows(place["db"], t) for t in ("genre_level_kpis", "hourly_kpis")}
     result = run_pipeline("2024-07-15", params, cwd=tmp_path)
     assert result.returncode != 0

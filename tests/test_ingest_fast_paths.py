@@ -8,13 +8,11 @@ Expected values are worked out by hand in the comments. Run date D = 2024-06-25.
 from __future__ import annotations
 
 import pytest
-
+from fixtures_small import D, make_root, read_rejects, rel_source, stage, t
 from streamkpi import ingest
 from streamkpi.errors import NoValidStreamsError
-from streamkpi.inputs import locate_inputs, read_text_columns
 from streamkpi.ingest import duckdb_memory_limit
-
-from fixtures_small import D, make_root, read_rejects, rel_source, stage, t
+from streamkpi.inputs import locate_inputs, read_text_columns
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40)]
@@ -31,15 +29,15 @@ def buckets(request, monkeypatch):
 
 def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path, buckets):
     streams = [
-        (1, "T1", t("10:00:00")),               # kept (all fields canonical)
+        (1, "T1", t("10:00:00")),  # kept (all fields canonical)
         ("01", " T1 ", "2024-06-25T10:00:00"),  # duplicate of the row above; raw text as written
-        (1, "T1", t("10:00:00")),               # duplicate, canonical text
-        (2, "NOPE", t("11:00:00")),             # unknown_track (first copy)
+        (1, "T1", t("10:00:00")),  # duplicate, canonical text
+        (2, "NOPE", t("11:00:00")),  # unknown_track (first copy)
         ("+2", "NOPE", "2024-06-25 11:00:00Z"),  # duplicate of the unknown-track row
-        (2, "T2", "2024-06-25 24:00:00"),       # bad_stream: hour 24 (a plain cast would accept it)
-        (2, "T2", "2024-06-25 10:00:60"),       # bad_stream: second 60
-        (2, "", t("12:00:00")),                 # bad_stream: empty track_id
-        ("x", "T2", t("12:00:00")),             # bad_stream: user_id
+        (2, "T2", "2024-06-25 24:00:00"),  # bad_stream: hour 24 (a plain cast would accept it)
+        (2, "T2", "2024-06-25 10:00:60"),  # bad_stream: second 60
+        (2, "", t("12:00:00")),  # bad_stream: empty track_id
+        ("x", "T2", t("12:00:00")),  # bad_stream: user_id
     ]
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["valid_streams"] == 1
@@ -62,9 +60,11 @@ def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path, buckets):
 
 def test_first_copy_in_file_order_is_kept_with_files_read_in_parallel(tmp_path, buckets):
     # a.csv precedes b.csv: its copies come first whatever the order batches are read in
-    streams = {"a.csv": [(2, "T2", t("09:00:00")), (1, "T1", t("10:00:00"))],
-               "b.csv": [(1, "T1", t("10:00:00")), (2, "T2", t("09:00:00"))],
-               "c.csv": [(1, "T1", t("10:00:00"))]}
+    streams = {
+        "a.csv": [(2, "T2", t("09:00:00")), (1, "T1", t("10:00:00"))],
+        "b.csv": [(1, "T1", t("10:00:00")), (2, "T2", t("09:00:00"))],
+        "c.csv": [(1, "T1", t("10:00:00"))],
+    }
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["valid_streams"] == 2 and s.counts["duplicate_stream"] == 3
     rj = read_rejects(staging, "streams.csv")
@@ -83,8 +83,9 @@ def test_parallel_reader_gives_the_same_rows_malformed_rows_and_digests(tmp_path
     results = []
     for threads in (1, 3):
         inputs, malformed = locate_inputs(root), []
-        table = read_text_columns(list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed,
-                                  inputs, threads=threads).read_all()
+        table = read_text_columns(
+            list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed, inputs, threads=threads
+        ).read_all()
         rows = sorted(zip(*(table.column(c).to_pylist() for c in table.column_names)))
         results.append((rows, sorted((m.file_no, m.text) for m in malformed), dict(inputs.digests)))
     assert results[0] == results[1]
@@ -129,5 +130,7 @@ def test_many_buckets_and_not_one_readable_row(tmp_path, monkeypatch):
     with pytest.raises(NoValidStreamsError, match="2 stream rows read, 0 of other dates, 2 bad"):
         ingest.stage_day(root, D, tmp_path / "staging")
     rj = read_rejects(tmp_path / "staging", "streams.csv")
-    assert list(rj["rule"]) == ["malformed CSV row: 2 fields where the header has 3: 1,T1",
-                                "malformed CSV row: 4 fields where the header has 3: 2,T1,2024-06-25 10:00:00,extra"]
+    assert list(rj["rule"]) == [
+        "malformed CSV row: 2 fields where the header has 3: 1,T1",
+        "malformed CSV row: 4 fields where the header has 3: 2,T1,2024-06-25 10:00:00,extra",
+    ]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import papermill
 import pytest
-
 from streamkpi.sample_data import generate
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -28,13 +27,32 @@ def test_templates_run_under_nbval(tmp_path):
     copies.mkdir()
     for template in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         declared = papermill.inspect_notebook(str(template))
-        papermill.execute_notebook(str(template), str(copies / template.name), prepare_only=True,
-                                   parameters={k: v for k, v in parameters.items() if k in declared})
+        papermill.execute_notebook(
+            str(template),
+            str(copies / template.name),
+            prepare_only=True,
+            parameters={k: v for k, v in parameters.items() if k in declared},
+        )
 
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
-         "--rootdir", str(copies), str(copies)],
-        cwd=copies, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(copies),
+            str(copies),
+        ],
+        cwd=copies,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout

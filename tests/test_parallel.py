@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from params_files import write_params
 
 from pipeline import cli, run_pipeline
 from pipeline.errors import PipelineError
@@ -35,7 +36,6 @@ from pipeline.results import FAILED, NOT_RUN, SUCCEEDED
 from pipeline.schedule import MAX_PARALLEL_ENV, RUNNING, WARMING, Schedule, max_parallel
 from pipeline.stages import load_stages
 from pipeline.warmup import Import, cell_imports, notebook_imports, warm_up_code
-from params_files import write_params
 
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
 PARALLEL, WARM = TOYS / "parallel", TOYS / "warm"
@@ -57,14 +57,32 @@ def toy_input(base: Path, *flags: str) -> Path:
     return write_params(base)
 
 
-def start_run(base: Path, *flags: str, args: tuple[str, ...] = (),
-              env: dict | None = None) -> tuple[subprocess.Popen, str]:
+def start_run(
+    base: Path, *flags: str, args: tuple[str, ...] = (), env: dict | None = None
+) -> tuple[subprocess.Popen, str]:
     """``python -m pipeline run`` of the parallel toys in a process of its own: (process, marker)."""
     marker = uuid.uuid4().hex
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(toy_input(base, *flags)),
-         "--notebooks-dir", str(PARALLEL), "--run-id", "run", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {}), MARKER: marker})
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--date",
+            DATE,
+            "--params",
+            str(toy_input(base, *flags)),
+            "--notebooks-dir",
+            str(PARALLEL),
+            "--run-id",
+            "run",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {}), MARKER: marker},
+    )
     return process, marker
 
 
@@ -77,9 +95,14 @@ def finished_run(base: Path, *flags: str, args: tuple[str, ...] = (), env: dict 
 def outcome(base: Path, process: subprocess.Popen, err: str, marker: str) -> dict:
     run_dir = base / "reports" / DATE / "run"
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    return {"returncode": process.returncode, "stderr": err, "run_dir": run_dir, "manifest": manifest,
-            "notebooks": {nb["name"].split(".")[0]: nb for nb in manifest["notebooks"]},
-            "survivors": processes_with(marker)}
+    return {
+        "returncode": process.returncode,
+        "stderr": err,
+        "run_dir": run_dir,
+        "manifest": manifest,
+        "notebooks": {nb["name"].split(".")[0]: nb for nb in manifest["notebooks"]},
+        "survivors": processes_with(marker),
+    }
 
 
 def processes_with(marker: str) -> list[str]:
@@ -135,8 +158,13 @@ def test_independent_notebooks_run_at_the_same_time(together_run):
 def test_lines_and_logs_name_their_notebook(together_run):
     run_dir, printed = together_run["run_dir"], together_run["stderr"]
     assert (run_dir / "run.log").read_text() == printed
-    for tag in ("[1/5] 01_first.ipynb", "[2/5] 02_left.ipynb", "[3/5] 03_right.ipynb", "[4/5] 04_join.ipynb",
-                "[5/5] 05_extra.ipynb"):
+    for tag in (
+        "[1/5] 01_first.ipynb",
+        "[2/5] 02_left.ipynb",
+        "[3/5] 03_right.ipynb",
+        "[4/5] 04_join.ipynb",
+        "[5/5] 05_extra.ipynb",
+    ):
         assert f"{tag} ...\n" in printed and f"{tag} ok (" in printed and f"{tag} cell 2/" in printed
     for nb in together_run["manifest"]["notebooks"]:
         log = (run_dir / nb["log"]).read_text()
@@ -175,7 +203,8 @@ def test_ctrl_c_kills_every_kernel_and_records_the_interrupted_notebooks(tmp_pat
     run_dir = tmp_path / "reports" / DATE / "run"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not all(
-            "time.sleep(60)" in started_cells(run_dir / name) for name in ("02_left.ipynb", "03_right.ipynb")):
+        "time.sleep(60)" in started_cells(run_dir / name) for name in ("02_left.ipynb", "03_right.ipynb")
+    ):
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
@@ -194,16 +223,25 @@ def test_a_kernel_that_cannot_start_fails_its_notebook_as_papermill_reports_it(t
     reports why, as it did when it started every kernel itself."""
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({"argv": [str(tmp_path / "no-such-python"), "-f", "{connection_file}"],
-                                                  "display_name": "broken", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(tmp_path / "no-such-python"), "-f", "{connection_file}"],
+                "display_name": "broken",
+                "language": "python",
+            }
+        )
+    )
     run = finished_run(tmp_path, args=("--max-parallel", "2"), env={"JUPYTER_PATH": str(tmp_path / "jupyter")})
     assert run["returncode"] == 1
     first = run["notebooks"]["01_first"]
     assert first["status"] == FAILED and first["error"]["ename"] == "FileNotFoundError"
     assert "pipeline failed in 01_first.ipynb: FileNotFoundError" in run["stderr"]
     assert first["ipynb"] == "01_first.ipynb" and first["html"] == "01_first.html"  # saved and rendered
-    assert "kernel could not start ahead of the notebook's turn (FileNotFoundError" in \
-        (run["run_dir"] / "logs" / "01_first.log").read_text()
+    assert (
+        "kernel could not start ahead of the notebook's turn (FileNotFoundError"
+        in (run["run_dir"] / "logs" / "01_first.log").read_text()
+    )
     assert [nb["status"] for nb in run["manifest"]["notebooks"][1:]] == [NOT_RUN] * 4
     assert run["survivors"] == []
 
@@ -219,8 +257,14 @@ def warm_run(tmp_path_factory):
     reference.mkdir()
     for nb in result.notebooks:  # the same notebooks, by papermill alone
         try:
-            papermill.execute_notebook(str(nb.input_path), str(reference / nb.name), parameters=nb.parameters,
-                                       kernel_name="python3", cwd=str(WARM), progress_bar=False)
+            papermill.execute_notebook(
+                str(nb.input_path),
+                str(reference / nb.name),
+                parameters=nb.parameters,
+                kernel_name="python3",
+                cwd=str(WARM),
+                progress_bar=False,
+            )
         except papermill.PapermillExecutionError:
             pass
     return result, reference
@@ -228,8 +272,10 @@ def warm_run(tmp_path_factory):
 
 def cells_without_timing(path: Path) -> list[dict]:
     """The cells as executed: sources, execution counts and outputs (metadata holds the times)."""
-    return [{k: v for k, v in cell.items() if k not in ("metadata", "id")}  # papermill draws a new id for the
-            for cell in nbformat.read(str(path), as_version=4).cells]  # parameters cell it injects
+    return [
+        {k: v for k, v in cell.items() if k not in ("metadata", "id")}  # papermill draws a new id for the
+        for cell in nbformat.read(str(path), as_version=4).cells
+    ]  # parameters cell it injects
 
 
 def test_warm_kernels_leave_the_executed_notebooks_as_papermill_alone_makes_them(warm_run):
@@ -249,8 +295,10 @@ def test_what_the_warm_up_did_is_in_each_notebook_log(warm_run):
     clean, noisy, missing = (nb.log_path.read_text() for nb in result.notebooks)
     assert "kernel started ahead of the notebook's turn, json, os.path, collections, pathlib pre-imported in" in clean
     assert "pre-importing json, noisy_module failed or printed (it showed stream output)" in noisy
-    assert ("pre-importing json, missing_module_of_the_warm_toy failed or printed (ModuleNotFoundError: "
-            "No module named 'missing_module_of_the_warm_toy')") in missing
+    assert (
+        "pre-importing json, missing_module_of_the_warm_toy failed or printed (ModuleNotFoundError: "
+        "No module named 'missing_module_of_the_warm_toy')"
+    ) in missing
     assert "a fresh kernel runs the notebook" in noisy and "a fresh kernel runs the notebook" in missing
 
 
@@ -266,10 +314,17 @@ def test_a_failing_import_fails_in_its_own_cell(warm_run):
 
 
 def test_imports_are_the_top_level_import_statements():
-    source = ("%matplotlib inline\n!ls\nimport os, json as j\nimport a.b.c\nfrom x.y import z, w as v\n"
-              "from . import rel\nfrom p import *\nif True:\n    import hidden\ndef f():\n    import inner\n")
-    assert cell_imports(source) == [Import("os"), Import("json"), Import("a.b.c"), Import("x.y", ("z", "w")),
-                                    Import("p", ("*",))]
+    source = (
+        "%matplotlib inline\n!ls\nimport os, json as j\nimport a.b.c\nfrom x.y import z, w as v\n"
+        "from . import rel\nfrom p import *\nif True:\n    import hidden\ndef f():\n    import inner\n"
+    )
+    assert cell_imports(source) == [
+        Import("os"),
+        Import("json"),
+        Import("a.b.c"),
+        Import("x.y", ("z", "w")),
+        Import("p", ("*",)),
+    ]
     assert cell_imports("%%time\nimport os") == [] and cell_imports("this is not python") == []
     assert notebook_imports(PARALLEL / "01_first.ipynb") == [Import("pathlib", ("Path",))]
     assert notebook_imports(TOYS / "no-such.ipynb") == []
@@ -339,10 +394,14 @@ def test_bad_max_parallel_exits_2(tmp_path, capsys, monkeypatch):
 def test_the_live_line_shows_every_running_notebook_and_keeps_printed_lines_above_it(tmp_path):
     console = io.StringIO()
     live = LiveLine(console)
-    with NotebookProgress("[2/4] 02_a.ipynb", tmp_path / "a.log", mode="live", console=console, say=print,
-                          live=live) as a, \
-            NotebookProgress("[3/4] 03_b.ipynb", tmp_path / "b.log", mode="live", console=console, say=print,
-                             live=live) as b:
+    with (
+        NotebookProgress(
+            "[2/4] 02_a.ipynb", tmp_path / "a.log", mode="live", console=console, say=print, live=live
+        ) as a,
+        NotebookProgress(
+            "[3/4] 03_b.ipynb", tmp_path / "b.log", mode="live", console=console, say=print, live=live
+        ) as b,
+    ):
         a.notebook_loaded(3)
         b.notebook_loaded(5)
         a.cell_started(2)

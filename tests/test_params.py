@@ -91,8 +91,9 @@ def test_relative_paths_do_not_depend_on_the_current_directory(tmp_path, monkeyp
 
 
 def test_absolute_paths_and_home_are_kept():
-    params = parse_params(valid(input_uri="/data/in", reports_dir="~/r", warehouse_url="duckdb:////w/x.duckdb"),
-                          root=Path("/repo"))
+    params = parse_params(
+        valid(input_uri="/data/in", reports_dir="~/r", warehouse_url="duckdb:////w/x.duckdb"), root=Path("/repo")
+    )
     assert params["input_uri"] == "/data/in"
     assert params["reports_dir"] == str(Path("~/r").expanduser())
     assert params["warehouse_url"] == "duckdb:////w/x.duckdb"
@@ -103,11 +104,14 @@ def test_s3_input_passes_through_unchanged(uri):
     assert parse_params(valid(input_uri=uri), root=Path("/repo"))["input_uri"] == uri
 
 
-@pytest.mark.parametrize("url", [
-    "duckdb:///:memory:",
-    "postgresql+psycopg2://loader@db.example.com:5432/analytics",
-    "redshift+psycopg2://loader@cluster.example.com:5439/analytics?sslmode=require",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "duckdb:///:memory:",
+        "postgresql+psycopg2://loader@db.example.com:5432/analytics",
+        "redshift+psycopg2://loader@cluster.example.com:5439/analytics?sslmode=require",
+    ],
+)
 def test_other_urls_pass_through_unchanged(url):
     assert parse_params(valid(warehouse_url=url), root=Path("/repo"))["warehouse_url"] == url
 
@@ -122,8 +126,10 @@ def test_partition_lookaround_days_takes_any_whole_number_of_days(days):
     assert parse_params(valid(partition_lookaround_days=days), root=Path("/repo"))["partition_lookaround_days"] == days
 
 
-@pytest.mark.parametrize("value, shown", [(-1, "-1 (int)"), (1.5, "1.5 (float)"), ("1", "'1' (str)"),
-                                          (True, "True (bool)"), (None, "nothing (null)")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [(-1, "-1 (int)"), (1.5, "1.5 (float)"), ("1", "'1' (str)"), (True, "True (bool)"), (None, "nothing (null)")],
+)
 def test_invalid_partition_lookaround_days_is_named_with_what_was_given(value, shown):
     message = error_of(valid(partition_lookaround_days=value))
     assert f"'partition_lookaround_days' must be an integer >= 0, got {shown}" in message
@@ -131,9 +137,17 @@ def test_invalid_partition_lookaround_days_is_named_with_what_was_given(value, s
 
 def test_notebooks_get_no_runner_only_keys():
     params = parse_params(valid(), root=Path("/repo"))
-    assert set(params.notebook_parameters()) == {"input_uri", "warehouse_url", "session_gap_minutes",
-                                                 "partition_lookaround_days", "archive_processed_inputs",
-                                                 "engine", "staging_uri", "s3_endpoint_url", "redshift_iam_role"}
+    assert set(params.notebook_parameters()) == {
+        "input_uri",
+        "warehouse_url",
+        "session_gap_minutes",
+        "partition_lookaround_days",
+        "archive_processed_inputs",
+        "engine",
+        "staging_uri",
+        "s3_endpoint_url",
+        "redshift_iam_role",
+    }
 
 
 # --------------------------------------------------------------------------- rejected files
@@ -152,25 +166,28 @@ def test_missing_required_key_is_named(key):
     assert "conf/p.yaml" in message and f"missing required key '{key}'" in message
 
 
-@pytest.mark.parametrize("key, value", [
-    ("session_gap_minutes", True),
-    ("session_gap_minutes", "30"),
-    ("session_gap_minutes", 0),
-    ("session_gap_minutes", -5),
-    ("session_gap_minutes", 1.5),
-    ("session_gap_minutes", None),
-    ("notebook_timeout_seconds", False),
-    ("notebook_timeout_seconds", 0),
-    ("input_uri", ""),
-    ("input_uri", 42),
-    ("input_uri", ["a"]),
-    ("input_uri", "gs://bucket/x"),
-    ("input_uri", "s3://"),
-    ("warehouse_url", 5),
-    ("warehouse_url", "not a url"),
-    ("reports_dir", None),
-    ("reports_dir", "s3://bucket/reports"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("session_gap_minutes", True),
+        ("session_gap_minutes", "30"),
+        ("session_gap_minutes", 0),
+        ("session_gap_minutes", -5),
+        ("session_gap_minutes", 1.5),
+        ("session_gap_minutes", None),
+        ("notebook_timeout_seconds", False),
+        ("notebook_timeout_seconds", 0),
+        ("input_uri", ""),
+        ("input_uri", 42),
+        ("input_uri", ["a"]),
+        ("input_uri", "gs://bucket/x"),
+        ("input_uri", "s3://"),
+        ("warehouse_url", 5),
+        ("warehouse_url", "not a url"),
+        ("reports_dir", None),
+        ("reports_dir", "s3://bucket/reports"),
+    ],
+)
 def test_malformed_value_is_named(key, value):
     message = error_of(valid(**{key: value}))
     assert "conf/p.yaml" in message and f"'{key}'" in message
@@ -182,11 +199,14 @@ def test_every_problem_is_reported_at_once():
         assert fragment in message
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql://loader:s3cr3t@db.example.com/analytics",
-    "redshift+psycopg2://loader:s3cr3t@cluster:5439/db",
-    "postgresql://loader@db.example.com/analytics?password=s3cr3t",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://loader:s3cr3t@db.example.com/analytics",
+        "redshift+psycopg2://loader:s3cr3t@cluster:5439/db",
+        "postgresql://loader@db.example.com/analytics?password=s3cr3t",
+    ],
+)
 def test_password_in_warehouse_url_is_refused(url):
     message = error_of(valid(warehouse_url=url))
     assert "'warehouse_url'" in message and "password" in message
@@ -194,12 +214,15 @@ def test_password_in_warehouse_url_is_refused(url):
     assert "s3cr3t" not in message
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("- just\n- a list\n", "mapping"),
-    ("", "mapping"),
-    ("input_uri: [unclosed\n", "not valid YAML"),
-    ("input_uri: a\ninput_uri: b\nwarehouse_url: duckdb://\nreports_dir: r\n", "duplicate key"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("- just\n- a list\n", "mapping"),
+        ("", "mapping"),
+        ("input_uri: [unclosed\n", "not valid YAML"),
+        ("input_uri: a\ninput_uri: b\nwarehouse_url: duckdb://\nreports_dir: r\n", "duplicate key"),
+    ],
+)
 def test_malformed_files(tmp_path, text, fragment):
     path = write(tmp_path, text)
     with pytest.raises(ParamsError) as info:
@@ -224,8 +247,20 @@ def test_valid_dates(text):
     assert validate_run_date(text) == text
 
 
-@pytest.mark.parametrize("text", ["2024-13-01", "2024-6-5", "yesterday", "2023-02-29", "20240605",
-                                  " 2024-06-05", "2024-06-05T00:00", "2024/06/05", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-13-01",
+        "2024-6-5",
+        "yesterday",
+        "2023-02-29",
+        "20240605",
+        " 2024-06-05",
+        "2024-06-05T00:00",
+        "2024/06/05",
+        "",
+    ],
+)
 def test_malformed_dates(text):
     with pytest.raises(RunDateError, match="YYYY-MM-DD"):
         validate_run_date(text)
@@ -246,7 +281,10 @@ def test_malformed_date_fails_before_any_work_as_a_process(tmp_path):
     params = write(tmp_path, valid(reports_dir=str(tmp_path / "reports")))
     done = subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--date", "2024-13-01", "--params", str(params)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "2024-13-01" in done.stderr and "YYYY-MM-DD" in done.stderr
@@ -265,12 +303,23 @@ def test_cli_rejects_bad_params_with_exit_2(tmp_path, capsys):
 
 
 def test_aws_keys_take_given_values():
-    params = parse_params(valid(
-        input_uri="s3://in-bucket/landing", warehouse_url="redshift+psycopg2://loader@cluster:5439/analytics",
-        engine="redshift", staging_uri="s3://stage-bucket/streamkpi", s3_endpoint_url="http://127.0.0.1:9000",
-        redshift_iam_role="arn:aws:iam::123456789012:role/streamkpi-copy"), root=Path("/repo"))
+    params = parse_params(
+        valid(
+            input_uri="s3://in-bucket/landing",
+            warehouse_url="redshift+psycopg2://loader@cluster:5439/analytics",
+            engine="redshift",
+            staging_uri="s3://stage-bucket/streamkpi",
+            s3_endpoint_url="http://127.0.0.1:9000",
+            redshift_iam_role="arn:aws:iam::123456789012:role/streamkpi-copy",
+        ),
+        root=Path("/repo"),
+    )
     assert (params["engine"], params["staging_uri"], params["s3_endpoint_url"], params["redshift_iam_role"]) == (
-        "redshift", "s3://stage-bucket/streamkpi", "http://127.0.0.1:9000", "arn:aws:iam::123456789012:role/streamkpi-copy")
+        "redshift",
+        "s3://stage-bucket/streamkpi",
+        "http://127.0.0.1:9000",
+        "arn:aws:iam::123456789012:role/streamkpi-copy",
+    )
 
 
 def test_null_optional_aws_keys_mean_not_set():
@@ -278,21 +327,24 @@ def test_null_optional_aws_keys_mean_not_set():
     assert (params["staging_uri"], params["s3_endpoint_url"], params["redshift_iam_role"]) == (None, None, None)
 
 
-@pytest.mark.parametrize("key, value", [
-    ("engine", "spark"),
-    ("engine", None),
-    ("engine", "Redshift"),
-    ("staging_uri", "/local/folder"),
-    ("staging_uri", "gs://bucket/x"),
-    ("staging_uri", "s3://"),
-    ("staging_uri", "s3://user:secret@bucket/x"),
-    ("s3_endpoint_url", "127.0.0.1:9000"),
-    ("s3_endpoint_url", "ftp://host"),
-    ("s3_endpoint_url", "http://"),
-    ("s3_endpoint_url", "http://host:notaport"),
-    ("redshift_iam_role", "streamkpi-copy"),
-    ("redshift_iam_role", "arn:aws:iam::123:role/x"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("engine", "spark"),
+        ("engine", None),
+        ("engine", "Redshift"),
+        ("staging_uri", "/local/folder"),
+        ("staging_uri", "gs://bucket/x"),
+        ("staging_uri", "s3://"),
+        ("staging_uri", "s3://user:secret@bucket/x"),
+        ("s3_endpoint_url", "127.0.0.1:9000"),
+        ("s3_endpoint_url", "ftp://host"),
+        ("s3_endpoint_url", "http://"),
+        ("s3_endpoint_url", "http://host:notaport"),
+        ("redshift_iam_role", "streamkpi-copy"),
+        ("redshift_iam_role", "arn:aws:iam::123:role/x"),
+    ],
+)
 def test_malformed_aws_value_is_named(key, value):
     message = error_of(valid(**{key: value}))
     assert "conf/p.yaml" in message and f"'{key}'" in message

@@ -11,15 +11,13 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
+from fixtures_small import D, by_genre, make_root, t, write_text
 from reference_kpis import COUNT_KEYS, reference_run
 from streamkpi import inputs, presentation
 from streamkpi.errors import InputValidationError
 from streamkpi.ingest import stage_day
 from streamkpi.kpis import genre_level_kpis
 from streamkpi.sample_data import generate
-
-from fixtures_small import D, by_genre, make_root, t, write_text
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40), (3, 50)]
@@ -78,8 +76,12 @@ def test_lookaround_0_reads_only_the_run_dates_folder(tmp_path, form):
     assert (g["rock"]["listen_count"], g["pop"]["listen_count"]) == (1, 2)  # T1 09:00; T2 10:00, 11:00
     # the manifest lists the files read, and only those
     day = form.format("2024-06-25")
-    assert [f["path"] for f in s.input_files] == ["songs.csv", "users.csv", f"streams/{day}/part-0.csv",
-                                                  f"streams/{day}/part-1.csv"]
+    assert [f["path"] for f in s.input_files] == [
+        "songs.csv",
+        "users.csv",
+        f"streams/{day}/part-0.csv",
+        f"streams/{day}/part-1.csv",
+    ]
     selection = s.stream_selection
     assert (selection.dated_files, selection.undated_files, selection.window) == (2, 0, "2024-06-25")
     assert selection.dated_folders_read == (day,)
@@ -132,9 +134,14 @@ def test_undated_files_are_read_beside_the_dated_folders(tmp_path):
     # every file but 2024-06-20/x.csv: 2 + 1 + 1 + 1 + 1 + 1 + 1 = 8 rows, one of 2024-06-19
     assert (s.counts["rows_read"], s.counts["other_date"], s.counts["valid_streams"]) == (8, 1, 7)
     assert stream_paths(s) == [  # sorted path order, folder names compared as text
-        "streams/2024-02-30/x.csv", "streams/2024-06-25/x.csv", "streams/archive/2024-06-20/x.csv",
-        "streams/backfill/x.csv", "streams/date=2024-06-26/x.csv", "streams/dt=2024-06-20/x.csv",
-        "streams/late.csv"]
+        "streams/2024-02-30/x.csv",
+        "streams/2024-06-25/x.csv",
+        "streams/archive/2024-06-20/x.csv",
+        "streams/backfill/x.csv",
+        "streams/date=2024-06-26/x.csv",
+        "streams/dt=2024-06-20/x.csv",
+        "streams/late.csv",
+    ]
     selection = s.stream_selection
     assert (selection.dated_files, selection.undated_files) == (2, 5)
     assert selection.dated_folders_read == ("2024-06-25", "date=2024-06-26")
@@ -143,8 +150,10 @@ def test_undated_files_are_read_beside_the_dated_folders(tmp_path):
 
 
 def test_no_stream_file_in_the_window_names_the_root_the_dates_and_the_folders_there(tmp_path):
-    streams = {"2024-06-01/part-0.csv": [(1, "T1", "2024-06-01 10:00:00")],
-               "date=2024-06-20/part-0.csv": [(1, "T1", "2024-06-20 10:00:00")]}
+    streams = {
+        "2024-06-01/part-0.csv": [(1, "T1", "2024-06-01 10:00:00")],
+        "date=2024-06-20/part-0.csv": [(1, "T1", "2024-06-20 10:00:00")],
+    }
     root = make_root(tmp_path, SONGS, USERS, streams)
     write_text(root, "streams/notes/README.txt", "an undated folder without a stream file\n")
     with pytest.raises(InputValidationError) as error:
@@ -157,8 +166,10 @@ def test_no_stream_file_in_the_window_names_the_root_the_dates_and_the_folders_t
 
 def test_no_stream_file_and_no_dated_folder_says_so(tmp_path):
     root = make_root(tmp_path, SONGS, USERS, {})
-    with pytest.raises(InputValidationError, match="no stream file for 2024-06-25 under .*/streams: "
-                                                   "it holds no \\*.csv file and no dated folder"):
+    with pytest.raises(
+        InputValidationError,
+        match="no stream file for 2024-06-25 under .*/streams: it holds no \\*.csv file and no dated folder",
+    ):
         inputs.locate_inputs(root, run_date=dt.date(2024, 6, 25), lookaround_days=0)
 
 
@@ -173,10 +184,20 @@ def test_a_negative_lookaround_is_refused():
         inputs.locate_inputs("/nowhere", run_date=dt.date(2024, 6, 25), lookaround_days=-1)
 
 
-@pytest.mark.parametrize("name, day", [
-    ("2024-06-25", dt.date(2024, 6, 25)), ("date=2024-02-29", dt.date(2024, 2, 29)),
-    ("2023-02-29", None), ("dt=2024-06-25", None), ("2024-6-25", None), ("2024-06-25x", None),
-    ("date=", None), ("20240625", None), ("date=2024-06-25=x", None)])
+@pytest.mark.parametrize(
+    "name, day",
+    [
+        ("2024-06-25", dt.date(2024, 6, 25)),
+        ("date=2024-02-29", dt.date(2024, 2, 29)),
+        ("2023-02-29", None),
+        ("dt=2024-06-25", None),
+        ("2024-6-25", None),
+        ("2024-06-25x", None),
+        ("date=", None),
+        ("20240625", None),
+        ("date=2024-06-25=x", None),
+    ],
+)
 def test_folder_date(name, day):
     assert inputs.folder_date(name) == day
 
@@ -202,22 +223,36 @@ def test_the_sample_layout_gives_the_same_valid_streams_with_lookaround_1_as_wit
 def test_the_ingest_report_says_what_was_read_and_skipped():
     def sentence(k, dated_files, undated_files, read, skipped):
         return presentation.stream_files_read(
-            inputs.StreamSelection(dt.date(2024, 6, 25), k, dated_files, undated_files, read, skipped))
+            inputs.StreamSelection(dt.date(2024, 6, 25), k, dated_files, undated_files, read, skipped)
+        )
 
     assert sentence(1, 5, 1, ("2024-06-24", "2024-06-25", "2024-06-26"), ("2024-06-20", "2024-06-27")) == (
         "**6 stream files read**, 5 from the dated folders of 2024-06-24..2024-06-26 (`partition_lookaround_days` 1) "
-        "and 1 undated. 2 dated folders outside those dates were skipped, not read.")
+        "and 1 undated. 2 dated folders outside those dates were skipped, not read."
+    )
     assert sentence(0, 2, 0, ("2024-06-25",), ("2024-06-24",)) == (
         "**2 stream files read**, all from the dated folders of 2024-06-25 (`partition_lookaround_days` 0). "
-        "1 dated folder outside those dates was skipped, not read.")
+        "1 dated folder outside those dates was skipped, not read."
+    )
     assert sentence(1, 1, 0, ("2024-06-25",), ()).endswith("No dated folder lies outside those dates.")
     assert sentence(0, 0, 1, (), ()) == (
-        "**1 stream file read**; no stream folder is named by date, so every stream file is read.")
+        "**1 stream file read**; no stream folder is named by date, so every stream file is read."
+    )
 
 
 def test_the_ingest_summary_carries_the_sentence_only_with_a_selection():
-    counts = {"rows_read": 10, "other_date": 2, "bad_stream": 0, "duplicate_stream": 0, "unknown_track": 0,
-              "valid_streams": 8, "tracks": 2, "duplicate_track_rows": 0, "bad_song": 0, "unknown_user_streams": 0}
+    counts = {
+        "rows_read": 10,
+        "other_date": 2,
+        "bad_stream": 0,
+        "duplicate_stream": 0,
+        "unknown_track": 0,
+        "valid_streams": 8,
+        "tracks": 2,
+        "duplicate_track_rows": 0,
+        "bad_song": 0,
+        "unknown_user_streams": 0,
+    }
     selection = inputs.StreamSelection(dt.date(2024, 6, 25), 1, 3, 0, ("2024-06-25",), ())
     assert "**3 stream files read**" in presentation.ingest_summary(counts, D, selection).data
     assert "stream files read" not in presentation.ingest_summary(counts, D).data

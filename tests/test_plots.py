@@ -11,35 +11,54 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import seaborn as sns  # noqa: E402
-
 from streamkpi import breakdowns, plots  # noqa: E402
 
-GENRES = pd.DataFrame({
-    "track_genre": [f"g{i:02d}" for i in range(14)],
-    "listen_count": [140 - 10 * i for i in range(14)],
-    "average_duration": [180.0 + 15 * i for i in range(14)],
-    "most_popular_track_id": ["T"] * 14,
-}).assign(popularity_index=lambda f: f["listen_count"] / f["listen_count"].sum())
+GENRES = pd.DataFrame(
+    {
+        "track_genre": [f"g{i:02d}" for i in range(14)],
+        "listen_count": [140 - 10 * i for i in range(14)],
+        "average_duration": [180.0 + 15 * i for i in range(14)],
+        "most_popular_track_id": ["T"] * 14,
+    }
+).assign(popularity_index=lambda f: f["listen_count"] / f["listen_count"].sum())
 
-HOURS = pd.DataFrame({  # hours 3..5 have no listens
-    "listen_hour": [h for h in range(24) if h not in (3, 4, 5)],
-}).assign(listen_counts=lambda f: 100 + 10 * f["listen_hour"], unique_listeners=lambda f: 50 + f["listen_hour"],
-          avg_sessions_per_user=1.1, diversity_index=lambda f: 0.9 + f["listen_hour"] / 1000,
-          most_engaged_age_group=lambda f: ["25-34" if h % 2 else None for h in f["listen_hour"]],
-          top_artist="A")
+HOURS = pd.DataFrame(
+    {  # hours 3..5 have no listens
+        "listen_hour": [h for h in range(24) if h not in (3, 4, 5)],
+    }
+).assign(
+    listen_counts=lambda f: 100 + 10 * f["listen_hour"],
+    unique_listeners=lambda f: 50 + f["listen_hour"],
+    avg_sessions_per_user=1.1,
+    diversity_index=lambda f: 0.9 + f["listen_hour"] / 1000,
+    most_engaged_age_group=lambda f: ["25-34" if h % 2 else None for h in f["listen_hour"]],
+    top_artist="A",
+)
 
-GENRE_HOUR = pd.DataFrame([(g, h, 30 - i + h % 4) for i, g in enumerate(GENRES["track_genre"]) for h in (0, 9, 20)],
-                          columns=["track_genre", "listen_hour", "listens"])
-AGE_HOUR = pd.DataFrame([(g, h, 1 + i) for i, g in enumerate(breakdowns.AGE_GROUP_LABELS) for h in (1, 7, 23)],
-                        columns=["age_group", "listen_hour", "listens"]).assign(
-    age_group=lambda f: pd.Categorical(f["age_group"], categories=breakdowns.AGE_GROUP_LABELS, ordered=True))
-HEADLINES = pd.DataFrame({
-    "listen_date": pd.to_datetime(["2024-06-24", "2024-06-25", "2024-06-26"]), "streams": [1000, 1200, 900],
-    "max_hourly_listeners": [50, 60, 40], "average_duration": [200.0, 210.0, 190.0], "diversity": [0.9, 0.91, 0.95],
-})
-SHARES = pd.DataFrame({"listen_date": pd.to_datetime(["2024-06-24", "2024-06-24", "2024-06-25", "2024-06-25"]),
-                       "track_genre": pd.Categorical(["rock", "pop"] * 2, categories=["rock", "pop"]),
-                       "share": [0.3, 0.2, 0.25, 0.0]})
+GENRE_HOUR = pd.DataFrame(
+    [(g, h, 30 - i + h % 4) for i, g in enumerate(GENRES["track_genre"]) for h in (0, 9, 20)],
+    columns=["track_genre", "listen_hour", "listens"],
+)
+AGE_HOUR = pd.DataFrame(
+    [(g, h, 1 + i) for i, g in enumerate(breakdowns.AGE_GROUP_LABELS) for h in (1, 7, 23)],
+    columns=["age_group", "listen_hour", "listens"],
+).assign(age_group=lambda f: pd.Categorical(f["age_group"], categories=breakdowns.AGE_GROUP_LABELS, ordered=True))
+HEADLINES = pd.DataFrame(
+    {
+        "listen_date": pd.to_datetime(["2024-06-24", "2024-06-25", "2024-06-26"]),
+        "streams": [1000, 1200, 900],
+        "max_hourly_listeners": [50, 60, 40],
+        "average_duration": [200.0, 210.0, 190.0],
+        "diversity": [0.9, 0.91, 0.95],
+    }
+)
+SHARES = pd.DataFrame(
+    {
+        "listen_date": pd.to_datetime(["2024-06-24", "2024-06-24", "2024-06-25", "2024-06-25"]),
+        "track_genre": pd.Categorical(["rock", "pop"] * 2, categories=["rock", "pop"]),
+        "share": [0.3, 0.2, 0.25, 0.0],
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +80,11 @@ def tick_texts(axis) -> list[str]:
     """The tick labels shown (inside the axis' view)."""
     axis.figure.canvas.draw()
     low, high = sorted(axis.get_view_interval())
-    return [label.get_text() for tick, label in zip(axis.get_ticklocs(), axis.get_ticklabels())
-            if label.get_text() and low <= tick <= high]
+    return [
+        label.get_text()
+        for tick, label in zip(axis.get_ticklocs(), axis.get_ticklabels())
+        if label.get_text() and low <= tick <= high
+    ]
 
 
 def test_genre_share_chart_shows_top_genres_and_the_rest_as_percentages():
@@ -123,8 +145,12 @@ def test_diversity_chart_stays_within_zero_and_one():
 def test_kpi_trends_chart_has_one_labelled_panel_per_headline_kpi():
     fig = plots.kpi_trends_chart(HEADLINES)
     titles = [title(ax) for ax in fig.axes]
-    assert titles == ["Listens per day", "Unique listeners in the busiest hour", "Average track length streamed",
-                      "Genre diversity (Simpson, stream-weighted)"]
+    assert titles == [
+        "Listens per day",
+        "Unique listeners in the busiest hour",
+        "Average track length streamed",
+        "Genre diversity (Simpson, stream-weighted)",
+    ]
     assert "3 days" in fig._suptitle.get_text()
     assert tick_texts(fig.axes[2].yaxis)[0].count(":") == 1
     assert tick_texts(fig.axes[2].xaxis) == ["Mon\n24 Jun", "Tue\n25 Jun", "Wed\n26 Jun"]
@@ -145,4 +171,5 @@ def test_genre_share_trend_chart_has_a_line_per_genre():
 def test_charts_use_the_colour_blind_palette():
     ax = plots.genre_listens_chart(GENRES)
     assert matplotlib.colors.to_hex(ax.patches[0].get_facecolor()) == matplotlib.colors.to_hex(
-        sns.color_palette("colorblind")[0])
+        sns.color_palette("colorblind")[0]
+    )

@@ -9,48 +9,78 @@ import re
 
 import pandas as pd
 import pytest
-
 from streamkpi import presentation as p
 
 COUNTS = {  # ingest's counts for a small day, consistent with each other
-    "rows_read": 1_250, "other_date": 200, "bad_stream": 3, "duplicate_stream": 2, "unknown_track": 5,
-    "valid_streams": 1_040, "unknown_user_streams": 7,
-    "tracks": 90, "duplicate_track_rows": 8, "bad_song": 2,
-    "users": 40, "duplicate_user_rows": 1, "bad_user_rows": 1, "unknown_age_users": 4,
+    "rows_read": 1_250,
+    "other_date": 200,
+    "bad_stream": 3,
+    "duplicate_stream": 2,
+    "unknown_track": 5,
+    "valid_streams": 1_040,
+    "unknown_user_streams": 7,
+    "tracks": 90,
+    "duplicate_track_rows": 8,
+    "bad_song": 2,
+    "users": 40,
+    "duplicate_user_rows": 1,
+    "bad_user_rows": 1,
+    "unknown_age_users": 4,
 }
 
-GENRES = pd.DataFrame({
-    "listen_date": [dt.date(2024, 6, 25)] * 4,
-    "track_genre": ["rock", "pop", "jazz", "ambient"],
-    "listen_count": [500, 300, 150, 50],
-    "popularity_index": [0.5, 0.3, 0.15, 0.05],
-    "average_duration": [200.0, 180.0, 400.4, 3725.0],
-    "most_popular_track_id": ["R1", "P1", "J1", "A1"],
-})
+GENRES = pd.DataFrame(
+    {
+        "listen_date": [dt.date(2024, 6, 25)] * 4,
+        "track_genre": ["rock", "pop", "jazz", "ambient"],
+        "listen_count": [500, 300, 150, 50],
+        "popularity_index": [0.5, 0.3, 0.15, 0.05],
+        "average_duration": [200.0, 180.0, 400.4, 3725.0],
+        "most_popular_track_id": ["R1", "P1", "J1", "A1"],
+    }
+)
 
-HOURS = pd.DataFrame({
-    "listen_date": [dt.date(2024, 6, 25)] * 3,
-    "listen_hour": [8, 9, 20],
-    "unique_listeners": [10, 30, 60],
-    "listen_counts": [12, 40, 1_200],
-    "top_artist": ["A", "B", None],
-    "avg_sessions_per_user": [1.0, 1.5, 1.0],
-    "diversity_index": [0.5, 0.25, 0.75],
-    "most_engaged_age_group": ["18-24", None, "25-34"],
-})
+HOURS = pd.DataFrame(
+    {
+        "listen_date": [dt.date(2024, 6, 25)] * 3,
+        "listen_hour": [8, 9, 20],
+        "unique_listeners": [10, 30, 60],
+        "listen_counts": [12, 40, 1_200],
+        "top_artist": ["A", "B", None],
+        "avg_sessions_per_user": [1.0, 1.5, 1.0],
+        "diversity_index": [0.5, 0.25, 0.75],
+        "most_engaged_age_group": ["18-24", None, "25-34"],
+    }
+)
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0, "0"), (999, "999"), (1_000, "1,000"), (29_985, "29,985"), (1_234_567.4, "1,234,567"),
-    (None, "–"), (float("nan"), "–"), (pd.NA, "–"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0, "0"),
+        (999, "999"),
+        (1_000, "1,000"),
+        (29_985, "29,985"),
+        (1_234_567.4, "1,234,567"),
+        (None, "–"),
+        (float("nan"), "–"),
+        (pd.NA, "–"),
+    ],
+)
 def test_thousands(value, expected):
     assert p.thousands(value) == expected
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0.0412, "4.1%"), (1.0, "100.0%"), (0.0, "0.0%"), (0.00049, "<0.1%"), (0.0005, "0.1%"), (None, "–"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0.0412, "4.1%"),
+        (1.0, "100.0%"),
+        (0.0, "0.0%"),
+        (0.00049, "<0.1%"),
+        (0.0005, "0.1%"),
+        (None, "–"),
+    ],
+)
 def test_percent(value, expected):
     assert p.percent(value) == expected
 
@@ -60,10 +90,22 @@ def test_percent_digits():
     assert p.percent(0.00004, 2) == "<0.01%"
 
 
-@pytest.mark.parametrize("seconds, expected", [
-    (0, "0:00"), (59.4, "0:59"), (59.6, "1:00"), (187.4, "3:07"), (600, "10:00"), (3599.4, "59:59"),
-    (3600, "1:00:00"), (3725, "1:02:05"), (-61, "-1:01"), (None, "–"), (math.nan, "–"),
-])
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [
+        (0, "0:00"),
+        (59.4, "0:59"),
+        (59.6, "1:00"),
+        (187.4, "3:07"),
+        (600, "10:00"),
+        (3599.4, "59:59"),
+        (3600, "1:00:00"),
+        (3725, "1:02:05"),
+        (-61, "-1:01"),
+        (None, "–"),
+        (math.nan, "–"),
+    ],
+)
 def test_duration_as_minutes_and_seconds(seconds, expected):
     assert p.duration(seconds) == expected
 
@@ -136,8 +178,15 @@ def test_data_quality_frame_accounts_for_every_row():
     assert frame["Streams", "rows of the day"] == rejected + frame["Streams", "valid streams"]
     assert frame["Streams", "… by unknown users"] == 7
     catalog = frame["Catalog", "rows read"]
-    assert catalog == 100 == (frame["Catalog", "rejected: bad_song"] + frame["Catalog", "repeated catalog rows"]
-                              + frame["Catalog", "tracks"])
+    assert (
+        catalog
+        == 100
+        == (
+            frame["Catalog", "rejected: bad_song"]
+            + frame["Catalog", "repeated catalog rows"]
+            + frame["Catalog", "tracks"]
+        )
+    )
     assert frame["Users", "rows read"] == 42 and frame["Users", "… of unknown age"] == 4
 
 
@@ -148,21 +197,36 @@ def test_data_quality_table_shares_and_highlights_rejects_that_occurred():
     assert math.isnan(shares["of other dates (skipped)"])
     html = p.data_quality_table(quiet).to_html()
     assert "What it means" in html and "1,250" in html and "99.24%" in html
-    highlighted = {int(row) for block in html.split("}") if "background-color" in block
-                   for row in re.findall(r"_row(\d+)_col", block)}
+    highlighted = {
+        int(row)
+        for block in html.split("}")
+        if "background-color" in block
+        for row in re.findall(r"_row(\d+)_col", block)
+    }
     checks = p.data_quality_frame(quiet)["check"]
-    assert sorted(checks[sorted(highlighted)]) == ["rejected: bad_song", "rejected: bad_stream",
-                                                   "rejected: unknown_track"]
+    assert sorted(checks[sorted(highlighted)]) == [
+        "rejected: bad_song",
+        "rejected: bad_stream",
+        "rejected: unknown_track",
+    ]
     assert "unreadable listen_time" in html
 
 
 def test_reject_examples_table_shows_reason_rule_place_and_fields():
-    examples = pd.DataFrame({  # as ingest.reject_examples gives them: the other file's fields are NaN
-        "source_file": ["songs.csv", "streams/a.csv"], "row_number": ["7", "12"],
-        "track_id": ["", "T9"], "track_genre": ["<b>rock</b>", None], "duration_ms": ["-1", None],
-        "reason": ["bad_song", "unknown_track"], "rule": ["empty track_id", "track_id not in the catalog"],
-        "file_kind": ["songs", "streams"], "user_id": [None, "42"], "listen_time": [None, "2024-06-25 10:00:00"],
-    })
+    examples = pd.DataFrame(
+        {  # as ingest.reject_examples gives them: the other file's fields are NaN
+            "source_file": ["songs.csv", "streams/a.csv"],
+            "row_number": ["7", "12"],
+            "track_id": ["", "T9"],
+            "track_genre": ["<b>rock</b>", None],
+            "duration_ms": ["-1", None],
+            "reason": ["bad_song", "unknown_track"],
+            "rule": ["empty track_id", "track_id not in the catalog"],
+            "file_kind": ["songs", "streams"],
+            "user_id": [None, "42"],
+            "listen_time": [None, "2024-06-25 10:00:00"],
+        }
+    )
     html = p.reject_examples_table(examples).to_html()
     assert "songs.csv, row 7" in html and "streams/a.csv, row 12" in html
     assert "track_id=&#39;&#39;, track_genre=&#39;&lt;b&gt;rock&lt;/b&gt;&#39;, duration_ms=&#39;-1&#39;" in html
@@ -173,8 +237,9 @@ def test_reject_examples_table_shows_reason_rule_place_and_fields():
 
 
 def test_load_summary_compares_the_day_with_the_other_loaded_days():
-    days = pd.DataFrame({"listen_date": pd.to_datetime(["2024-06-24", "2024-06-25", "2024-06-26"]),
-                         "streams": [1_000, 3_000, 2_000]})
+    days = pd.DataFrame(
+        {"listen_date": pd.to_datetime(["2024-06-24", "2024-06-25", "2024-06-26"]), "streams": [1_000, 3_000, 2_000]}
+    )
     text = p.load_summary({"genre_level_kpis": 4, "hourly_kpis": 24}, days, "2024-06-26").data
     assert "4 rows of `genre_level_kpis`, 24 rows of `hourly_kpis` for 2024-06-26" in text
     assert "**3 days**" in text and "Mon 24 Jun 2024 to Wed 26 Jun 2024" in text
@@ -183,21 +248,39 @@ def test_load_summary_compares_the_day_with_the_other_loaded_days():
     assert "only day loaded so far" in alone
 
 
-@pytest.mark.parametrize("size, expected", [
-    (0, "0 B"), (999, "999 B"), (1_000, "1.0 kB"), (731_714, "731.7 kB"), (18_630_437, "18.6 MB"),
-    (2_500_000_000, "2.5 GB"), (3_000_000_000_000, "3,000.0 GB"), (None, "–"),
-])
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1_000, "1.0 kB"),
+        (731_714, "731.7 kB"),
+        (18_630_437, "18.6 MB"),
+        (2_500_000_000, "2.5 GB"),
+        (3_000_000_000_000, "3,000.0 GB"),
+        (None, "–"),
+    ],
+)
 def test_file_size(size, expected):
     assert p.file_size(size) == expected
 
 
 def test_headlines_table_one_formatted_row_per_day_oldest_first():
-    days = pd.DataFrame({
-        "listen_date": pd.to_datetime(["2024-06-25", "2024-06-24"]), "streams": [29_985, 30_010], "genres": [114, 113],
-        "top_genre": ["bluegrass", "opera"], "top_genre_share": [0.0186, 0.02], "average_duration": [222.0, 221.4],
-        "peak_hour": [20, 19], "peak_hour_streams": [2_149, 2_000], "max_hourly_listeners": [595, 590],
-        "diversity": [0.98963, 0.9891], "sessions_per_listener": [1.0424, 1.04],
-    })
+    days = pd.DataFrame(
+        {
+            "listen_date": pd.to_datetime(["2024-06-25", "2024-06-24"]),
+            "streams": [29_985, 30_010],
+            "genres": [114, 113],
+            "top_genre": ["bluegrass", "opera"],
+            "top_genre_share": [0.0186, 0.02],
+            "average_duration": [222.0, 221.4],
+            "peak_hour": [20, 19],
+            "peak_hour_streams": [2_149, 2_000],
+            "max_hourly_listeners": [595, 590],
+            "diversity": [0.98963, 0.9891],
+            "sessions_per_listener": [1.0424, 1.04],
+        }
+    )
     html = p.headlines_table(days).to_html()
     assert html.index("Mon 24 Jun 2024") < html.index("Tue 25 Jun 2024")
     for text in ("29,985", "1.9%", "3:42", "20:00–21:00", "2,149", "0.9896", "1.04", "Most listeners in an hour"):

@@ -18,8 +18,11 @@ def _name(requirement: str) -> str:
 
 
 def test_every_requirement_is_pinned_and_environment_yml_matches():
-    pins = {_name(line): line.split("==")[1].strip()
-            for line in (REPO / "constraints.txt").read_text().splitlines() if "==" in line}
+    pins = {
+        _name(line): line.split("==")[1].strip()
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
     requirements = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
     requirements = [r for r in requirements if r]
     conda = yaml.safe_load((REPO / "environment.yml").read_text())
@@ -27,7 +30,9 @@ def test_every_requirement_is_pinned_and_environment_yml_matches():
     conda_pins = {_name(r.split("==")[0]): r.split("==")[1] for r in conda_pip if "==" in r}
     for requirement in requirements:
         assert _name(requirement) in pins, f"{requirement} is not pinned in constraints.txt"
-        assert conda_pins.get(_name(requirement)) == pins[_name(requirement)], f"environment.yml differs on {requirement}"
+        assert conda_pins.get(_name(requirement)) == pins[_name(requirement)], (
+            f"environment.yml differs on {requirement}"
+        )
 
 
 def test_notebook_templates_are_committed_clean_with_a_parameters_cell():

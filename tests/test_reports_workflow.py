@@ -6,15 +6,23 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pipeline import cli
-from pipeline.backfill import (COULD_NOT_START, INTERRUPTED, NOT_RUN, DateOutcome, backfill, dates_between,
-                               exit_code, summary_table)
+from pipeline.backfill import (
+    COULD_NOT_START,
+    INTERRUPTED,
+    NOT_RUN,
+    DateOutcome,
+    backfill,
+    dates_between,
+    exit_code,
+    summary_table,
+)
 from pipeline.errors import PipelineError
 from pipeline.overview import collect_runs, latest_figures, render_overview, write_overview
 from pipeline.progress import NotebookProgress
@@ -32,11 +40,20 @@ def write_run(reports: Path, date: str, run_id: str, status: str, started: str, 
     run_dir = reports / date / run_id
     run_dir.mkdir(parents=True)
     finished = (datetime.fromisoformat(started) + timedelta(seconds=30)).isoformat().replace("+00:00", "Z")
-    (run_dir / "manifest.json").write_text(json.dumps({
-        "run_date": date, "run_id": run_id, "status": status, "started": started.replace("+00:00", "Z"),
-        "finished": finished, "duration_seconds": 30.0, "error": error,
-        "notebooks": [{"name": "01_a.ipynb", "html": "01_a.html", "figures": figures or {}}],
-    }))
+    (run_dir / "manifest.json").write_text(
+        json.dumps(
+            {
+                "run_date": date,
+                "run_id": run_id,
+                "status": status,
+                "started": started.replace("+00:00", "Z"),
+                "finished": finished,
+                "duration_seconds": 30.0,
+                "error": error,
+                "notebooks": [{"name": "01_a.ipynb", "html": "01_a.html", "figures": figures or {}}],
+            }
+        )
+    )
     return run_dir
 
 
@@ -44,8 +61,14 @@ def write_run(reports: Path, date: str, run_id: str, status: str, started: str, 
 def reports(tmp_path) -> Path:
     reports = tmp_path / "reports"
     write_run(reports, "2024-06-24", "r1", "succeeded", "2026-11-27T10:00:00+00:00", figures={"trend": "figures/t.png"})
-    write_run(reports, "2024-06-25", "r2", "failed", "2026-11-27T11:00:00+00:00",
-              error={"notebook": "01_a.ipynb", "cell": 3, "ename": "ValueError", "evalue": "<bad>"})
+    write_run(
+        reports,
+        "2024-06-25",
+        "r2",
+        "failed",
+        "2026-11-27T11:00:00+00:00",
+        error={"notebook": "01_a.ipynb", "cell": 3, "ename": "ValueError", "evalue": "<bad>"},
+    )
     write_run(reports, "2024-06-25", "r3", "succeeded", "2026-11-27T12:00:00+00:00", figures={"trend": "figures/t.png"})
     write_run(reports, "2024-06-23", "r0", "succeeded", "2026-11-27T13:00:00+00:00")  # a late backfill, no figure
     (reports / "bench" / "x").mkdir(parents=True)  # not a date: not a run folder
@@ -59,7 +82,12 @@ def reports(tmp_path) -> Path:
 def test_runs_newest_date_first_then_newest_run_first(reports):
     runs = collect_runs(reports)
     assert [(r["run_date"], r["run_id"]) for r in runs] == [
-        ("2024-06-26", "r4"), ("2024-06-25", "r3"), ("2024-06-25", "r2"), ("2024-06-24", "r1"), ("2024-06-23", "r0")]
+        ("2024-06-26", "r4"),
+        ("2024-06-25", "r3"),
+        ("2024-06-25", "r2"),
+        ("2024-06-24", "r1"),
+        ("2024-06-23", "r0"),
+    ]
     assert runs[0]["status"] == "unreadable" and runs[1]["folder"] == "2024-06-25/r3"
 
 
@@ -69,7 +97,7 @@ def test_trends_come_from_the_most_recently_finished_successful_run_with_figures
 
 
 def test_overview_page(reports):
-    html = render_overview(collect_runs(reports), now=datetime(2026, 11, 27, 14, 0, tzinfo=timezone.utc))
+    html = render_overview(collect_runs(reports), now=datetime(2026, 11, 27, 14, 0, tzinfo=UTC))
     assert "4 dates, 5 runs; latest run of each date: 3 succeeded, 1 unreadable" in html
     assert '<img src="2024-06-25/r3/figures/t.png" alt="trend">' in html
     assert html.index(">2024-06-26<") < html.index(">2024-06-25<") < html.index(">2024-06-24<")
@@ -95,13 +123,26 @@ def test_dates_between():
 
 
 def fake_result(date: str, ok: bool) -> RunResult:
-    start = datetime(2026, 11, 27, tzinfo=timezone.utc)
-    nb = NotebookResult(name="01_a.ipynb", input_path=Path("01_a.ipynb"), output_path=Path("/r/01_a.ipynb"),
-                        html_path=Path("/r/01_a.html"), status="succeeded" if ok else "failed")
+    start = datetime(2026, 11, 27, tzinfo=UTC)
+    nb = NotebookResult(
+        name="01_a.ipynb",
+        input_path=Path("01_a.ipynb"),
+        output_path=Path("/r/01_a.ipynb"),
+        html_path=Path("/r/01_a.html"),
+        status="succeeded" if ok else "failed",
+    )
     if not ok:
         nb.error = NotebookError("01_a.ipynb", 2, 3, "ValueError", "no valid stream\nLINE 3: details")
-    return RunResult(run_date=date, run_id=f"id-{date}", run_dir=Path("/r"), status=nb.status, started=start,
-                     finished=start + timedelta(seconds=12), notebooks=[nb], manifest={})
+    return RunResult(
+        run_date=date,
+        run_id=f"id-{date}",
+        run_dir=Path("/r"),
+        status=nb.status,
+        started=start,
+        finished=start + timedelta(seconds=12),
+        notebooks=[nb],
+        manifest={},
+    )
 
 
 def test_backfill_goes_on_after_a_failure_and_a_date_that_cannot_start():
@@ -141,12 +182,31 @@ def test_make_backfill_quiet_runs_every_date_and_reports_only_the_failure(tmp_pa
     """Three real runs: the middle date fails, the last still runs; quiet prints only the failure
     and the summary; the top-level index lists the three dates."""
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"input_uri": str(tmp_path), "reports_dir": str(tmp_path / "reports"),
-                                      "warehouse_url": f"duckdb:///{tmp_path / 'wh.duckdb'}"}))
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "input_uri": str(tmp_path),
+                "reports_dir": str(tmp_path / "reports"),
+                "warehouse_url": f"duckdb:///{tmp_path / 'wh.duckdb'}",
+            }
+        )
+    )
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        code = cli.main(["backfill", "--start", "2024-06-25", "--end", "2024-06-27", "--params", str(params),
-                         "--notebooks-dir", str(TOYS / "backfill"), "--quiet"])
+        code = cli.main(
+            [
+                "backfill",
+                "--start",
+                "2024-06-25",
+                "--end",
+                "2024-06-27",
+                "--params",
+                str(params),
+                "--notebooks-dir",
+                str(TOYS / "backfill"),
+                "--quiet",
+            ]
+        )
     lines = stderr.getvalue().splitlines()
     assert code == 1, lines
     header = next(i for i, line in enumerate(lines) if line.startswith("date "))
@@ -156,7 +216,10 @@ def test_make_backfill_quiet_runs_every_date_and_reports_only_the_failure(tmp_pa
     assert failure[1] == "pipeline failed in 01_only.ipynb, cell 3: RuntimeError: told to fail on 2024-06-26"
     assert failure[2].startswith("pipeline: failed in ") and "/2024-06-26/" in failure[2]
     assert [line.split()[:2] for line in summary[1:4]] == [
-        ["2024-06-25", "succeeded"], ["2024-06-26", "failed"], ["2024-06-27", "succeeded"]]
+        ["2024-06-25", "succeeded"],
+        ["2024-06-26", "failed"],
+        ["2024-06-27", "succeeded"],
+    ]
     assert summary[-1].startswith("3 dates: 2 succeeded, 1 failed; ")
     overview = (tmp_path / "reports" / "index.html").read_text()
     assert "3 dates, 3 runs; latest run of each date: 1 failed, 2 succeeded" in overview
@@ -191,8 +254,10 @@ def test_page_title_is_the_first_heading():
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"),
-                nbformat.v4.new_markdown_cell("intro\n# Genres: what was listened to #")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("intro\n# Genres: what was listened to #"),
+    ]
     assert notebook_title(nb) == "Genres: what was listened to"
     assert notebook_title(nbformat.v4.new_notebook()) is None
 
@@ -203,8 +268,9 @@ def test_page_title_is_the_first_heading():
 @pytest.mark.parametrize("mode", ["live", "lines", "quiet"])
 def test_progress_of_a_notebook(tmp_path, mode):
     console, said = io.StringIO(), []
-    with NotebookProgress("[1/2] 01_a.ipynb", tmp_path / "logs" / "01_a.log", mode=mode, console=console,
-                          say=said.append) as progress:
+    with NotebookProgress(
+        "[1/2] 01_a.ipynb", tmp_path / "logs" / "01_a.log", mode=mode, console=console, say=said.append
+    ) as progress:
         progress.notebook_loaded(code_cells=3)
         progress.cell_started(1)
         progress.write("printed by cell 1, no newline")
@@ -212,8 +278,10 @@ def test_progress_of_a_notebook(tmp_path, mode):
         progress.cell_started(2)
         progress.cell_failed(2, "ValueError", "bad")
         progress.cell_finished(2, failed=True)
-    assert [line.split(" in ")[0] for line in said] == ["[1/2] 01_a.ipynb cell 1/3 done",
-                                                        "[1/2] 01_a.ipynb cell 2/3 FAILED"]
+    assert [line.split(" in ")[0] for line in said] == [
+        "[1/2] 01_a.ipynb cell 1/3 done",
+        "[1/2] 01_a.ipynb cell 2/3 FAILED",
+    ]
     live = console.getvalue()
     if mode == "live":
         assert "\r\x1b[2K[1/2] 01_a.ipynb  cell 2/3  " in live and live.endswith("\r\x1b[2K")
@@ -222,6 +290,12 @@ def test_progress_of_a_notebook(tmp_path, mode):
     log = (tmp_path / "logs" / "01_a.log").read_text().splitlines()
     events = [line.split("] ", 1)[1] if line.startswith("[20") else line for line in log]
     assert events[0] == "[1/2] 01_a.ipynb: started" and events[-1].startswith("[1/2] 01_a.ipynb: ended after ")
-    assert events[1:7] == ["cell 1/3 started", "printed by cell 1, no newline", events[3], "cell 2/3 started",
-                           "cell 2/3 raised ValueError: bad", events[6]]
+    assert events[1:7] == [
+        "cell 1/3 started",
+        "printed by cell 1, no newline",
+        events[3],
+        "cell 2/3 started",
+        "cell 2/3 raised ValueError: bad",
+        events[6],
+    ]
     assert events[3].startswith("cell 1/3 done in ") and events[6].startswith("cell 2/3 FAILED in ")

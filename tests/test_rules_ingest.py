@@ -11,25 +11,48 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
+from fixtures_small import (
+    SONG_COLUMNS,
+    SONG_REQUIRED,
+    STREAM_COLUMNS,
+    USER_COLUMNS,
+    USER_REQUIRED,
+    D,
+    by_genre,
+    by_hour,
+    is_null,
+    make_root,
+    read_rejects,
+    rel_source,
+    run_all,
+    stage,
+    staged_streams,
+    t,
+    utc_naive,
+    write_csv,
+    write_text,
+)
 from streamkpi.errors import InputValidationError, NoValidStreamsError, StreamKPIError
 from streamkpi.ingest import stage_day
 from streamkpi.kpis import genre_level_kpis, hourly_kpis
-
-from fixtures_small import (
-    D, SONG_COLUMNS, SONG_REQUIRED, STREAM_COLUMNS, USER_COLUMNS, USER_REQUIRED,
-    by_genre, by_hour, is_null, make_root, read_rejects, rel_source, run_all, stage, staged_streams, t,
-    utc_naive, write_csv, write_text,
-)
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40), (3, 50)]
 STREAMS = [(1, "T1", t("10:00:00"))]
 
 COUNT_KEYS = {
-    "rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track", "valid_streams",
-    "unknown_user_streams", "bad_song", "duplicate_track_rows", "bad_user_rows",
-    "duplicate_user_rows", "unknown_age_users",
+    "rows_read",
+    "other_date",
+    "bad_stream",
+    "duplicate_stream",
+    "unknown_track",
+    "valid_streams",
+    "unknown_user_streams",
+    "bad_song",
+    "duplicate_track_rows",
+    "bad_user_rows",
+    "duplicate_user_rows",
+    "unknown_age_users",
 }
 
 
@@ -44,25 +67,37 @@ def _stage_raises(tmp_path, exc, **kw):
 
 # ============================================================== 1. inputs: required columns
 
+
 @pytest.mark.parametrize("missing", SONG_REQUIRED)
 def test_songs_missing_required_column_names_file_and_column(tmp_path, missing):
-    msg = _stage_raises(tmp_path, InputValidationError, songs=SONGS, users=USERS, streams=STREAMS,
-                        song_columns=[c for c in SONG_COLUMNS if c != missing])
+    msg = _stage_raises(
+        tmp_path,
+        InputValidationError,
+        songs=SONGS,
+        users=USERS,
+        streams=STREAMS,
+        song_columns=[c for c in SONG_COLUMNS if c != missing],
+    )
     assert "songs.csv" in msg
     assert missing in msg
 
 
 def test_songs_missing_two_columns_names_both(tmp_path):
     cols = [c for c in SONG_COLUMNS if c not in ("duration_ms", "track_genre")]
-    msg = _stage_raises(tmp_path, InputValidationError, songs=SONGS, users=USERS, streams=STREAMS,
-                        song_columns=cols)
+    msg = _stage_raises(tmp_path, InputValidationError, songs=SONGS, users=USERS, streams=STREAMS, song_columns=cols)
     assert "songs.csv" in msg and "duration_ms" in msg and "track_genre" in msg
 
 
 @pytest.mark.parametrize("missing", USER_REQUIRED)
 def test_users_missing_required_column_names_file_and_column(tmp_path, missing):
-    msg = _stage_raises(tmp_path, InputValidationError, songs=SONGS, users=USERS, streams=STREAMS,
-                        user_columns=[c for c in USER_COLUMNS if c != missing])
+    msg = _stage_raises(
+        tmp_path,
+        InputValidationError,
+        songs=SONGS,
+        users=USERS,
+        streams=STREAMS,
+        user_columns=[c for c in USER_COLUMNS if c != missing],
+    )
     assert "users.csv" in msg
     assert missing in msg
 
@@ -72,8 +107,11 @@ def test_stream_file_missing_required_column_names_file_and_column(tmp_path, mis
     # one good stream file, one nested file lacking a column: the run fails, naming that file
     root = make_root(tmp_path, songs=SONGS, users=USERS, streams={"good.csv": STREAMS})
     cols = [c for c in STREAM_COLUMNS if c != missing]
-    write_csv(root / "streams" / "2024-06-25" / "part-bad.csv", cols,
-              [{"user_id": 2, "track_id": "T1", "listen_time": t("11:00:00")}])
+    write_csv(
+        root / "streams" / "2024-06-25" / "part-bad.csv",
+        cols,
+        [{"user_id": 2, "track_id": "T1", "listen_time": t("11:00:00")}],
+    )
     staging = tmp_path / "staging"
     staging.mkdir()
     with pytest.raises(InputValidationError) as ei:
@@ -87,8 +125,11 @@ def test_stream_file_of_other_dates_missing_column_still_fails(tmp_path):
     # the header check is per file, before anything is read: a file holding only other dates
     # but lacking listen_time still fails the run
     root = make_root(tmp_path, songs=SONGS, users=USERS, streams={"a.csv": STREAMS})
-    write_csv(root / "streams" / "old.csv", ["user_id", "track_id", "when"],
-              [{"user_id": 1, "track_id": "T1", "when": "2024-01-01 10:00:00"}])
+    write_csv(
+        root / "streams" / "old.csv",
+        ["user_id", "track_id", "when"],
+        [{"user_id": 1, "track_id": "T1", "when": "2024-01-01 10:00:00"}],
+    )
     staging = tmp_path / "staging"
     staging.mkdir()
     with pytest.raises(InputValidationError) as ei:
@@ -129,21 +170,25 @@ def test_errors_subclass_streamkpierror():
 
 def test_extra_columns_other_order_and_unnamed_index_accepted(tmp_path):
     # songs: unnamed first index column, required columns only + an extra one, shuffled order
-    song_cols = ["", "track_genre", "extra_col", "duration_ms", "popularity", "track_name",
-                 "artists", "track_id"]
+    song_cols = ["", "track_genre", "extra_col", "duration_ms", "popularity", "track_name", "artists", "track_id"]
     user_cols = ["created_at", "user_age", "favourite_colour", "user_id"]
     stream_cols = ["listen_time", "device", "track_id", "user_id"]
-    songs = [dict(track_id="T1", track_genre="rock", duration_ms=200000, artists="A",
-                  extra_col="x"),
-             dict(track_id="T2", track_genre="pop", duration_ms=100000, artists="B",
-                  extra_col="y")]
-    users = [dict(user_id=1, user_age=30, favourite_colour="red"),
-             dict(user_id=2, user_age=20, favourite_colour="blue")]
-    streams = [dict(user_id=1, track_id="T1", listen_time=t("10:00:00"), device="phone"),
-               dict(user_id=2, track_id="T2", listen_time=t("10:20:00"), device="web"),
-               dict(user_id=2, track_id="T1", listen_time=t("11:00:00"), device="web")]
-    s, g, h = run_all(tmp_path, songs, users, streams, song_columns=song_cols,
-                      user_columns=user_cols, stream_columns=stream_cols)
+    songs = [
+        dict(track_id="T1", track_genre="rock", duration_ms=200000, artists="A", extra_col="x"),
+        dict(track_id="T2", track_genre="pop", duration_ms=100000, artists="B", extra_col="y"),
+    ]
+    users = [
+        dict(user_id=1, user_age=30, favourite_colour="red"),
+        dict(user_id=2, user_age=20, favourite_colour="blue"),
+    ]
+    streams = [
+        dict(user_id=1, track_id="T1", listen_time=t("10:00:00"), device="phone"),
+        dict(user_id=2, track_id="T2", listen_time=t("10:20:00"), device="web"),
+        dict(user_id=2, track_id="T1", listen_time=t("11:00:00"), device="web"),
+    ]
+    s, g, h = run_all(
+        tmp_path, songs, users, streams, song_columns=song_cols, user_columns=user_cols, stream_columns=stream_cols
+    )
     assert s.counts["valid_streams"] == 3
     assert s.counts["bad_stream"] == 0 and s.counts["bad_song"] == 0
     gg = by_genre(g)
@@ -160,9 +205,13 @@ def test_extra_columns_other_order_and_unnamed_index_accepted(tmp_path):
 def test_songs_with_index_column_named_unnamed_0_accepted(tmp_path):
     # pandas-written catalogs carry "Unnamed: 0"; it is just an extra column
     cols = ["Unnamed: 0"] + SONG_REQUIRED
-    s, g, _ = run_all(tmp_path, [dict(track_id="T1", track_genre="rock", duration_ms=250000,
-                                      **{"Unnamed: 0": 0})],
-                      USERS, STREAMS, song_columns=cols)
+    s, g, _ = run_all(
+        tmp_path,
+        [dict(track_id="T1", track_genre="rock", duration_ms=250000, **{"Unnamed: 0": 0})],
+        USERS,
+        STREAMS,
+        song_columns=cols,
+    )
     assert by_genre(g)["rock"]["average_duration"] == pytest.approx(250.0, abs=1e-12)
 
 
@@ -193,8 +242,11 @@ def test_nested_stream_folders_and_multiple_files(tmp_path):
 
 def test_stream_files_any_column_order_per_file(tmp_path):
     root = make_root(tmp_path, SONGS, USERS, {"a.csv": [(1, "T1", t("10:00:00"))]})
-    write_csv(root / "streams" / "b.csv", ["track_id", "listen_time", "user_id"],
-              [{"user_id": 2, "track_id": "T2", "listen_time": t("10:30:00")}])
+    write_csv(
+        root / "streams" / "b.csv",
+        ["track_id", "listen_time", "user_id"],
+        [{"user_id": 2, "track_id": "T2", "listen_time": t("10:30:00")}],
+    )
     staging = tmp_path / "staging"
     staging.mkdir()
     s = stage_day(root, D, staging)
@@ -211,8 +263,12 @@ def test_catalog_quoted_commas_quotes_and_non_latin_text(tmp_path):
         '1,Q2,"The ""Band""",Plain,"Ünïcødé, ok",10,100000,"r&b, soul"\n'
         "2,Q3,宇多田ヒカル,初恋,初恋,70,300000,j-pop\n"
     )
-    root = make_root(tmp_path, None, USERS, [(1, "Q1", t("10:00:00")), (1, "Q2", t("11:00:00")),
-                                             (2, "Q3", t("12:00:00")), (3, "Q1", t("12:30:00"))])
+    root = make_root(
+        tmp_path,
+        None,
+        USERS,
+        [(1, "Q1", t("10:00:00")), (1, "Q2", t("11:00:00")), (2, "Q3", t("12:00:00")), (3, "Q1", t("12:30:00"))],
+    )
     write_text(root, "songs.csv", songs_csv)
     staging = tmp_path / "staging"
     staging.mkdir()
@@ -235,24 +291,30 @@ def test_catalog_quoted_commas_quotes_and_non_latin_text(tmp_path):
 
 # ============================================================== 3. catalog rules
 
+
 def test_bad_songs_rejected_and_counted(tmp_path):
     songs = [
-        ("", "rock", 200000),          # empty track_id              -> bad_song
-        ("  ", "rock", 200000),        # blank track_id (trimmed)    -> bad_song (decision 1)
-        ("S1", "", 200000),            # empty genre                 -> bad_song
-        ("S1b", "   ", 200000),        # blank genre                 -> bad_song
-        ("S2", "rock", 0),             # duration 0                  -> bad_song
-        ("S3", "rock", -1000),         # negative                    -> bad_song
-        ("S4", "rock", "abc"),         # non-numeric                 -> bad_song
-        ("S5", "rock", ""),            # empty duration              -> bad_song
-        ("S6", "rock", "nan"),         # not finite                  -> bad_song
-        ("S7", "rock", "inf"),         # not finite                  -> bad_song
-        ("G1", "rock", "1.5e5"),       # 150000 ms -> 150 s (decision 4: a number)
-        ("G2", "rock", "200000.0"),    # 200 s
-        ("G3", "pop", 1500),           # 1.5 s
+        ("", "rock", 200000),  # empty track_id              -> bad_song
+        ("  ", "rock", 200000),  # blank track_id (trimmed)    -> bad_song (decision 1)
+        ("S1", "", 200000),  # empty genre                 -> bad_song
+        ("S1b", "   ", 200000),  # blank genre                 -> bad_song
+        ("S2", "rock", 0),  # duration 0                  -> bad_song
+        ("S3", "rock", -1000),  # negative                    -> bad_song
+        ("S4", "rock", "abc"),  # non-numeric                 -> bad_song
+        ("S5", "rock", ""),  # empty duration              -> bad_song
+        ("S6", "rock", "nan"),  # not finite                  -> bad_song
+        ("S7", "rock", "inf"),  # not finite                  -> bad_song
+        ("G1", "rock", "1.5e5"),  # 150000 ms -> 150 s (decision 4: a number)
+        ("G2", "rock", "200000.0"),  # 200 s
+        ("G3", "pop", 1500),  # 1.5 s
     ]
-    streams = [(1, "G1", t("10:00:00")), (1, "G2", t("10:05:00")), (2, "G3", t("10:10:00")),
-               (2, "S2", t("10:15:00")), (3, "S4", t("10:20:00"))]
+    streams = [
+        (1, "G1", t("10:00:00")),
+        (1, "G2", t("10:05:00")),
+        (2, "G3", t("10:10:00")),
+        (2, "S2", t("10:15:00")),
+        (3, "S4", t("10:20:00")),
+    ]
     s, g, _ = run_all(tmp_path, songs, USERS, streams)
     assert s.counts["bad_song"] == 10
     assert s.counts["duplicate_track_rows"] == 0
@@ -266,15 +328,14 @@ def test_bad_songs_rejected_and_counted(tmp_path):
 
 
 def test_bad_songs_written_to_rejects_file(tmp_path):
-    songs = [("", "rock", 200000), ("S1", "", 200000), ("S2", "rock", 0), ("S4", "rock", "abc"),
-             ("T1", "rock", 200000)]
+    songs = [("", "rock", 200000), ("S1", "", 200000), ("S2", "rock", 0), ("S4", "rock", "abc"), ("T1", "rock", 200000)]
     _, staging = stage(tmp_path, songs, USERS, [(1, "T1", t("10:00:00"))])
     rj = read_rejects(staging, "songs.csv")
-    assert {"source_file", "row_number", "track_id", "track_genre", "duration_ms",
-            "reason"} <= set(rj.columns)
+    assert {"source_file", "row_number", "track_id", "track_genre", "duration_ms", "reason"} <= set(rj.columns)
     bad = rj[rj["reason"] == "bad_song"]
     assert sorted(zip(bad["track_id"], bad["track_genre"], bad["duration_ms"])) == sorted(
-        [("", "rock", "200000"), ("S1", "", "200000"), ("S2", "rock", "0"), ("S4", "rock", "abc")])
+        [("", "rock", "200000"), ("S1", "", "200000"), ("S2", "rock", "0"), ("S4", "rock", "abc")]
+    )
     assert all(str(f).replace("\\", "/").endswith("songs.csv") for f in bad["source_file"])
     # row numbers identify 4 distinct rows, in file order
     rn = [int(x) for x in bad["row_number"]]
@@ -283,10 +344,10 @@ def test_bad_songs_written_to_rejects_file(tmp_path):
 
 def test_repeated_track_first_row_is_record(tmp_path):
     songs = [
-        ("T1", "rock", 200000, "First Artist"),    # record: primary genre rock, 200 s
+        ("T1", "rock", 200000, "First Artist"),  # record: primary genre rock, 200 s
         ("T2", "pop", 100000, "Other"),
-        ("T1", "pop", 100000, "Second Artist"),    # duplicate_track_rows
-        ("T1", "jazz", 50000, "Third Artist"),     # duplicate_track_rows
+        ("T1", "pop", 100000, "Second Artist"),  # duplicate_track_rows
+        ("T1", "jazz", 50000, "Third Artist"),  # duplicate_track_rows
     ]
     streams = [(1, "T1", t("10:00:00")), (2, "T1", t("10:10:00")), (3, "T2", t("11:00:00"))]
     s, g, h = run_all(tmp_path, songs, USERS, streams)
@@ -305,11 +366,11 @@ def test_repeated_track_first_row_is_record(tmp_path):
 
 def test_bad_first_row_followed_by_good_row_decision_4(tmp_path):
     songs = [
-        ("T1", "", 200000, "Bad"),       # bad_song (empty genre): removed first
-        ("T1", "pop", 100000, "Good"),   # -> T1's record: pop, 100 s
-        ("T2", "rock", 0, "Zero"),       # bad_song (duration 0)
+        ("T1", "", 200000, "Bad"),  # bad_song (empty genre): removed first
+        ("T1", "pop", 100000, "Good"),  # -> T1's record: pop, 100 s
+        ("T2", "rock", 0, "Zero"),  # bad_song (duration 0)
         ("T2", "rock", 300000, "Real"),  # -> T2's record: rock, 300 s
-        ("T2", "jazz", 1000, "Later"),   # duplicate_track_rows
+        ("T2", "jazz", 1000, "Later"),  # duplicate_track_rows
     ]
     streams = [(1, "T1", t("10:00:00")), (2, "T2", t("11:00:00"))]
     s, g, h = run_all(tmp_path, songs, USERS, streams)
@@ -345,9 +406,21 @@ def test_trimmed_track_id_duplicates_first_row(tmp_path):
 
 # one user per hour, one stream each; expected age group (None = unknown age)
 AGE_CASES = [
-    ("13", "<18"), ("120", "65+"), ("30.0", "25-34"), ("25.00", "25-34"), (" 40 ", "35-44"),
-    ("", None), ("abc", None), ("12", None), ("121", None), ("25.5", None), ("-20", None),
-    ("2e1", None), ("0", None), ("+25", None), ("25.", None),
+    ("13", "<18"),
+    ("120", "65+"),
+    ("30.0", "25-34"),
+    ("25.00", "25-34"),
+    (" 40 ", "35-44"),
+    ("", None),
+    ("abc", None),
+    ("12", None),
+    ("121", None),
+    ("25.5", None),
+    ("-20", None),
+    ("2e1", None),
+    ("0", None),
+    ("+25", None),
+    ("25.", None),
 ]
 
 
@@ -370,12 +443,12 @@ def test_user_age_validity(tmp_path):
 
 def test_duplicate_user_keeps_first_row_and_bad_user_ids(tmp_path):
     users = [
-        (1, "30"),      # kept: 25-34
-        (1, "70"),      # duplicate_user_rows
-        (2, "abc"),     # kept even though the age is bad -> unknown age (decision 6)
-        (2, "40"),      # duplicate_user_rows
-        ("u5", "30"),   # bad_user_rows
-        ("", "30"),     # bad_user_rows
+        (1, "30"),  # kept: 25-34
+        (1, "70"),  # duplicate_user_rows
+        (2, "abc"),  # kept even though the age is bad -> unknown age (decision 6)
+        (2, "40"),  # duplicate_user_rows
+        ("u5", "30"),  # bad_user_rows
+        ("", "30"),  # bad_user_rows
         ("1.5", "30"),  # bad_user_rows
         (3, "50"),
     ]
@@ -403,8 +476,12 @@ def test_user_fields_trimmed_and_integer_ids_match(tmp_path):
 
 
 def test_unknown_user_stream_kept_with_unknown_age(tmp_path):
-    streams = [(99, "T1", t("10:00:00")), (99, "T2", t("10:10:00")), (1, "T1", t("10:20:00")),
-               (98, "T1", t("11:00:00"))]
+    streams = [
+        (99, "T1", t("10:00:00")),
+        (99, "T2", t("10:10:00")),
+        (1, "T1", t("10:20:00")),
+        (98, "T1", t("11:00:00")),
+    ]
     s, g, h = run_all(tmp_path, SONGS, USERS, streams)
     # users 99 and 98 are not in users.csv: their 3 streams are valid
     assert s.counts["valid_streams"] == 4
@@ -421,11 +498,12 @@ def test_unknown_user_stream_kept_with_unknown_age(tmp_path):
 
 # ============================================================== 2./3. streams rules
 
+
 def test_other_date_counted_and_excluded_with_day_boundaries(tmp_path):
     streams = [
         (1, "T1", "2024-06-24 23:59:59"),  # other_date
-        (1, "T1", t("00:00:00")),          # D, hour 0
-        (2, "T1", t("23:59:59")),          # D, hour 23
+        (1, "T1", t("00:00:00")),  # D, hour 0
+        (2, "T1", t("23:59:59")),  # D, hour 23
         (2, "T1", "2024-06-26 00:00:00"),  # other_date (end exclusive)
         (3, "T2", "2024-06-20 12:00:00"),  # other_date
     ]
@@ -451,21 +529,21 @@ TIME_FORMS = [
     ("2024-06-25T10:59:59.123456", "2024-06-25 10:59:59.123456"),
     ("2024-06-25T10:00:00Z", "2024-06-25 10:00:00"),
     ("2024-06-25 10:00:00Z", "2024-06-25 10:00:00"),
-    ("2024-06-25T12:00:00+02:00", "2024-06-25 10:00:00"),        # 12:00 - 2 h
+    ("2024-06-25T12:00:00+02:00", "2024-06-25 10:00:00"),  # 12:00 - 2 h
     ("2024-06-25 12:00:00+02:00", "2024-06-25 10:00:00"),
-    ("2024-06-25T07:30:00-02:30", "2024-06-25 10:00:00"),        # 07:30 + 2:30
+    ("2024-06-25T07:30:00-02:30", "2024-06-25 10:00:00"),  # 07:30 + 2:30
     ("2024-06-25T07:30:00-0230", "2024-06-25 10:00:00"),
-    ("2024-06-25T15:30:00+0530", "2024-06-25 10:00:00"),         # 15:30 - 5:30
-    ("2024-06-25T15:00:00+05", "2024-06-25 10:00:00"),           # 15:00 - 5 h
+    ("2024-06-25T15:30:00+0530", "2024-06-25 10:00:00"),  # 15:30 - 5:30
+    ("2024-06-25T15:00:00+05", "2024-06-25 10:00:00"),  # 15:00 - 5 h
     ("2024-06-25T12:00:00.250+02:00", "2024-06-25 10:00:00.25"),
-    ("2024-06-26T01:30:00+02:00", "2024-06-25 23:30:00"),        # next local day -> D 23:30
+    ("2024-06-26T01:30:00+02:00", "2024-06-25 23:30:00"),  # next local day -> D 23:30
     ("2024-06-26T00:59:59.5+01:00", "2024-06-25 23:59:59.5"),
-    ("2024-06-24T21:00:00-03:00", "2024-06-25 00:00:00"),        # previous local day -> D 00:00
+    ("2024-06-24T21:00:00-03:00", "2024-06-25 00:00:00"),  # previous local day -> D 00:00
     ("2024-06-24T23:30:00-0100", "2024-06-25 00:30:00"),
-    ("2024-06-25T00:30:00+01:00", None),                         # -> 2024-06-24 23:30
-    ("2024-06-25T00:00:00+00:01", None),                         # -> 2024-06-24 23:59
-    ("2024-06-25T22:30:00-02:00", None),                         # -> 2024-06-26 00:30
-    ("2024-06-25T23:59:59.5-00:01", None),                       # -> 2024-06-26 00:00:59.5
+    ("2024-06-25T00:30:00+01:00", None),  # -> 2024-06-24 23:30
+    ("2024-06-25T00:00:00+00:01", None),  # -> 2024-06-24 23:59
+    ("2024-06-25T22:30:00-02:00", None),  # -> 2024-06-26 00:30
+    ("2024-06-25T23:59:59.5-00:01", None),  # -> 2024-06-26 00:00:59.5
     ("2024-06-25 23:59:59.999", "2024-06-25 23:59:59.999"),
 ]
 
@@ -490,13 +568,13 @@ def test_listen_time_forms_converted_to_utc(tmp_path, text, expected):
 
 
 UNPARSEABLE = [
-    "2024-06-25",                 # date only
-    "2024-06-25 24:00:00",        # hour 24
-    "2024-06-25 10:60:00",        # minute 60
-    "2024-02-30 10:00:00",        # no such day (rule a before b: bad_stream, not other_date)
-    "2024-13-01 10:00:00",        # month 13
+    "2024-06-25",  # date only
+    "2024-06-25 24:00:00",  # hour 24
+    "2024-06-25 10:60:00",  # minute 60
+    "2024-02-30 10:00:00",  # no such day (rule a before b: bad_stream, not other_date)
+    "2024-13-01 10:00:00",  # month 13
     "25/06/2024 10:00",
-    "2024-06-25 10:00",           # no seconds
+    "2024-06-25 10:00",  # no seconds
     "",
     "   ",
     "yesterday",
@@ -518,11 +596,20 @@ def test_unparseable_listen_time_is_bad_stream(tmp_path, text):
 # (user_id text, outcome): "bad" -> bad_stream; "known" -> valid, user in users.csv;
 # "unknown" -> valid, unknown user (counted unknown_user_streams)
 USER_ID_CASES = [
-    ("", "bad"), ("   ", "bad"), ("u1", "bad"), ("12.0", "bad"), ("1e3", "bad"), ("1 2", "bad"),
-    ("99999999999999999999", "bad"),                # does not fit in 64 bits
-    ("9223372036854775808", "bad"),                 # 2^63: does not fit
-    ("1", "known"), (" 1 ", "known"), ("001", "known"), ("+1", "known"),
-    ("-5", "unknown"), ("9223372036854775807", "unknown"),
+    ("", "bad"),
+    ("   ", "bad"),
+    ("u1", "bad"),
+    ("12.0", "bad"),
+    ("1e3", "bad"),
+    ("1 2", "bad"),
+    ("99999999999999999999", "bad"),  # does not fit in 64 bits
+    ("9223372036854775808", "bad"),  # 2^63: does not fit
+    ("1", "known"),
+    (" 1 ", "known"),
+    ("001", "known"),
+    ("+1", "known"),
+    ("-5", "unknown"),
+    ("9223372036854775807", "unknown"),
 ]
 
 
@@ -553,11 +640,11 @@ def test_rule_order_other_date_before_user_and_track_checks(tmp_path):
     # decision 3: (a) parse, (b) date, (c) user/track; an other-date row with a bad user id
     # or empty track id is other_date, not bad_stream; an unparseable time is bad_stream
     streams = [
-        (2, "T2", t("05:00:00")),              # valid
-        ("u1", "T1", "2024-06-24 10:00:00"),   # other_date
-        (1, "", "2024-06-26 10:00:00"),        # other_date
-        ("u1", "T1", "garbage"),               # bad_stream
-        (1, "NOPE", "2024-06-26 10:00:00"),    # other_date (not unknown_track)
+        (2, "T2", t("05:00:00")),  # valid
+        ("u1", "T1", "2024-06-24 10:00:00"),  # other_date
+        (1, "", "2024-06-26 10:00:00"),  # other_date
+        ("u1", "T1", "garbage"),  # bad_stream
+        (1, "NOPE", "2024-06-26 10:00:00"),  # other_date (not unknown_track)
     ]
     s, _ = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["other_date"] == 3
@@ -578,16 +665,16 @@ def test_stream_fields_trimmed(tmp_path):
 
 def test_exact_duplicates_counted_once(tmp_path):
     streams = [
-        (1, "T1", t("10:00:00")),                 # kept
-        (1, "T1", t("10:00:00")),                 # duplicate_stream
-        (1, "T1", t("10:00:00")),                 # duplicate_stream
-        (1, "T1", "2024-06-25T12:00:00+02:00"),   # same instant, other form -> duplicate_stream
-        (1, "T1", "2024-06-25T10:00:00.000Z"),    # same instant -> duplicate_stream
-        ("001", "T1", t("10:00:00")),             # user 001 == 1 -> duplicate_stream
-        (1, "T1", t("10:00:01")),                 # 1 s later: a different stream, kept
-        (1, "T2", t("10:00:00")),                 # other track: kept
-        (2, "T1", t("10:00:00")),                 # other user: kept
-        (1, "t1", t("10:00:00")),                 # track ids are case-sensitive: t1 unknown
+        (1, "T1", t("10:00:00")),  # kept
+        (1, "T1", t("10:00:00")),  # duplicate_stream
+        (1, "T1", t("10:00:00")),  # duplicate_stream
+        (1, "T1", "2024-06-25T12:00:00+02:00"),  # same instant, other form -> duplicate_stream
+        (1, "T1", "2024-06-25T10:00:00.000Z"),  # same instant -> duplicate_stream
+        ("001", "T1", t("10:00:00")),  # user 001 == 1 -> duplicate_stream
+        (1, "T1", t("10:00:01")),  # 1 s later: a different stream, kept
+        (1, "T2", t("10:00:00")),  # other track: kept
+        (2, "T1", t("10:00:00")),  # other user: kept
+        (1, "t1", t("10:00:00")),  # track ids are case-sensitive: t1 unknown
     ]
     s, g, h = run_all(tmp_path, SONGS, USERS, streams)
     assert s.counts["duplicate_stream"] == 5
@@ -604,8 +691,7 @@ def test_exact_duplicates_counted_once(tmp_path):
 def test_duplicates_across_files_first_in_sorted_path_order_kept(tmp_path):
     # decision 9: files read in sorted path order: a/x.csv before b.csv; the copy in b.csv
     # is the duplicate (whatever the order the files were written in)
-    streams = {"b.csv": [(1, "T1", "2024-06-25T10:00:00Z")],
-               "a/x.csv": [(1, "T1", t("10:00:00"))]}
+    streams = {"b.csv": [(1, "T1", "2024-06-25T10:00:00Z")], "a/x.csv": [(1, "T1", t("10:00:00"))]}
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["duplicate_stream"] == 1 and s.counts["valid_streams"] == 1
     rj = read_rejects(staging, "streams.csv")
@@ -617,11 +703,11 @@ def test_duplicates_across_files_first_in_sorted_path_order_kept(tmp_path):
 
 def test_duplicates_of_rejected_or_other_date_rows(tmp_path):
     streams = [
-        (2, "T2", t("05:00:00")),        # valid
-        (1, "NOPE", t("10:00:00")),      # unknown_track (first copy)
-        (1, "NOPE", t("10:00:00")),      # duplicate_stream (decision 3e)
-        ("u1", "T1", t("10:00:00")),     # bad_stream
-        ("u1", "T1", t("10:00:00")),     # bad_stream again (rule c precedes dedup d)
+        (2, "T2", t("05:00:00")),  # valid
+        (1, "NOPE", t("10:00:00")),  # unknown_track (first copy)
+        (1, "NOPE", t("10:00:00")),  # duplicate_stream (decision 3e)
+        ("u1", "T1", t("10:00:00")),  # bad_stream
+        ("u1", "T1", t("10:00:00")),  # bad_stream again (rule c precedes dedup d)
         (1, "T1", "2024-06-24 10:00:00"),  # other_date
         (1, "T1", "2024-06-24 10:00:00"),  # other_date again (rule b precedes d)
     ]
@@ -645,17 +731,17 @@ def test_unknown_track_rejected_case_sensitive(tmp_path):
 def test_rejects_streams_file_and_summary_counts(tmp_path):
     streams = {
         "2024-06-25/part-0.csv": [
-            (1, "T1", "2024-06-25 10:00:00"),   # valid
-            (1, "T1", "2024-06-25 10:00:00"),   # duplicate_stream
+            (1, "T1", "2024-06-25 10:00:00"),  # valid
+            (1, "T1", "2024-06-25 10:00:00"),  # duplicate_stream
             ("u1", "T1", "2024-06-25 10:05:00"),  # bad_stream (user id)
-            (2, "", "2024-06-25 10:06:00"),     # bad_stream (track id)
-            (2, "T1", "garbage"),               # bad_stream (time)
+            (2, "", "2024-06-25 10:06:00"),  # bad_stream (track id)
+            (2, "T1", "garbage"),  # bad_stream (time)
             (2, "NOPE", "2024-06-25 10:07:00"),  # unknown_track
-            (3, "T1", "2024-06-24 10:00:00"),   # other_date: not a reject
+            (3, "T1", "2024-06-24 10:00:00"),  # other_date: not a reject
         ],
         "x/y/part-1.csv": [
             (1, "T1", "2024-06-25T12:00:00+02:00"),  # duplicate_stream (same instant)
-            (4, "T2", "2024-06-25 11:00:00"),        # valid, unknown user 4
+            (4, "T2", "2024-06-25 11:00:00"),  # valid, unknown user 4
         ],
     }
     s, staging = stage(tmp_path, SONGS, USERS, streams)
@@ -669,8 +755,9 @@ def test_rejects_streams_file_and_summary_counts(tmp_path):
     assert c["valid_streams"] == 2
     assert c["unknown_user_streams"] == 1
     # 9 = 1 + 3 + 2 + 1 + 2
-    assert c["rows_read"] == (c["other_date"] + c["bad_stream"] + c["duplicate_stream"]
-                              + c["unknown_track"] + c["valid_streams"])
+    assert c["rows_read"] == (
+        c["other_date"] + c["bad_stream"] + c["duplicate_stream"] + c["unknown_track"] + c["valid_streams"]
+    )
     assert c["bad_song"] == 0 and c["duplicate_track_rows"] == 0
     assert c["bad_user_rows"] == 0 and c["duplicate_user_rows"] == 0
     assert c["unknown_age_users"] == 0
@@ -678,35 +765,43 @@ def test_rejects_streams_file_and_summary_counts(tmp_path):
     rj = read_rejects(staging, "streams.csv")
     assert {"source_file", "user_id", "track_id", "listen_time", "reason"} <= set(rj.columns)
     files = ["2024-06-25/part-0.csv", "x/y/part-1.csv"]
-    got = sorted((rel_source(r.source_file, files), r.user_id, r.track_id, r.listen_time, r.reason)
-                 for r in rj.itertuples())
+    got = sorted(
+        (rel_source(r.source_file, files), r.user_id, r.track_id, r.listen_time, r.reason) for r in rj.itertuples()
+    )
     p0, p1 = files
-    assert got == sorted([
-        (p0, "1", "T1", "2024-06-25 10:00:00", "duplicate_stream"),
-        (p0, "u1", "T1", "2024-06-25 10:05:00", "bad_stream"),
-        (p0, "2", "", "2024-06-25 10:06:00", "bad_stream"),
-        (p0, "2", "T1", "garbage", "bad_stream"),
-        (p0, "2", "NOPE", "2024-06-25 10:07:00", "unknown_track"),
-        (p1, "1", "T1", "2024-06-25T12:00:00+02:00", "duplicate_stream"),
-    ])
+    assert got == sorted(
+        [
+            (p0, "1", "T1", "2024-06-25 10:00:00", "duplicate_stream"),
+            (p0, "u1", "T1", "2024-06-25 10:05:00", "bad_stream"),
+            (p0, "2", "", "2024-06-25 10:06:00", "bad_stream"),
+            (p0, "2", "T1", "garbage", "bad_stream"),
+            (p0, "2", "NOPE", "2024-06-25 10:07:00", "unknown_track"),
+            (p1, "1", "T1", "2024-06-25T12:00:00+02:00", "duplicate_stream"),
+        ]
+    )
 
     st = staged_streams(staging)
     assert {"user_id", "track_key", "listen_time"} <= set(pd.read_parquet(staging / "streams.parquet").columns)
     assert pd.api.types.is_integer_dtype(st["user_id"])
-    got_valid = sorted((int(u), tr, utc_naive(lt)) for u, tr, lt in
-                       zip(st["user_id"], st["track_id"], st["listen_time"]))
-    assert got_valid == [(1, "T1", pd.Timestamp("2024-06-25 10:00:00")),
-                         (4, "T2", pd.Timestamp("2024-06-25 11:00:00"))]
+    got_valid = sorted(
+        (int(u), tr, utc_naive(lt)) for u, tr, lt in zip(st["user_id"], st["track_id"], st["listen_time"])
+    )
+    assert got_valid == [(1, "T1", pd.Timestamp("2024-06-25 10:00:00")), (4, "T2", pd.Timestamp("2024-06-25 11:00:00"))]
 
 
 # ============================================================== no valid streams, run date types
 
-@pytest.mark.parametrize("streams", [
-    [(1, "T1", "2024-06-24 10:00:00")],                 # only other dates
-    [(1, "NOPE", t("10:00:00"))],                        # only unknown tracks
-    [("u1", "T1", t("10:00:00")), (1, "T1", "bad")],    # only bad streams
-    [],                                                 # header only
-], ids=["other-date", "unknown-track", "bad", "empty"])
+
+@pytest.mark.parametrize(
+    "streams",
+    [
+        [(1, "T1", "2024-06-24 10:00:00")],  # only other dates
+        [(1, "NOPE", t("10:00:00"))],  # only unknown tracks
+        [("u1", "T1", t("10:00:00")), (1, "T1", "bad")],  # only bad streams
+        [],  # header only
+    ],
+    ids=["other-date", "unknown-track", "bad", "empty"],
+)
 def test_no_valid_streams_raises(tmp_path, streams):
     root = make_root(tmp_path, SONGS, USERS, streams)
     staging = tmp_path / "staging"
@@ -717,9 +812,13 @@ def test_no_valid_streams_raises(tmp_path, streams):
 
 
 def test_run_date_as_date_object(tmp_path):
-    s, g, h = run_all(tmp_path, SONGS, USERS, [(1, "T1", t("10:00:00")),
-                                                (1, "T1", "2024-06-26 10:00:00")],
-                      run_date=dt.date(2024, 6, 25))
+    s, g, h = run_all(
+        tmp_path,
+        SONGS,
+        USERS,
+        [(1, "T1", t("10:00:00")), (1, "T1", "2024-06-26 10:00:00")],
+        run_date=dt.date(2024, 6, 25),
+    )
     assert s.counts["valid_streams"] == 1 and s.counts["other_date"] == 1
     assert len(g) == 1 and len(h) == 1
 
@@ -736,12 +835,13 @@ def test_other_run_date_same_folder(tmp_path):
 
 # ============================================================== more decisions: file order, whitespace, extremes
 
+
 def test_duplicate_within_one_file_first_row_in_file_order_is_kept(tmp_path):
     # spec 3: "an exact duplicate of an earlier row": the EARLIER row (file order) is kept and
     # the later copy is the duplicate_stream reject, whatever its text form
     streams = [
-        (1, "T1", "2024-06-25T12:00:00+02:00"),   # row 1: kept
-        (1, "T1", "2024-06-25 10:00:00"),         # row 2: same instant -> duplicate_stream
+        (1, "T1", "2024-06-25T12:00:00+02:00"),  # row 1: kept
+        (1, "T1", "2024-06-25 10:00:00"),  # row 2: same instant -> duplicate_stream
     ]
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["duplicate_stream"] == 1 and s.counts["valid_streams"] == 1
@@ -753,13 +853,14 @@ def test_duplicated_unknown_track_first_copy_unknown_track_in_file_order(tmp_pat
     # decision 3e: first copy (file order) unknown_track, the later copy duplicate_stream
     streams = [
         (2, "T2", t("05:00:00")),
-        (1, "NOPE", "2024-06-25T10:00:00Z"),   # first copy -> unknown_track
-        (1, "NOPE", "2024-06-25 10:00:00"),    # later copy -> duplicate_stream
+        (1, "NOPE", "2024-06-25T10:00:00Z"),  # first copy -> unknown_track
+        (1, "NOPE", "2024-06-25 10:00:00"),  # later copy -> duplicate_stream
     ]
     _, staging = stage(tmp_path, SONGS, USERS, streams)
     rj = read_rejects(staging, "streams.csv")
-    assert sorted(zip(rj["listen_time"], rj["reason"])) == sorted([
-        ("2024-06-25T10:00:00Z", "unknown_track"), ("2024-06-25 10:00:00", "duplicate_stream")])
+    assert sorted(zip(rj["listen_time"], rj["reason"])) == sorted(
+        [("2024-06-25T10:00:00Z", "unknown_track"), ("2024-06-25 10:00:00", "duplicate_stream")]
+    )
 
 
 def test_stream_fields_tab_whitespace_trimmed_decision_1(tmp_path):
@@ -786,8 +887,7 @@ def test_catalog_and_user_fields_tab_whitespace_trimmed_decision_1(tmp_path):
 def test_extra_stream_column_named_filename_is_ignored(tmp_path):
     # spec 1: extra columns are allowed and ignored, whatever their name
     cols = ["user_id", "track_id", "listen_time", "filename", "source_file"]
-    streams = [dict(user_id=1, track_id="T1", listen_time=t("10:00:00"), filename="x.mp3",
-                    source_file="y")]
+    streams = [dict(user_id=1, track_id="T1", listen_time=t("10:00:00"), filename="x.mp3", source_file="y")]
     s, _ = stage(tmp_path, SONGS, USERS, streams, stream_columns=cols)
     assert s.counts["valid_streams"] == 1
 
@@ -810,8 +910,14 @@ def test_staging_files_written_and_root_as_str(tmp_path):
     staging = tmp_path / "staging"
     s = stage_day(str(root), D, str(staging))
     assert s.counts["valid_streams"] == 1
-    for name in ("streams.parquet", "tracks.parquet", "track_artists.parquet", "users.parquet",
-                 "rejects/streams.csv", "rejects/songs.csv"):
+    for name in (
+        "streams.parquet",
+        "tracks.parquet",
+        "track_artists.parquet",
+        "users.parquet",
+        "rejects/streams.csv",
+        "rejects/songs.csv",
+    ):
         assert (staging / name).is_file(), name
 
 

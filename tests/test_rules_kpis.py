@@ -10,15 +10,27 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
+from fixtures_small import D, as_date, by_genre, by_hour, is_null, run_all, stage, t
 from streamkpi.kpis import genre_level_kpis, hourly_kpis
 
-from fixtures_small import D, as_date, by_genre, by_hour, is_null, run_all, stage, t
-
-GENRE_COLUMNS = ["listen_date", "track_genre", "listen_count", "popularity_index",
-                 "average_duration", "most_popular_track_id"]
-HOURLY_COLUMNS = {"listen_date", "listen_hour", "unique_listeners", "listen_counts", "top_artist",
-                  "avg_sessions_per_user", "diversity_index", "most_engaged_age_group"}
+GENRE_COLUMNS = [
+    "listen_date",
+    "track_genre",
+    "listen_count",
+    "popularity_index",
+    "average_duration",
+    "most_popular_track_id",
+]
+HOURLY_COLUMNS = {
+    "listen_date",
+    "listen_hour",
+    "unique_listeners",
+    "listen_counts",
+    "top_artist",
+    "avg_sessions_per_user",
+    "diversity_index",
+    "most_engaged_age_group",
+}
 
 USERS = [(i, 30) for i in range(1, 10)]  # users 1..9, all 30 years old (25-34)
 
@@ -29,18 +41,18 @@ def approx(x):
 
 # ============================================================== 4. genre-level KPIs
 
+
 def test_genre_kpis_hand_worked(tmp_path):
-    songs = [("R1", "rock", 200000), ("R2", "rock", 100000), ("P1", "pop", 180000),
-             ("J1", "jazz", 333333)]
+    songs = [("R1", "rock", 200000), ("R2", "rock", 100000), ("P1", "pop", 180000), ("J1", "jazz", 333333)]
     streams = [
         (1, "R1", t("10:00:00")),
         (2, "R1", t("11:00:00")),
         (1, "R2", t("12:00:00")),
         (3, "P1", t("13:00:00")),
-        (1, "R1", t("10:00:00")),            # duplicate: not counted
-        (1, "NOPE", t("10:00:00")),          # unknown track: not counted
-        (1, "P1", "2024-06-24 13:00:00"),    # other date: not counted
-        ("x", "P1", t("13:00:00")),          # bad stream: not counted
+        (1, "R1", t("10:00:00")),  # duplicate: not counted
+        (1, "NOPE", t("10:00:00")),  # unknown track: not counted
+        (1, "P1", "2024-06-24 13:00:00"),  # other date: not counted
+        ("x", "P1", t("13:00:00")),  # bad stream: not counted
     ]
     s, g, _ = run_all(tmp_path, songs, USERS, streams)
     assert s.counts["valid_streams"] == 4
@@ -75,8 +87,7 @@ def test_popularity_index_thirds_sum_to_one(tmp_path):
 
 def test_average_duration_is_stream_weighted_seconds(tmp_path):
     songs = [("J1", "jazz", 333333), ("J2", "jazz", 1), ("J3", "jazz", 210123)]
-    streams = [(1, "J1", t("10:00:00")), (2, "J1", t("10:01:00")), (3, "J2", t("10:02:00")),
-               (4, "J3", t("10:03:00"))]
+    streams = [(1, "J1", t("10:00:00")), (2, "J1", t("10:01:00")), (3, "J2", t("10:02:00")), (4, "J3", t("10:03:00"))]
     _, g, _ = run_all(tmp_path, songs, USERS, streams)
     # (333.333 + 333.333 + 0.001 + 210.123) / 4 = 876.79 / 4 = 219.1975
     # (a track-weighted mean would be (333.333 + 0.001 + 210.123) / 3 = 181.152333...)
@@ -87,15 +98,23 @@ def test_most_popular_track_ties_binary_order(tmp_path):
     songs = [
         dict(track_id="a1", track_genre="case", duration_ms=1000, popularity=100),
         dict(track_id="B2", track_genre="case", duration_ms=1000, popularity=0),
-        ("a9", "num", 1000), ("a10", "num", 1000),
-        ("z1", "accent", 1000), ("é1", "accent", 1000),
-        ("A", "most", 1000), ("C", "most", 1000),
+        ("a9", "num", 1000),
+        ("a10", "num", 1000),
+        ("z1", "accent", 1000),
+        ("é1", "accent", 1000),
+        ("A", "most", 1000),
+        ("C", "most", 1000),
     ]
     streams = [
-        (1, "a1", t("10:00:00")), (2, "B2", t("10:00:00")),   # 1 each: 'B' (66) < 'a' (97)
-        (1, "a9", t("11:00:00")), (2, "a10", t("11:00:00")),  # 1 each: 'a1' prefix < 'a9'
-        (1, "é1", t("12:00:00")), (2, "z1", t("12:00:00")),   # 1 each: 'z' (122) < 'é' (233)
-        (1, "A", t("13:00:00")), (1, "C", t("13:00:00")), (2, "C", t("13:30:00")),  # C 2 > A 1
+        (1, "a1", t("10:00:00")),
+        (2, "B2", t("10:00:00")),  # 1 each: 'B' (66) < 'a' (97)
+        (1, "a9", t("11:00:00")),
+        (2, "a10", t("11:00:00")),  # 1 each: 'a1' prefix < 'a9'
+        (1, "é1", t("12:00:00")),
+        (2, "z1", t("12:00:00")),  # 1 each: 'z' (122) < 'é' (233)
+        (1, "A", t("13:00:00")),
+        (1, "C", t("13:00:00")),
+        (2, "C", t("13:30:00")),  # C 2 > A 1
     ]
     _, g, _ = run_all(tmp_path, songs, USERS, streams)
     gg = by_genre(g)
@@ -107,8 +126,7 @@ def test_most_popular_track_ties_binary_order(tmp_path):
 
 def test_genre_of_repeated_track_is_primary_genre(tmp_path):
     songs = [("T", "rock", 100000), ("P", "pop", 300000), ("T", "pop", 500000)]
-    streams = [(1, "T", t("10:00:00")), (2, "T", t("10:10:00")), (1, "P", t("10:20:00")),
-               (3, "P", t("10:30:00"))]
+    streams = [(1, "T", t("10:00:00")), (2, "T", t("10:10:00")), (1, "P", t("10:20:00")), (3, "P", t("10:30:00"))]
     _, g, h = run_all(tmp_path, songs, USERS, streams)
     gg = by_genre(g)
     # T counts for rock only: rock 2 (100 s each), pop 2 (P, 300 s)
@@ -123,15 +141,18 @@ def test_genre_of_repeated_track_is_primary_genre(tmp_path):
 
 # ============================================================== 5. hourly KPIs: counts
 
+
 def test_hourly_unique_listeners_and_listen_counts(tmp_path):
     songs = [("T1", "rock", 200000, "Art")]
     streams = [
-        (1, "T1", t("00:00:00")), (1, "T1", t("00:20:00")), (2, "T1", t("00:59:59")),
+        (1, "T1", t("00:00:00")),
+        (1, "T1", t("00:20:00")),
+        (2, "T1", t("00:59:59")),
         (3, "T1", t("23:00:00")),
-        (1, "T1", t("00:20:00")),       # duplicate
-        (4, "NOPE", t("00:30:00")),     # unknown track
+        (1, "T1", t("00:20:00")),  # duplicate
+        (4, "NOPE", t("00:30:00")),  # unknown track
         (5, "T1", "2024-06-26 00:10:00"),  # other date
-        (99, "T1", t("23:10:00")),      # unknown user: still a listener
+        (99, "T1", t("23:10:00")),  # unknown user: still a listener
     ]
     s, _, h = run_all(tmp_path, songs, USERS, streams)
     assert set(h.columns) == HOURLY_COLUMNS
@@ -144,6 +165,7 @@ def test_hourly_unique_listeners_and_listen_counts(tmp_path):
 
 
 # ============================================================== 5. top_artist
+
 
 def test_top_artist_multi_artist_credit_trim_empties_and_repeats(tmp_path):
     songs = [
@@ -161,19 +183,26 @@ def test_top_artist_multi_artist_credit_trim_empties_and_repeats(tmp_path):
     ]
     streams = [
         # hour 10: X credits A and B, Y credits B -> B 2, A 1 -> B
-        (1, "X", t("10:00:00")), (2, "Y", t("10:05:00")),
+        (1, "X", t("10:00:00")),
+        (2, "Y", t("10:05:00")),
         # hour 11: IZ credits Ingrid Michaelson and ZAYN, Z credits ZAYN -> ZAYN 2
-        (1, "IZ", t("11:00:00")), (2, "Z", t("11:05:00")),
+        (1, "IZ", t("11:00:00")),
+        (2, "Z", t("11:05:00")),
         # hour 12: TR -> Alpha, Beta (trimmed); BE -> Beta -> Beta 2, Alpha 1
         #   (untrimmed ' Alpha ', ' Beta ', 'Beta' would tie and give ' Alpha ')
-        (1, "TR", t("12:00:00")), (2, "BE", t("12:05:00")),
+        (1, "TR", t("12:00:00")),
+        (2, "BE", t("12:05:00")),
         # hour 13: ZE -> Zed only ('' dropped; '' would tie and win as smallest); EM -> nothing
-        (1, "ZE", t("13:00:00")), (2, "EM", t("13:05:00")),
+        (1, "ZE", t("13:00:00")),
+        (2, "EM", t("13:05:00")),
         # hour 14: EM (';;') and NO ('') credit nobody -> NULL
-        (1, "EM", t("14:00:00")), (2, "NO", t("14:05:00")),
+        (1, "EM", t("14:00:00")),
+        (2, "NO", t("14:05:00")),
         # hour 15: AA credits Ann once (named twice) and Bob, twice -> Ann 2, Bob 2;
         #   BO -> Bob 3 -> Bob (crediting Ann per mention would give Ann 4)
-        (1, "AA", t("15:00:00")), (2, "AA", t("15:05:00")), (3, "BO", t("15:10:00")),
+        (1, "AA", t("15:00:00")),
+        (2, "AA", t("15:05:00")),
+        (3, "BO", t("15:10:00")),
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -186,15 +215,23 @@ def test_top_artist_multi_artist_credit_trim_empties_and_repeats(tmp_path):
 
 
 def test_top_artist_tie_smallest_name_by_code_point(tmp_path):
-    songs = [("S1", "g", 1000, "abba"), ("S2", "g", 1000, "Beatles"),
-             ("S3", "g", 1000, "émile"), ("S4", "g", 1000, "zed"),
-             ("S5", "g", 1000, "Ab"), ("S6", "g", 1000, "AB"),
-             ("S7", "g", 1000, "Zoe;Adam")]
+    songs = [
+        ("S1", "g", 1000, "abba"),
+        ("S2", "g", 1000, "Beatles"),
+        ("S3", "g", 1000, "émile"),
+        ("S4", "g", 1000, "zed"),
+        ("S5", "g", 1000, "Ab"),
+        ("S6", "g", 1000, "AB"),
+        ("S7", "g", 1000, "Zoe;Adam"),
+    ]
     streams = [
-        (1, "S1", t("10:00:00")), (2, "S2", t("10:00:00")),  # 1-1: 'B' (66) < 'a' (97) -> Beatles
-        (1, "S3", t("11:00:00")), (2, "S4", t("11:00:00")),  # 1-1: 'z' (122) < 'é' (233) -> zed
-        (1, "S5", t("12:00:00")), (2, "S6", t("12:00:00")),  # 1-1: 'AB' < 'Ab' -> AB
-        (1, "S7", t("13:00:00")),                            # one track, 2 artists: Adam < Zoe
+        (1, "S1", t("10:00:00")),
+        (2, "S2", t("10:00:00")),  # 1-1: 'B' (66) < 'a' (97) -> Beatles
+        (1, "S3", t("11:00:00")),
+        (2, "S4", t("11:00:00")),  # 1-1: 'z' (122) < 'é' (233) -> zed
+        (1, "S5", t("12:00:00")),
+        (2, "S6", t("12:00:00")),  # 1-1: 'AB' < 'Ab' -> AB
+        (1, "S7", t("13:00:00")),  # one track, 2 artists: Adam < Zoe
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -206,13 +243,17 @@ def test_top_artist_tie_smallest_name_by_code_point(tmp_path):
 
 # ============================================================== 5. sessions
 
+
 def test_sessions_gap_exactly_30_min_vs_30_min_1_s_and_two_hour_span(tmp_path):
     songs = [("T1", "rock", 1000)]
     streams = [
         # user 1: 10:00, 10:30, 11:00 -> gaps exactly 30 min -> 1 session touching 10 and 11
-        (1, "T1", t("10:00:00")), (1, "T1", t("10:30:00")), (1, "T1", t("11:00:00")),
+        (1, "T1", t("10:00:00")),
+        (1, "T1", t("10:30:00")),
+        (1, "T1", t("11:00:00")),
         # user 2: 10:10, 10:40:01 -> gap 30 min 1 s -> 2 sessions, both in hour 10
-        (2, "T1", t("10:10:00")), (2, "T1", t("10:40:01")),
+        (2, "T1", t("10:10:00")),
+        (2, "T1", t("10:40:01")),
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -225,8 +266,10 @@ def test_sessions_gap_exactly_30_min_vs_30_min_1_s_and_two_hour_span(tmp_path):
 def test_sessions_fractional_second_gap(tmp_path):
     songs = [("T1", "rock", 1000)]
     streams = [
-        (1, "T1", t("12:00:00")), (1, "T1", t("12:30:00.5")),    # 1800.5 s > 1800 -> 2 sessions
-        (2, "T1", t("13:00:00.5")), (2, "T1", t("13:30:00.5")),  # exactly 1800 s -> 1 session
+        (1, "T1", t("12:00:00")),
+        (1, "T1", t("12:30:00.5")),  # 1800.5 s > 1800 -> 2 sessions
+        (2, "T1", t("13:00:00.5")),
+        (2, "T1", t("13:30:00.5")),  # exactly 1800 s -> 1 session
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -238,10 +281,13 @@ def test_session_spanning_three_hours(tmp_path):
     songs = [("T1", "rock", 1000)]
     streams = [
         # user 1: 10:50, 11:15, 11:40, 12:05 -> gaps 25 min -> 1 session touching 10, 11, 12
-        (1, "T1", t("10:50:00")), (1, "T1", t("11:15:00")), (1, "T1", t("11:40:00")),
+        (1, "T1", t("10:50:00")),
+        (1, "T1", t("11:15:00")),
+        (1, "T1", t("11:40:00")),
         (1, "T1", t("12:05:00")),
         # user 2: 11:00, 11:45 -> gap 45 -> 2 sessions in hour 11
-        (2, "T1", t("11:00:00")), (2, "T1", t("11:45:00")),
+        (2, "T1", t("11:00:00")),
+        (2, "T1", t("11:45:00")),
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -272,9 +318,13 @@ def test_sessions_use_valid_streams_only(tmp_path):
     songs = [("T1", "rock", 1000)]
     streams = [
         # user 1: 10:00 valid, 10:25 unknown track (not valid), 10:50 valid -> gap 50 -> 2 sessions
-        (1, "T1", t("10:00:00")), (1, "NOPE", t("10:25:00")), (1, "T1", t("10:50:00")),
+        (1, "T1", t("10:00:00")),
+        (1, "NOPE", t("10:25:00")),
+        (1, "T1", t("10:50:00")),
         # user 2: 23:50 on D-1 (other date) must not join D's 00:10 stream; 00:10 and 00:15 -> 1
-        (2, "T1", "2024-06-24 23:50:00"), (2, "T1", t("00:10:00")), (2, "T1", t("00:15:00")),
+        (2, "T1", "2024-06-24 23:50:00"),
+        (2, "T1", t("00:10:00")),
+        (2, "T1", t("00:15:00")),
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -286,9 +336,12 @@ def test_session_gap_minutes_parameter(tmp_path):
     songs = [("T1", "rock", 1000)]
     streams = [
         # user 1: 10:00, 10:10, 10:20:01 -> gaps 10 min, 10 min 1 s
-        (1, "T1", t("10:00:00")), (1, "T1", t("10:10:00")), (1, "T1", t("10:20:01")),
+        (1, "T1", t("10:00:00")),
+        (1, "T1", t("10:10:00")),
+        (1, "T1", t("10:20:01")),
         # user 2: 11:00, 11:40 -> gap 40 min
-        (2, "T1", t("11:00:00")), (2, "T1", t("11:40:00")),
+        (2, "T1", t("11:00:00")),
+        (2, "T1", t("11:40:00")),
     ]
     _, staging = stage(tmp_path, songs, USERS, streams)
     h30 = by_hour(hourly_kpis(staging, D))
@@ -309,24 +362,41 @@ def test_session_gap_minutes_parameter(tmp_path):
 
 # ============================================================== 5. diversity
 
+
 def test_diversity_index(tmp_path):
-    songs = [("R", "rock", 1000), ("P", "pop", 1000), ("J", "jazz", 1000),
-             ("M", "rock", 1000), ("M", "pop", 1000)]  # M: primary genre rock
+    songs = [
+        ("R", "rock", 1000),
+        ("P", "pop", 1000),
+        ("J", "jazz", 1000),
+        ("M", "rock", 1000),
+        ("M", "pop", 1000),
+    ]  # M: primary genre rock
     streams = [
         # hour 10: rock 2, pop 2 -> 1 - (1/4 + 1/4) = 0.5
-        (1, "R", t("10:00:00")), (2, "R", t("10:01:00")), (1, "P", t("10:02:00")),
+        (1, "R", t("10:00:00")),
+        (2, "R", t("10:01:00")),
+        (1, "P", t("10:02:00")),
         (2, "P", t("10:03:00")),
         # hour 11: rock 3 -> 1 - 1 = 0.0
-        (1, "R", t("11:00:00")), (2, "R", t("11:01:00")), (3, "R", t("11:02:00")),
+        (1, "R", t("11:00:00")),
+        (2, "R", t("11:01:00")),
+        (3, "R", t("11:02:00")),
         # hour 12: rock 2, pop 1, jazz 1 -> 1 - (4 + 1 + 1)/16 = 0.625
-        (1, "R", t("12:00:00")), (2, "R", t("12:01:00")), (1, "P", t("12:02:00")),
+        (1, "R", t("12:00:00")),
+        (2, "R", t("12:01:00")),
+        (1, "P", t("12:02:00")),
         (1, "J", t("12:03:00")),
         # hour 13: 3 genres, 1 each -> 1 - 3/9 = 2/3
-        (1, "R", t("13:00:00")), (1, "P", t("13:01:00")), (1, "J", t("13:02:00")),
+        (1, "R", t("13:00:00")),
+        (1, "P", t("13:01:00")),
+        (1, "J", t("13:02:00")),
         # hour 14: M (primary rock) + R -> rock 2 -> 0.0
-        (1, "M", t("14:00:00")), (1, "R", t("14:01:00")),
+        (1, "M", t("14:00:00")),
+        (1, "R", t("14:01:00")),
         # hour 15: R, its duplicate (not counted), P -> rock 1, pop 1 -> 0.5
-        (1, "R", t("15:00:00")), (1, "R", t("15:00:00")), (1, "P", t("15:01:00")),
+        (1, "R", t("15:00:00")),
+        (1, "R", t("15:00:00")),
+        (1, "P", t("15:01:00")),
     ]
     _, _, h = run_all(tmp_path, songs, USERS, streams)
     hh = by_hour(h)
@@ -341,9 +411,22 @@ def test_diversity_index(tmp_path):
 
 # ============================================================== 5. most_engaged_age_group
 
-AGE_BOUNDARIES = [(13, "<18"), (17, "<18"), (18, "18-24"), (24, "18-24"), (25, "25-34"),
-                  (34, "25-34"), (35, "35-44"), (44, "35-44"), (45, "45-54"), (54, "45-54"),
-                  (55, "55-64"), (64, "55-64"), (65, "65+"), (120, "65+")]
+AGE_BOUNDARIES = [
+    (13, "<18"),
+    (17, "<18"),
+    (18, "18-24"),
+    (24, "18-24"),
+    (25, "25-34"),
+    (34, "25-34"),
+    (35, "35-44"),
+    (44, "35-44"),
+    (45, "45-54"),
+    (54, "45-54"),
+    (55, "55-64"),
+    (64, "55-64"),
+    (65, "65+"),
+    (120, "65+"),
+]
 
 
 def test_age_group_boundaries(tmp_path):
@@ -357,28 +440,41 @@ def test_age_group_boundaries(tmp_path):
 
 
 def test_age_group_ties_weighting_and_unknowns(tmp_path):
-    users = [(1, 20), (2, 40), (3, 15), (4, 70), (5, 41), (6, 21), (7, 30), (8, 50),
-             (9, 60), (10, "abc")]
+    users = [(1, 20), (2, 40), (3, 15), (4, 70), (5, 41), (6, 21), (7, 30), (8, 50), (9, 60), (10, "abc")]
     T = "T1"
     streams = [
         # hour 10: 18-24 1, 35-44 1 -> tie -> younger: 18-24
-        (1, T, t("10:00:00")), (2, T, t("10:00:00")),
+        (1, T, t("10:00:00")),
+        (2, T, t("10:00:00")),
         # hour 11: <18 1, 65+ 1 -> tie -> <18
-        (3, T, t("11:00:00")), (4, T, t("11:00:00")),
+        (3, T, t("11:00:00")),
+        (4, T, t("11:00:00")),
         # hour 12: user 4 (65+) 3 streams; users 1, 6 (18-24) 1 each -> 65+ 3 vs 18-24 2 -> 65+
         #   (counted by users it would be 18-24)
-        (4, T, t("12:00:00")), (4, T, t("12:10:00")), (4, T, t("12:20:00")),
-        (1, T, t("12:00:00")), (6, T, t("12:00:00")),
+        (4, T, t("12:00:00")),
+        (4, T, t("12:10:00")),
+        (4, T, t("12:20:00")),
+        (1, T, t("12:00:00")),
+        (6, T, t("12:00:00")),
         # hour 13: 25-34, 45-54, 55-64 two streams each -> 3-way tie -> 25-34
-        (7, T, t("13:00:00")), (7, T, t("13:10:00")), (8, T, t("13:00:00")),
-        (8, T, t("13:10:00")), (9, T, t("13:00:00")), (9, T, t("13:10:00")),
+        (7, T, t("13:00:00")),
+        (7, T, t("13:10:00")),
+        (8, T, t("13:00:00")),
+        (8, T, t("13:10:00")),
+        (9, T, t("13:00:00")),
+        (9, T, t("13:10:00")),
         # hour 14: unknown user 99 x3, user 10 (age 'abc' -> unknown) x3, user 2 (40) x1
         #   -> only 35-44 has a known age -> 35-44; listeners 3, streams 7
-        (99, T, t("14:00:00")), (99, T, t("14:10:00")), (99, T, t("14:20:00")),
-        (10, T, t("14:00:00")), (10, T, t("14:10:00")), (10, T, t("14:20:00")),
+        (99, T, t("14:00:00")),
+        (99, T, t("14:10:00")),
+        (99, T, t("14:20:00")),
+        (10, T, t("14:00:00")),
+        (10, T, t("14:10:00")),
+        (10, T, t("14:20:00")),
         (2, T, t("14:30:00")),
         # hour 15: only unknown ages -> NULL
-        (99, T, t("15:00:00")), (10, T, t("15:00:00")),
+        (99, T, t("15:00:00")),
+        (10, T, t("15:00:00")),
     ]
     s, _, h = run_all(tmp_path, [("T1", "rock", 1000)], users, streams)
     assert s.counts["unknown_user_streams"] == 4
@@ -395,13 +491,27 @@ def test_age_group_ties_weighting_and_unknowns(tmp_path):
 
 # ============================================================== determinism
 
-RICH_SONGS = [("R1", "rock", 200000, "A;B"), ("R2", "rock", 100000, "B"),
-              ("P1", "pop", 180000, "C"), ("R1", "pop", 1, "X"), ("a1", "pop", 1000, "Zed")]
+RICH_SONGS = [
+    ("R1", "rock", 200000, "A;B"),
+    ("R2", "rock", 100000, "B"),
+    ("P1", "pop", 180000, "C"),
+    ("R1", "pop", 1, "X"),
+    ("a1", "pop", 1000, "Zed"),
+]
 RICH_STREAMS = {
-    "d/part-0.csv": [(1, "R1", t("10:00:00")), (2, "P1", t("10:10:00")), (3, "a1", t("10:20:00")),
-                     (99, "R2", t("11:00:00")), (1, "R1", t("10:00:00"))],
-    "part-1.csv": [(1, "R2", "2024-06-25T12:40:00+02:00"), (2, "R1", t("23:59:59.5")),
-                   (4, "P1", "2024-06-26T00:30:00+01:00"), (5, "NOPE", t("12:00:00"))],
+    "d/part-0.csv": [
+        (1, "R1", t("10:00:00")),
+        (2, "P1", t("10:10:00")),
+        (3, "a1", t("10:20:00")),
+        (99, "R2", t("11:00:00")),
+        (1, "R1", t("10:00:00")),
+    ],
+    "part-1.csv": [
+        (1, "R2", "2024-06-25T12:40:00+02:00"),
+        (2, "R1", t("23:59:59.5")),
+        (4, "P1", "2024-06-26T00:30:00+01:00"),
+        (5, "NOPE", t("12:00:00")),
+    ],
 }
 RICH_USERS = [(1, 30), (2, 17), (3, 70), (4, "x"), (5, 44)]
 

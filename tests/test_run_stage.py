@@ -19,19 +19,35 @@ import time
 from pathlib import Path
 
 import pytest
+from params_files import write_params
 
 from pipeline import cli, run_pipeline, run_stage
 from pipeline.errors import RunFolderError
 from pipeline.runfolder import locked
 from pipeline.stages import StageError
-from params_files import write_params
 
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
 STAGES = TOYS / "stages"
 DATE = "2024-06-25"
-ALL_FILES = ["01_first.code.html", "01_first.html", "01_first.ipynb", "02_left.code.html", "02_left.html",
-             "02_left.ipynb", "03_right.code.html", "03_right.html", "03_right.ipynb", "04_join.code.html",
-             "04_join.html", "04_join.ipynb", "index.html", "logs", "manifest.json", "run.log", "staging"]
+ALL_FILES = [
+    "01_first.code.html",
+    "01_first.html",
+    "01_first.ipynb",
+    "02_left.code.html",
+    "02_left.html",
+    "02_left.ipynb",
+    "03_right.code.html",
+    "03_right.html",
+    "03_right.ipynb",
+    "04_join.code.html",
+    "04_join.html",
+    "04_join.ipynb",
+    "index.html",
+    "logs",
+    "manifest.json",
+    "run.log",
+    "staging",
+]
 
 
 def stage(params: Path, name: str, run_id: str | None = "r1", notebooks: Path = STAGES) -> tuple[int, str]:
@@ -47,9 +63,26 @@ def stage(params: Path, name: str, run_id: str | None = "r1", notebooks: Path = 
 
 def stage_process(params: Path, name: str, run_id: str = "r1") -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(params), "--stage", name,
-         "--run-id", run_id, "--notebooks-dir", str(STAGES)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--date",
+            DATE,
+            "--params",
+            str(params),
+            "--stage",
+            name,
+            "--run-id",
+            run_id,
+            "--notebooks-dir",
+            str(STAGES),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def manifest_of(run_dir: Path) -> dict:
@@ -79,8 +112,10 @@ def test_stages_one_by_one_make_the_same_run_folder_as_a_whole_run(tmp_path):
 
     code, err = stage(params, "04_join")
     assert code == 2
-    assert (f"in run folder {run_dir}: it needs left (02_left.ipynb: not run), right (03_right.ipynb: not run)"
-            " to have succeeded there first; run them with --run-id r1 --stage NAME") in err
+    assert (
+        f"in run folder {run_dir}: it needs left (02_left.ipynb: not run), right (03_right.ipynb: not run)"
+        " to have succeeded there first; run them with --run-id r1 --stage NAME"
+    ) in err
 
     # the two branches at the same time, in two processes writing the one manifest
     left, right = stage_process(params, "left"), stage_process(params, "right")
@@ -97,16 +132,20 @@ def test_stages_one_by_one_make_the_same_run_folder_as_a_whole_run(tmp_path):
     assert manifest["notebooks"][3]["scraps"] == {"joined": [f"{DATE} left", f"{DATE} right"]}
     assert not any("attempts" in nb for nb in manifest["notebooks"])
     log = (run_dir / "run.log").read_text()
-    assert [line.split()[2] for line in log.splitlines() if line.startswith("pipeline: stage") and " of run " in line] \
-        == ["first", *sorted(["left", "right"], key=lambda n: log.index(f"stage {n} of run")), "join"]
+    assert [
+        line.split()[2] for line in log.splitlines() if line.startswith("pipeline: stage") and " of run " in line
+    ] == ["first", *sorted(["left", "right"], key=lambda n: log.index(f"stage {n} of run")), "join"]
 
     whole = run_pipeline(DATE, params, notebooks_dir=STAGES, run_id="whole", stream=io.StringIO())
     assert whole.ok and sorted(p.name for p in whole.run_dir.iterdir()) == ALL_FILES
     same_keys = ["name", "status", "ipynb", "html", "parameters", "error", "scraps"]
-    assert [{k: nb[k] for k in same_keys if k != "parameters"} for nb in whole.manifest["notebooks"]] == \
-           [{k: nb[k] for k in same_keys if k != "parameters"} for nb in manifest["notebooks"]]
+    assert [{k: nb[k] for k in same_keys if k != "parameters"} for nb in whole.manifest["notebooks"]] == [
+        {k: nb[k] for k in same_keys if k != "parameters"} for nb in manifest["notebooks"]
+    ]
     assert set(whole.manifest) == set(manifest)
-    assert (run_dir / "index.html").read_text().count('href="0') == (whole.run_dir / "index.html").read_text().count('href="0')
+    assert (run_dir / "index.html").read_text().count('href="0') == (whole.run_dir / "index.html").read_text().count(
+        'href="0'
+    )
 
 
 def test_a_failed_stage_blocks_what_needs_it_and_its_retry_keeps_the_failed_attempt(tmp_path):
@@ -122,7 +161,9 @@ def test_a_failed_stage_blocks_what_needs_it_and_its_retry_keeps_the_failed_atte
     assert manifest_of(run_dir)["error"]["notebook"] == "02_left.ipynb"
     assert stage(params, "right")[0] == 0  # independent of left
     code, err = stage(params, "join")
-    assert code == 2 and "left (02_left.ipynb: failed)" in err and "right" not in err.split("needs")[1].split("to have")[0]
+    assert (
+        code == 2 and "left (02_left.ipynb: failed)" in err and "right" not in err.split("needs")[1].split("to have")[0]
+    )
 
     (run_dir / "staging" / "fail_left").unlink()
     code, err = stage(params, "left")
@@ -133,7 +174,11 @@ def test_a_failed_stage_blocks_what_needs_it_and_its_retry_keeps_the_failed_atte
     entry = manifest_of(run_dir)["notebooks"][1]
     assert entry["status"] == "succeeded" and entry["ipynb"] == "02_left.ipynb"
     (attempt,) = entry["attempts"]
-    assert (attempt["status"], attempt["ipynb"], attempt["html"]) == ("failed", "02_left.try1.ipynb", "02_left.try1.html")
+    assert (attempt["status"], attempt["ipynb"], attempt["html"]) == (
+        "failed",
+        "02_left.try1.ipynb",
+        "02_left.try1.html",
+    )
     assert attempt["html_code"] == "02_left.try1.code.html" and (run_dir / "02_left.try1.code.html").is_file()
     log = (run_dir / "logs" / "02_left.log").read_text()  # one log for every attempt of the stage
     assert "cell 4/5 raised RuntimeError: left was told to fail" in log and log.count(": started") == 2
@@ -195,9 +240,26 @@ def test_unknown_stage_exits_2(tmp_path):
 def test_sigterm_stops_a_stage_and_records_it(tmp_path):
     params = write_params(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(params), "--stage", "sleep",
-         "--run-id", "slow", "--notebooks-dir", str(TOYS / "slow")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--date",
+            DATE,
+            "--params",
+            str(params),
+            "--stage",
+            "sleep",
+            "--run-id",
+            "slow",
+            "--notebooks-dir",
+            str(TOYS / "slow"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     executed = tmp_path / "reports" / DATE / "slow" / "01_sleep.ipynb"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and "time.sleep(60)" not in _started_cells(executed):
@@ -215,8 +277,7 @@ def _started_cells(executed: Path) -> str:
         cells = json.loads(executed.read_text())["cells"]
     except (OSError, ValueError):
         return ""
-    return "".join("".join(c["source"]) for c in cells
-                   if c.get("metadata", {}).get("papermill", {}).get("start_time"))
+    return "".join("".join(c["source"]) for c in cells if c.get("metadata", {}).get("papermill", {}).get("start_time"))
 
 
 def _add_many(args) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from params_files import write_params
 
 from pipeline import cli, run_pipeline
 from pipeline.errors import NotebookParameterError, RunFolderError
@@ -27,13 +28,14 @@ from pipeline.render import external_references
 from pipeline.report import render_scraps
 from pipeline.results import NotebookError
 from pipeline.scraps import to_jsonable
-from params_files import write_params
 
 NOTEBOOKS = Path(__file__).resolve().parent / "runner_notebooks"
 DATE = "2024-06-25"
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
-FAILURE = ("pipeline failed in 02_boom.ipynb, cell 5: "
-           "InputValidationError: streams/x.csv is missing required column(s): listen_time")
+FAILURE = (
+    "pipeline failed in 02_boom.ipynb, cell 5: "
+    "InputValidationError: streams/x.csv is missing required column(s): listen_time"
+)
 
 
 def only_run_folder(reports: Path) -> Path:
@@ -80,18 +82,38 @@ def shared_run(tmp_path_factory):
 def _ok_run(base: Path) -> dict:
     out = io.StringIO()
     result = run_pipeline(DATE, write_params(base), notebooks_dir=NOTEBOOKS / "ok", stream=out)
-    return {"base": str(base), "run_dir": str(result.run_dir), "printed": out.getvalue(),
-            "exit_code": result.exit_code, "same_manifest": result.manifest == read_manifest(result.run_dir)}
+    return {
+        "base": str(base),
+        "run_dir": str(result.run_dir),
+        "printed": out.getvalue(),
+        "exit_code": result.exit_code,
+        "same_manifest": result.manifest == read_manifest(result.run_dir),
+    }
 
 
 def _failing_run(base: Path) -> dict:
     """The failing set run through the command line's ``main`` (in-process: no second interpreter)."""
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
-        code = cli.main(["run", "--date", DATE, "--params", str(write_params(base)),
-                         "--notebooks-dir", str(NOTEBOOKS / "failing"), "--run-id", "failing-1"])
-    return {"base": str(base), "run_dir": str(base / "reports" / DATE / "failing-1"),
-            "returncode": code, "stderr": stderr.getvalue()}
+        code = cli.main(
+            [
+                "run",
+                "--date",
+                DATE,
+                "--params",
+                str(write_params(base)),
+                "--notebooks-dir",
+                str(NOTEBOOKS / "failing"),
+                "--run-id",
+                "failing-1",
+            ]
+        )
+    return {
+        "base": str(base),
+        "run_dir": str(base / "reports" / DATE / "failing-1"),
+        "returncode": code,
+        "stderr": stderr.getvalue(),
+    }
 
 
 def read_manifest(run_dir) -> dict:
@@ -121,8 +143,18 @@ def test_run_folder_layout(ok_run):
     assert RUN_ID.fullmatch(manifest["run_id"])
     assert run_dir == ok_run["base"] / "reports" / DATE / manifest["run_id"]
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "01_first.code.html", "01_first.html", "01_first.ipynb", "02_second.code.html", "02_second.html",
-        "02_second.ipynb", "figures", "index.html", "logs", "manifest.json", "run.log", "staging",
+        "01_first.code.html",
+        "01_first.html",
+        "01_first.ipynb",
+        "02_second.code.html",
+        "02_second.html",
+        "02_second.ipynb",
+        "figures",
+        "index.html",
+        "logs",
+        "manifest.json",
+        "run.log",
+        "staging",
     ]
     assert sorted(p.name for p in (run_dir / "logs").iterdir()) == ["01_first.log", "02_second.log"]
     assert sorted(p.name for p in (run_dir / "figures").iterdir()) == ["01_first.chart.png"]
@@ -132,7 +164,9 @@ def test_notebooks_share_the_staging_dir_and_run_in_the_notebooks_dir(ok_run):
     staging = ok_run["run_dir"] / "staging"
     assert sorted(p.name for p in staging.iterdir()) == ["first.json", "first_cwd.txt"]
     assert json.loads((staging / "first.json").read_text()) == {
-        "run_date": DATE, "run_id": ok_run["manifest"]["run_id"], "input_uri": str(ok_run["base"] / "input"),
+        "run_date": DATE,
+        "run_id": ok_run["manifest"]["run_id"],
+        "input_uri": str(ok_run["base"] / "input"),
     }
     assert (staging / "first_cwd.txt").read_text() == str(NOTEBOOKS / "ok")
 
@@ -141,7 +175,10 @@ def test_each_notebook_gets_only_the_parameters_it_declares(ok_run):
     run_dir, base, manifest = ok_run["run_dir"], ok_run["base"], ok_run["manifest"]
     staging = str(run_dir / "staging")
     assert executed_parameters(run_dir / "01_first.ipynb") == {
-        "run_date": DATE, "run_id": manifest["run_id"], "staging_dir": staging, "input_uri": str(base / "input"),
+        "run_date": DATE,
+        "run_id": manifest["run_id"],
+        "staging_dir": staging,
+        "input_uri": str(base / "input"),
     }
     assert executed_parameters(run_dir / "02_second.ipynb") == {
         "staging_dir": staging,
@@ -183,21 +220,37 @@ def test_manifest(ok_run):
     assert first["scraps"] == {
         "chart": None,  # a published figure: its image is the file above
         "counts": {"valid": 3, "rejected_bad_time": 1},
-        "input_files": [{"path": "streams/a.csv", "size": 10, "sha256": "ab" * 32},
-                        {"path": "songs.csv", "size": 20, "sha256": "cd" * 32}],
+        "input_files": [
+            {"path": "streams/a.csv", "size": 10, "sha256": "ab" * 32},
+            {"path": "songs.csv", "size": 20, "sha256": "cd" * 32},
+        ],
         "rows_staged": 3,
         "note": "<b>escaped</b>",
     }
-    assert second["scraps"] == {"rows_loaded": 3,
-                                "summary": {"run_date": DATE, "session_gap_minutes": 30, "share": 0.25}}
+    assert second["scraps"] == {
+        "rows_loaded": 3,
+        "summary": {"run_date": DATE, "session_gap_minutes": 30, "share": 0.25},
+    }
     assert manifest["input_files"] == first["scraps"]["input_files"]
 
 
 def test_index_shows_run_notebooks_and_scraps(ok_run):
     index = (ok_run["run_dir"] / "index.html").read_text()
-    for text in (DATE, ok_run["manifest"]["run_id"], "succeeded", 'href="01_first.html"', 'href="01_first.ipynb"',
-                 'href="02_second.html"', 'href="02_second.ipynb"', "rejected_bad_time", "rows_loaded",
-                 "<th>sha256</th>", "ab" * 32, "&lt;b&gt;escaped&lt;/b&gt;", "session_gap_minutes"):
+    for text in (
+        DATE,
+        ok_run["manifest"]["run_id"],
+        "succeeded",
+        'href="01_first.html"',
+        'href="01_first.ipynb"',
+        'href="02_second.html"',
+        'href="02_second.ipynb"',
+        "rejected_bad_time",
+        "rows_loaded",
+        "<th>sha256</th>",
+        "ab" * 32,
+        "&lt;b&gt;escaped&lt;/b&gt;",
+        "session_gap_minutes",
+    ):
         assert text in index, text
     assert "<b>escaped</b>" not in index
 
@@ -205,8 +258,13 @@ def test_index_shows_run_notebooks_and_scraps(ok_run):
 def test_html_renders_offline(ok_run):
     run_dir = ok_run["run_dir"]
     pages = sorted(run_dir.glob("*.html"))
-    assert [p.name for p in pages] == ["01_first.code.html", "01_first.html", "02_second.code.html",
-                                       "02_second.html", "index.html"]
+    assert [p.name for p in pages] == [
+        "01_first.code.html",
+        "01_first.html",
+        "02_second.code.html",
+        "02_second.html",
+        "index.html",
+    ]
     for page in pages:
         html = page.read_text()
         assert external_references(html) == [], page.name
@@ -273,8 +331,17 @@ def test_failure_exits_1_naming_notebook_and_cell(failing_run):
 def test_failed_notebook_is_saved_and_rendered_and_later_ones_not_run(failing_run):
     run_dir = failing_run["run_dir"]
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "01_first.code.html", "01_first.html", "01_first.ipynb", "02_boom.code.html", "02_boom.html",
-        "02_boom.ipynb", "index.html", "logs", "manifest.json", "run.log", "staging",
+        "01_first.code.html",
+        "01_first.html",
+        "01_first.ipynb",
+        "02_boom.code.html",
+        "02_boom.html",
+        "02_boom.ipynb",
+        "index.html",
+        "logs",
+        "manifest.json",
+        "run.log",
+        "staging",
     ]
     html = (run_dir / "02_boom.html").read_text()
     assert "InputValidationError" in html and "listen_time" in html
@@ -293,7 +360,9 @@ def test_manifest_of_a_failed_run(failing_run):
     assert [nb["status"] for nb in manifest["notebooks"]] == ["succeeded", "failed", "not run"]
     error = manifest["notebooks"][1]["error"]
     assert {k: error[k] for k in ("notebook", "cell", "ename", "evalue")} == {
-        "notebook": "02_boom.ipynb", "cell": 5, "ename": "InputValidationError",
+        "notebook": "02_boom.ipynb",
+        "cell": 5,
+        "ename": "InputValidationError",
         "evalue": "streams/x.csv is missing required column(s): listen_time",
     }
     assert manifest["error"]["notebook"] == "02_boom.ipynb" and manifest["error"]["cell"] == 5
@@ -306,10 +375,14 @@ def test_manifest_of_a_failed_run(failing_run):
 def test_index_shows_the_failure(failing_run):
     index = (failing_run["run_dir"] / "index.html").read_text()
     assert "failed" in index and "not run" in index
-    failure = index[index.index('class="failure"'):]
-    for text in ("02_boom.ipynb", "cell 5", "InputValidationError",
-                 "streams/x.csv is missing required column(s): listen_time",
-                 'href="02_boom.code.html#papermill-error-cell"'):
+    failure = index[index.index('class="failure"') :]
+    for text in (
+        "02_boom.ipynb",
+        "cell 5",
+        "InputValidationError",
+        "streams/x.csv is missing required column(s): listen_time",
+        'href="02_boom.code.html#papermill-error-cell"',
+    ):
         assert text in failure, text
     assert external_references(index) == []
 
@@ -325,19 +398,31 @@ def test_undeclared_parameter_fails_before_running_anything(tmp_path):
 
 
 def test_undeclared_parameter_exits_2(tmp_path, capsys):
-    code = cli.main(["run", "--date", DATE, "--params", str(write_params(tmp_path)),
-                 "--notebooks-dir", str(NOTEBOOKS / "undeclared")])
+    code = cli.main(
+        [
+            "run",
+            "--date",
+            DATE,
+            "--params",
+            str(write_params(tmp_path)),
+            "--notebooks-dir",
+            str(NOTEBOOKS / "undeclared"),
+        ]
+    )
     assert code == 2
     assert "spotify_token" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()
 
 
 def test_select_parameters_keeps_the_notebook_order():
-    plan = select_parameters(discover_notebooks(NOTEBOOKS / "ok"),
-                             ["staging_dir", "run_id", "run_date", "input_uri", "warehouse_url",
-                              "session_gap_minutes"])
-    assert list(plan.values()) == [["run_date", "run_id", "staging_dir", "input_uri"],
-                                   ["staging_dir", "warehouse_url", "session_gap_minutes"]]
+    plan = select_parameters(
+        discover_notebooks(NOTEBOOKS / "ok"),
+        ["staging_dir", "run_id", "run_date", "input_uri", "warehouse_url", "session_gap_minutes"],
+    )
+    assert list(plan.values()) == [
+        ["run_date", "run_id", "staging_dir", "input_uri"],
+        ["staging_dir", "warehouse_url", "session_gap_minutes"],
+    ]
 
 
 def test_existing_run_folder_is_never_overwritten(tmp_path):
@@ -345,8 +430,9 @@ def test_existing_run_folder_is_never_overwritten(tmp_path):
     existing.mkdir(parents=True)
     (existing / "manifest.json").write_text("earlier run")
     with pytest.raises(RunFolderError, match="already exists"):
-        run_pipeline(DATE, write_params(tmp_path), notebooks_dir=NOTEBOOKS / "tiny", run_id="taken",
-                     stream=io.StringIO())
+        run_pipeline(
+            DATE, write_params(tmp_path), notebooks_dir=NOTEBOOKS / "tiny", run_id="taken", stream=io.StringIO()
+        )
     assert [p.name for p in existing.iterdir()] == ["manifest.json"]
     assert (existing / "manifest.json").read_text() == "earlier run"
 
@@ -354,8 +440,9 @@ def test_existing_run_folder_is_never_overwritten(tmp_path):
 @pytest.mark.parametrize("run_id", ["../escape", "a/b", "", ".hidden", "x" * 200])
 def test_unsafe_run_id_is_refused(tmp_path, run_id):
     with pytest.raises(RunFolderError, match="invalid run id"):
-        run_pipeline(DATE, write_params(tmp_path), notebooks_dir=NOTEBOOKS / "tiny", run_id=run_id,
-                     stream=io.StringIO())
+        run_pipeline(
+            DATE, write_params(tmp_path), notebooks_dir=NOTEBOOKS / "tiny", run_id=run_id, stream=io.StringIO()
+        )
     assert not (tmp_path / "reports").exists()
 
 
@@ -386,8 +473,9 @@ def test_second_run_creates_a_second_folder(tmp_path):
 
 
 def test_cell_timeout_fails_the_run(tmp_path):
-    result = run_pipeline(DATE, write_params(tmp_path, notebook_timeout_seconds=1),
-                          notebooks_dir=NOTEBOOKS / "slow", stream=io.StringIO())
+    result = run_pipeline(
+        DATE, write_params(tmp_path, notebook_timeout_seconds=1), notebooks_dir=NOTEBOOKS / "slow", stream=io.StringIO()
+    )
     assert result.status == "failed" and result.exit_code == 1
     error = result.error
     assert (error.notebook, error.ename, error.cell) == ("01_sleep.ipynb", "CellTimeoutError", 4)
@@ -399,17 +487,21 @@ def test_cell_timeout_fails_the_run(tmp_path):
 
 
 def test_scraps_are_rendered_generically():
-    html = render_scraps({
-        "rows": 1234, "share": 0.25, "name": "<i>x</i>",
-        "counts": {"a": 1, "b": 2},
-        "files": [{"path": "p", "size": 1}, {"path": "q", "sha256": "z"}],
-        "tags": ["x", "y"],
-        "nested": [[1, 2], {"k": 1}],
-    })
-    assert "<th>rows</th><td class=\"num\">1,234</td>" in html
-    assert "<th>share</th><td class=\"num\">0.25</td>" in html
+    html = render_scraps(
+        {
+            "rows": 1234,
+            "share": 0.25,
+            "name": "<i>x</i>",
+            "counts": {"a": 1, "b": 2},
+            "files": [{"path": "p", "size": 1}, {"path": "q", "sha256": "z"}],
+            "tags": ["x", "y"],
+            "nested": [[1, 2], {"k": 1}],
+        }
+    )
+    assert '<th>rows</th><td class="num">1,234</td>' in html
+    assert '<th>share</th><td class="num">0.25</td>' in html
     assert "&lt;i&gt;x&lt;/i&gt;" in html and "<i>x</i>" not in html
-    assert "<th>a</th><td class=\"num\">1</td>" in html
+    assert '<th>a</th><td class="num">1</td>' in html
     assert "<tr><th>path</th><th>size</th><th>sha256</th></tr>" in html
     assert "x, y" in html and "<pre>" in html
 
@@ -417,10 +509,24 @@ def test_scraps_are_rendered_generically():
 def test_to_jsonable_handles_numpy_pandas_and_nan():
     np = pytest.importorskip("numpy")
     pd = pytest.importorskip("pandas")
-    value = {"i": np.int64(3), "f": np.float64(0.5), "nan": float("nan"), "arr": np.array([1, 2]),
-             "df": pd.DataFrame({"a": [1, 2]}), "ts": pd.Timestamp("2024-06-25 10:00"), 1: (1, 2)}
-    assert to_jsonable(value) == {"i": 3, "f": 0.5, "nan": None, "arr": [1, 2], "df": [{"a": 1}, {"a": 2}],
-                                  "ts": "2024-06-25T10:00:00", "1": [1, 2]}
+    value = {
+        "i": np.int64(3),
+        "f": np.float64(0.5),
+        "nan": float("nan"),
+        "arr": np.array([1, 2]),
+        "df": pd.DataFrame({"a": [1, 2]}),
+        "ts": pd.Timestamp("2024-06-25 10:00"),
+        1: (1, 2),
+    }
+    assert to_jsonable(value) == {
+        "i": 3,
+        "f": 0.5,
+        "nan": None,
+        "arr": [1, 2],
+        "df": [{"a": 1}, {"a": 2}],
+        "ts": "2024-06-25T10:00:00",
+        "1": [1, 2],
+    }
     json.dumps(to_jsonable(value), allow_nan=False)
 
 

@@ -17,11 +17,10 @@ import boto3
 import pandas as pd
 import pytest
 from botocore.stub import Stubber
-from urllib3.exceptions import ProtocolError
-
 from streamkpi import ingest, inputs, storage
 from streamkpi.errors import InputValidationError, StorageError
 from streamkpi.sample_data import generate
+from urllib3.exceptions import ProtocolError
 
 DAY = "2024-06-25"
 STREAMS_HEADER = b"user_id,track_id,listen_time\n"
@@ -32,8 +31,11 @@ pytestmark = pytest.mark.usefixtures("aws_env")
 def upload_tree(client, local_root: Path, bucket: str, prefix: str) -> None:
     files = [p for p in sorted(local_root.rglob("*")) if p.is_file()]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda p: client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(local_root).as_posix()}"),
-                      files))
+        list(
+            pool.map(
+                lambda p: client.upload_file(str(p), bucket, f"{prefix}/{p.relative_to(local_root).as_posix()}"), files
+            )
+        )
 
 
 def header_files(root: Path, names: list[str]) -> Path:
@@ -62,8 +64,17 @@ def test_client_uses_the_standard_retry_mode(s3_server):
 
 
 def test_s3_root_lists_the_same_files_in_the_same_order_as_a_folder(tmp_path, s3_server):
-    names = ["songs.csv", "users.csv", "streams/b.csv", "streams/a/x.csv", "streams/a-b/x.csv",
-             "streams/a/2.csv", "streams/notes.txt", "streams/Z.csv", "other/ignored.csv"]
+    names = [
+        "songs.csv",
+        "users.csv",
+        "streams/b.csv",
+        "streams/a/x.csv",
+        "streams/a-b/x.csv",
+        "streams/a/2.csv",
+        "streams/notes.txt",
+        "streams/Z.csv",
+        "other/ignored.csv",
+    ]
     local = header_files(tmp_path / "root", names)
     client = s3_server.client()
     client.create_bucket(Bucket="streamkpi-order")
@@ -74,19 +85,32 @@ def test_s3_root_lists_the_same_files_in_the_same_order_as_a_folder(tmp_path, s3
     on_s3 = inputs.locate_inputs("s3://streamkpi-order/deep/root", s3_server.endpoint_url)
     on_disk = inputs.locate_inputs(local)
 
-    assert [f.relative for f in on_s3.streams] == [f.relative for f in on_disk.streams] == [
-        "streams/Z.csv", "streams/a/2.csv", "streams/a/x.csv", "streams/a-b/x.csv", "streams/b.csv"]
+    assert (
+        [f.relative for f in on_s3.streams]
+        == [f.relative for f in on_disk.streams]
+        == ["streams/Z.csv", "streams/a/2.csv", "streams/a/x.csv", "streams/a-b/x.csv", "streams/b.csv"]
+    )
     assert on_s3.root == "s3://streamkpi-order/deep/root"
     assert on_s3.songs.location == "s3://streamkpi-order/deep/root/songs.csv"
     assert [f.size for f in on_s3.all()] == [f.size for f in on_disk.all()]
 
 
 def test_s3_root_selects_the_same_dated_folders_as_a_folder_and_lists_only_those(tmp_path, s3_server):
-    names = ["songs.csv", "users.csv", "streams/late.csv", "streams/notes.txt", "streams/backfill/x.csv",
-             "streams/2024-02-30/x.csv", "streams/2024-06-20/part-0.csv", "streams/2024-06-24/part-0.csv",
-             "streams/2024-06-25/part-0.csv", "streams/2024-06-25/sub/part-1.csv",
-             "streams/date=2024-06-26/part-0.csv", "streams/date=2024-06-27/part-0.csv",
-             "archived/streams/2024-06-25/part-0.csv"]
+    names = [
+        "songs.csv",
+        "users.csv",
+        "streams/late.csv",
+        "streams/notes.txt",
+        "streams/backfill/x.csv",
+        "streams/2024-02-30/x.csv",
+        "streams/2024-06-20/part-0.csv",
+        "streams/2024-06-24/part-0.csv",
+        "streams/2024-06-25/part-0.csv",
+        "streams/2024-06-25/sub/part-1.csv",
+        "streams/date=2024-06-26/part-0.csv",
+        "streams/date=2024-06-27/part-0.csv",
+        "archived/streams/2024-06-25/part-0.csv",
+    ]
     local = header_files(tmp_path / "root", names)
     client = s3_server.client()
     client.create_bucket(Bucket="streamkpi-dated")
@@ -101,17 +125,32 @@ def test_s3_root_selects_the_same_dated_folders_as_a_folder_and_lists_only_those
     events = storage.s3_client(s3_server.endpoint_url).meta.events
     events.register("provide-client-params.s3.ListObjectsV2", record)
     try:
-        found = {k: inputs.locate_inputs("s3://streamkpi-dated/root", s3_server.endpoint_url,
-                                         run_date=dt.date(2024, 6, 25), lookaround_days=k) for k in (0, 1)}
+        found = {
+            k: inputs.locate_inputs(
+                "s3://streamkpi-dated/root", s3_server.endpoint_url, run_date=dt.date(2024, 6, 25), lookaround_days=k
+            )
+            for k in (0, 1)
+        }
     finally:
         events.unregister("provide-client-params.s3.ListObjectsV2", record)
 
     expected = {
-        0: ["streams/2024-02-30/x.csv", "streams/2024-06-25/part-0.csv", "streams/2024-06-25/sub/part-1.csv",
-            "streams/backfill/x.csv", "streams/late.csv"],
-        1: ["streams/2024-02-30/x.csv", "streams/2024-06-24/part-0.csv", "streams/2024-06-25/part-0.csv",
-            "streams/2024-06-25/sub/part-1.csv", "streams/backfill/x.csv", "streams/date=2024-06-26/part-0.csv",
-            "streams/late.csv"],
+        0: [
+            "streams/2024-02-30/x.csv",
+            "streams/2024-06-25/part-0.csv",
+            "streams/2024-06-25/sub/part-1.csv",
+            "streams/backfill/x.csv",
+            "streams/late.csv",
+        ],
+        1: [
+            "streams/2024-02-30/x.csv",
+            "streams/2024-06-24/part-0.csv",
+            "streams/2024-06-25/part-0.csv",
+            "streams/2024-06-25/sub/part-1.csv",
+            "streams/backfill/x.csv",
+            "streams/date=2024-06-26/part-0.csv",
+            "streams/late.csv",
+        ],
     }
     for k, on_s3 in found.items():
         on_disk = inputs.locate_inputs(local, run_date=dt.date(2024, 6, 25), lookaround_days=k)
@@ -123,9 +162,16 @@ def test_s3_root_selects_the_same_dated_folders_as_a_folder_and_lists_only_those
     # one level at a time: the root and streams/ with a delimiter, then only the folders read
     recursive = {prefix for prefix, delimiter in listings if delimiter is None}
     assert {(prefix, delimiter) for prefix, delimiter in listings if delimiter} == {
-        ("root/", "/"), ("root/streams/", "/")}
-    assert recursive == {"root/streams/2024-02-30/", "root/streams/backfill/", "root/streams/2024-06-24/",
-                         "root/streams/2024-06-25/", "root/streams/date=2024-06-26/"}
+        ("root/", "/"),
+        ("root/streams/", "/"),
+    }
+    assert recursive == {
+        "root/streams/2024-02-30/",
+        "root/streams/backfill/",
+        "root/streams/2024-06-24/",
+        "root/streams/2024-06-25/",
+        "root/streams/date=2024-06-26/",
+    }
 
 
 def test_listing_pages_past_1000_stream_files(tmp_path, s3_server):
@@ -143,14 +189,18 @@ def test_listing_pages_past_1000_stream_files(tmp_path, s3_server):
 
 
 def test_staging_from_s3_equals_staging_from_the_folder(sample, tmp_path, s3_server):
-    from_s3 = ingest.stage_day("s3://streamkpi-in/landing", DAY, tmp_path / "s3", s3_endpoint_url=s3_server.endpoint_url)
+    from_s3 = ingest.stage_day(
+        "s3://streamkpi-in/landing", DAY, tmp_path / "s3", s3_endpoint_url=s3_server.endpoint_url
+    )
     from_disk = ingest.stage_day(sample, DAY, tmp_path / "disk")
 
     assert from_s3.counts == from_disk.counts and from_s3.counts["valid_streams"] > 0
     for name in ("streams.parquet", "tracks.parquet", "track_artists.parquet", "users.parquet"):
         s3_rows, disk_rows = (pd.read_parquet(tmp_path / where / name) for where in ("s3", "disk"))
         columns = list(disk_rows.columns)
-        assert s3_rows.sort_values(columns, ignore_index=True).equals(disk_rows.sort_values(columns, ignore_index=True)), name
+        assert s3_rows.sort_values(columns, ignore_index=True).equals(
+            disk_rows.sort_values(columns, ignore_index=True)
+        ), name
     for name in ("rejects/streams.csv", "rejects/songs.csv"):
         assert filecmp.cmp(tmp_path / "s3" / name, tmp_path / "disk" / name, shallow=False), name
     # checksums computed while streaming: the same as the files' own, no second read needed
@@ -172,7 +222,9 @@ def test_staged_files_and_kpis_are_written_to_the_staging_mirror(sample, tmp_pat
     ingest.stage_day(sample, DAY, staging)
     kpis.save_kpis(kpis.genre_level_kpis(staging, DAY), staging, "genre_level_kpis")
 
-    listed = {o.key: o.size for o in storage.list_objects(storage.S3Uri("streamkpi-stage", "runs"), s3_server.endpoint_url)}
+    listed = {
+        o.key: o.size for o in storage.list_objects(storage.S3Uri("streamkpi-stage", "runs"), s3_server.endpoint_url)
+    }
     expected = [*ingest.STAGED_FILES, "kpis/genre_level_kpis.parquet"]
     assert set(listed) == {f"runs/2024-06-25/run-1/{name}" for name in expected}
     for name in expected:
@@ -191,8 +243,12 @@ def test_headers_of_large_objects_come_from_their_first_bytes_only(s3_server, mo
     client.create_bucket(Bucket="streamkpi-headers")
     rows = b"".join(b"%d,t%d,2024-06-25 10:00:00\n" % (i, i) for i in range(50))
     long_header = b"user_id," + b",".join(b"extra_column_%02d" % i for i in range(20)) + b",track_id,listen_time\n"
-    objects = {"songs.csv": b"track_id\n", "users.csv": b"user_id\n", "streams/a.csv": STREAMS_HEADER + rows,
-               "streams/b.csv": long_header}
+    objects = {
+        "songs.csv": b"track_id\n",
+        "users.csv": b"user_id\n",
+        "streams/a.csv": STREAMS_HEADER + rows,
+        "streams/b.csv": long_header,
+    }
     for name, body in objects.items():
         client.put_object(Bucket="streamkpi-headers", Key=f"root/{name}", Body=body)
     monkeypatch.setattr(inputs, "HEADER_PROBE", 64)
@@ -210,14 +266,19 @@ def test_headers_of_large_objects_come_from_their_first_bytes_only(s3_server, mo
 
 
 def test_a_missing_bucket_is_an_error_naming_the_uri(s3_server, tmp_path):
-    with pytest.raises(StorageError, match=r"s3://streamkpi-no-such-bucket/in.*bucket 'streamkpi-no-such-bucket' does not exist"):
+    with pytest.raises(
+        StorageError, match=r"s3://streamkpi-no-such-bucket/in.*bucket 'streamkpi-no-such-bucket' does not exist"
+    ):
         ingest.stage_day("s3://streamkpi-no-such-bucket/in", DAY, tmp_path, s3_endpoint_url=s3_server.endpoint_url)
 
 
 def test_a_missing_staging_bucket_is_an_error_naming_the_uri(sample, s3_server, tmp_path):
     storage.attach_mirror(tmp_path, "s3://streamkpi-no-staging-bucket/runs", DAY, "r1", s3_server.endpoint_url)
-    with pytest.raises(StorageError, match=r"cannot write s3://streamkpi-no-staging-bucket/runs/2024-06-25/r1/"
-                                           r"streams.parquet: bucket 'streamkpi-no-staging-bucket' does not exist"):
+    with pytest.raises(
+        StorageError,
+        match=r"cannot write s3://streamkpi-no-staging-bucket/runs/2024-06-25/r1/"
+        r"streams.parquet: bucket 'streamkpi-no-staging-bucket' does not exist",
+    ):
         ingest.stage_day(sample, DAY, tmp_path)
 
 
@@ -245,8 +306,9 @@ def test_a_key_gone_after_listing_is_an_error_naming_it(s3_server):
 def test_a_denied_request_is_an_error_naming_the_uri_and_the_permission(monkeypatch):
     client = boto3.session.Session().client("s3", region_name="us-east-1")
     stubber = Stubber(client)
-    stubber.add_client_error("list_objects_v2", service_error_code="AccessDenied",
-                             service_message="Access Denied", http_status_code=403)
+    stubber.add_client_error(
+        "list_objects_v2", service_error_code="AccessDenied", service_message="Access Denied", http_status_code=403
+    )
     stubber.activate()
     monkeypatch.setattr(storage, "s3_client", lambda endpoint_url=None: client)
     with pytest.raises(StorageError) as info:
@@ -281,7 +343,7 @@ class _FlakyBody:
                 return b""
             raise ProtocolError("Connection broken: reset by peer")
         end = min(len(self._data), self._pos + n, self._break if self._break is not None else len(self._data))
-        chunk = self._data[self._pos:end]
+        chunk = self._data[self._pos : end]
         self._pos = end
         return chunk
 
@@ -297,8 +359,11 @@ class _FlakyClient:
         self.requests.append(request)
         start = int(request["Range"].removeprefix("bytes=").rstrip("-")) if "Range" in request else 0
         break_after = self.breaks.pop(0) if self.breaks else None
-        return {"Body": _FlakyBody(self.data[start:], break_after, self.short), "ETag": '"v1"',
-                "ContentLength": len(self.data) - start}
+        return {
+            "Body": _FlakyBody(self.data[start:], break_after, self.short),
+            "ETag": '"v1"',
+            "ContentLength": len(self.data) - start,
+        }
 
 
 @pytest.mark.parametrize("short", [False, True], ids=["reset", "short-body"])

@@ -14,15 +14,15 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-
 from streamkpi import sample_data as sd
 
-SMALL = dict(start_date="2024-06-24", days=2, streams_per_day=3000, n_users=400, n_tracks=2000,
-             seed=7)
+SMALL = dict(start_date="2024-06-24", days=2, streams_per_day=3000, n_users=400, n_tracks=2000, seed=7)
 DATES = ["2024-06-24", "2024-06-25"]
 SONGS_COLS = sd.SONGS_HEADER.split(",")
-NON_LATIN = re.compile(r"[\u0370-\u03ff\u0400-\u04ff\u0600-\u06ff\u0900-\u097f\u3040-\u30ff"
-                       r"\u4e00-\u9fff\uac00-\ud7af]")
+NON_LATIN = re.compile(
+    r"[\u0370-\u03ff\u0400-\u04ff\u0600-\u06ff\u0900-\u097f\u3040-\u30ff"
+    r"\u4e00-\u9fff\uac00-\ud7af]"
+)
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
 
 
@@ -62,7 +62,7 @@ def parse_time(text: str) -> dt.datetime | None:
     except ValueError:
         return None
     if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
     return t
 
 
@@ -155,12 +155,12 @@ def test_layout_and_headers(small):
     assert (out / "users.csv").read_text(encoding="utf-8").splitlines()[0] == sd.USERS_HEADER
     files = stream_files(out)
     assert [p.relative_to(out).as_posix() for p in files] == [
-        f"streams/{d}/part-{k:03d}.csv" for d in DATES for k in range(2)]
+        f"streams/{d}/part-{k:03d}.csv" for d in DATES for k in range(2)
+    ]
     for p in files:
         assert p.read_text(encoding="utf-8").split("\n", 1)[0] == sd.STREAM_HEADER
     assert sorted(s["files"]["streams"]) == sorted(str(p) for p in files)
-    assert {Path(p).name for p in (s["files"]["songs"], s["files"]["users"])} == {"songs.csv",
-                                                                                 "users.csv"}
+    assert {Path(p).name for p in (s["files"]["songs"], s["files"]["users"])} == {"songs.csv", "users.csv"}
     # summary row counts match the files
     assert len(read_csv(out / "songs.csv")[1]) == s["rows"]["songs"] == SMALL["n_tracks"]
     assert len(read_csv(out / "users.csv")[1]) == s["rows"]["users"]
@@ -211,8 +211,7 @@ def test_songs_quirks(small):
     assert any(NON_LATIN.search(t) for t in text)
     assert any(re.search(r"[éñçøåöüß]", t) for t in text)
     assert "" in {r[ix["album_name"]] for r in rows} and "" in {r[ix["track_name"]] for r in rows}
-    ok = [r for r in rows if r[ix["track_id"]] and r[ix["track_genre"]]
-          and positive_number(r[ix["duration_ms"]])]
+    ok = [r for r in rows if r[ix["track_id"]] and r[ix["track_genre"]] and positive_number(r[ix["duration_ms"]])]
     assert all(0 <= int(r[ix["popularity"]]) <= 100 for r in ok)
     assert all(int(r[ix["duration_ms"]]) > 0 for r in ok)
     assert {r[ix["explicit"]] for r in ok} == {"True", "False"}
@@ -296,8 +295,11 @@ def test_streams_raw_variants(small):
     assert re.search(r" \d\d:\d\d:\d\d\.\d+\n", text)
     assert re.search(r"\+02:00\n", text) and re.search(r"-05:00\n", text)
     # the cross-midnight one: local date D+1, UTC instant on D
-    cross = [ln.rsplit(",", 1)[1] for ln in text.splitlines() if ln.endswith("+02:00")
-             and parse_time(ln.rsplit(",", 1)[1]).date().isoformat() != ln.rsplit(",", 1)[1][:10]]
+    cross = [
+        ln.rsplit(",", 1)[1]
+        for ln in text.splitlines()
+        if ln.endswith("+02:00") and parse_time(ln.rsplit(",", 1)[1]).date().isoformat() != ln.rsplit(",", 1)[1][:10]
+    ]
     assert len(cross) == len(DATES)
 
 
@@ -340,8 +342,7 @@ def test_flat_layout_same_rows(small, small_flat):
     assert any({"2024-06-24", "2024-06-25"} <= d for d in dates_per_file)
 
     def lines(root):
-        return sorted(ln for p in stream_files(root)
-                      for ln in p.read_text(encoding="utf-8").splitlines()[1:])
+        return sorted(ln for p in stream_files(root) for ln in p.read_text(encoding="utf-8").splitlines()[1:])
 
     assert lines(out) == lines(flat)
     assert (out / "songs.csv").read_bytes() == (flat / "songs.csv").read_bytes()
@@ -373,8 +374,24 @@ def test_rewrite_replaces_old_stream_files(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    rc = sd.main(["--out", str(tmp_path), "--days", "1", "--streams-per-day", "3e3",
-                  "--users", "4e2", "--tracks", "1_500", "--seed", "3", "--layout", "flat"])
+    rc = sd.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--days",
+            "1",
+            "--streams-per-day",
+            "3e3",
+            "--users",
+            "4e2",
+            "--tracks",
+            "1_500",
+            "--seed",
+            "3",
+            "--layout",
+            "flat",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "3000" in out[0]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import nbformat
 import papermill
-import pytest
 import scrapbook
 
 from pipeline.figures import save_figures
 from pipeline.scraps import notebook_scraps, read_scraps, to_jsonable
 
-GLUES = '''
+GLUES = """
 import matplotlib.pyplot as plt
 import scrapbook as sb
 
@@ -24,7 +23,7 @@ sb.glue("count", 4)  # glued again: the later value counts
 figure, ax = plt.subplots()
 ax.plot([1, 2], [3, 4])
 sb.glue("chart", figure, display=True)
-'''
+"""
 
 
 def executed(tmp_path, source: str):
@@ -42,15 +41,26 @@ def expected(path):
 
 def test_plain_and_display_scraps_equal_scrapbooks(tmp_path):
     path = executed(tmp_path, GLUES)
-    assert read_scraps(path) == expected(path) == {
-        "count": 4, "share": 0.25, "nested": {"a": [1, 2], "b": None}, "summary": "**bold** text", "json_text": [1, 2],
-        "chart": None}
+    assert (
+        read_scraps(path)
+        == expected(path)
+        == {
+            "count": 4,
+            "share": 0.25,
+            "nested": {"a": [1, 2], "b": None},
+            "summary": "**bold** text",
+            "json_text": [1, 2],
+            "chart": None,
+        }
+    )
     assert notebook_scraps(path)["chart"].display["data"]["image/png"]
     assert save_figures(path, tmp_path) == {"chart": "figures/glued.chart.png"}
     assert (tmp_path / "figures" / "glued.chart.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_scrap_of_another_encoder_is_read_with_scrapbook(tmp_path):
-    path = executed(tmp_path, 'import pandas as pd\nimport scrapbook as sb\n'
-                              'sb.glue("frame", pd.DataFrame({"x": [1, 2]}))\nsb.glue("n", 1)')
+    path = executed(
+        tmp_path,
+        'import pandas as pd\nimport scrapbook as sb\nsb.glue("frame", pd.DataFrame({"x": [1, 2]}))\nsb.glue("n", 1)',
+    )
     assert read_scraps(path) == expected(path) == {"frame": [{"x": 1}, {"x": 2}], "n": 1}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stages import StageError, alongside, find_stage, load_stages, prerequisites, read_stages
 from pipeline.errors import PipelineError
+from pipeline.stages import StageError, alongside, find_stage, load_stages, prerequisites, read_stages
 
 REPO = Path(__file__).resolve().parents[1]
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
@@ -44,7 +44,11 @@ def test_the_projects_notebooks_run_genre_and_hourly_side_by_side():
     assert prerequisites(stages, find_stage(stages, "ingest")) == []
     # what may run at the same time as each (the memory each kernel may take depends on it)
     assert {s.name: [o.name for o in alongside(stages, s)] for s in stages} == {
-        "ingest": [], "genre_kpis": ["hourly_kpis"], "hourly_kpis": ["genre_kpis"], "load": []}
+        "ingest": [],
+        "genre_kpis": ["hourly_kpis"],
+        "hourly_kpis": ["genre_kpis"],
+        "load": [],
+    }
 
 
 def test_without_a_declaration_a_notebook_needs_every_earlier_one():
@@ -72,12 +76,15 @@ def test_unknown_stage_lists_the_stages():
     assert isinstance(info.value, PipelineError)  # the CLI's exit status 2
 
 
-@pytest.mark.parametrize("depends_on, message", [
-    (["03_c"], "'03_c' is not an earlier notebook"),
-    (["02_b"], "'02_b' is not an earlier notebook"),  # itself
-    (["09_nope"], "'09_nope' is not a notebook of"),
-    (["01_a", "01_a"], "lists a notebook twice"),
-])
+@pytest.mark.parametrize(
+    "depends_on, message",
+    [
+        (["03_c"], "'03_c' is not an earlier notebook"),
+        (["02_b"], "'02_b' is not an earlier notebook"),  # itself
+        (["09_nope"], "'09_nope' is not a notebook of"),
+        (["01_a", "01_a"], "lists a notebook twice"),
+    ],
+)
 def test_bad_declarations_are_refused(tmp_path, depends_on, message):
     paths = [notebook(tmp_path, "01_a"), notebook(tmp_path, "02_b", depends_on), notebook(tmp_path, "03_c")]
     with pytest.raises(StageError, match="invalid stage graph") as info:
@@ -99,11 +106,15 @@ def test_stage_names_must_be_unique(tmp_path):
 
 
 def test_stages_command_prints_the_graph():
-    out = subprocess.run([sys.executable, "-m", "pipeline", "stages"], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "stages"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert [line.split()[:2] for line in out] == [
-        ["ingest", "01_ingest.ipynb"], ["genre_kpis", "02_genre_kpis.ipynb"],
-        ["hourly_kpis", "03_hourly_kpis.ipynb"], ["load", "04_load.ipynb"]]
+        ["ingest", "01_ingest.ipynb"],
+        ["genre_kpis", "02_genre_kpis.ipynb"],
+        ["hourly_kpis", "03_hourly_kpis.ipynb"],
+        ["load", "04_load.ipynb"],
+    ]
     assert out[3].endswith("after: genre_kpis, hourly_kpis")
 
 

@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-
 from fixtures_small import make_root, song, t, user
 from servers import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, TEST_SESSION_TOKEN
 from streamkpi import ingest, kpis, redshift, storage, warehouse
@@ -74,11 +73,20 @@ def test_pushdown_kpis_on_postgres_equal_duckdb_cell_for_cell(staged, database):
 
 
 def test_pushdown_breaks_ties_by_code_point_like_duckdb(tmp_path, database):
-    songs = [song("a1", "rock", 100000, "Zoé"), song("B2", "rock", 200000, "é"),
-             song("é3", "pop", 123456.789, "Z"), song("Z4", "pop", 1.5e5, "a;Ω")]
+    songs = [
+        song("a1", "rock", 100000, "Zoé"),
+        song("B2", "rock", 200000, "é"),
+        song("é3", "pop", 123456.789, "Z"),
+        song("Z4", "pop", 1.5e5, "a;Ω"),
+    ]
     users = [user(1, 30), user(2, 17), user(3, 70)]
-    streams = [(1, "a1", t("10:00:00")), (2, "B2", t("10:05:00")), (3, "é3", t("10:40:00")),
-               (3, "Z4", t("10:41:00")), (1, "Z4", t("11:59:59"))]
+    streams = [
+        (1, "a1", t("10:00:00")),
+        (2, "B2", t("10:05:00")),
+        (3, "é3", t("10:40:00")),
+        (3, "Z4", t("10:41:00")),
+        (1, "Z4", t("11:59:59")),
+    ]
     root = make_root(tmp_path, songs, users, streams)
     staging = tmp_path / "staging"
     ingest.stage_day(root, DAY, staging)
@@ -94,16 +102,17 @@ def test_pushdown_breaks_ties_by_code_point_like_duckdb(tmp_path, database):
 
 def test_pushdown_needs_a_sql_warehouse(staged):
     with pytest.raises(ValueError, match="redshift\\+psycopg2"):
-        kpis.compute_kpis(staged["staging"], "hourly_kpis", DAY, engine="redshift",
-                          warehouse_url="duckdb:///x.duckdb")
+        kpis.compute_kpis(staged["staging"], "hourly_kpis", DAY, engine="redshift", warehouse_url="duckdb:///x.duckdb")
 
 
 # --------------------------------------------------------------------------- loading a day
 
 
 def test_a_second_load_of_the_day_leaves_one_copy_and_other_days_alone(staged, database, tmp_path):
-    other = {name: kpi_file(tmp_path, frame.assign(listen_date=pd.Timestamp(OTHER_DAY)), name, "other")
-             for name, frame in staged["frames"].items()}
+    other = {
+        name: kpi_file(tmp_path, frame.assign(listen_date=pd.Timestamp(OTHER_DAY)), name, "other")
+        for name, frame in staged["frames"].items()
+    }
     assert warehouse.load_day(database, OTHER_DAY, other) == {n: len(f) for n, f in staged["frames"].items()}
     before_other = {name: rows(database, name) for name in kpis.KPI_TABLES}
 
@@ -115,7 +124,9 @@ def test_a_second_load_of_the_day_leaves_one_copy_and_other_days_alone(staged, d
         pd.testing.assert_frame_equal(warehouse.read_table(database, name, DAY), frame, check_exact=True)
         all_rows = rows(database, name)
         assert len(all_rows) == 2 * len(frame)  # the day once, the other day once
-        assert [r for r in all_rows if str(r[0]) == OTHER_DAY] == [r for r in before_other[name] if str(r[0]) == OTHER_DAY]
+        assert [r for r in all_rows if str(r[0]) == OTHER_DAY] == [
+            r for r in before_other[name] if str(r[0]) == OTHER_DAY
+        ]
 
 
 def test_a_genre_gone_on_rerun_is_gone_from_the_table(staged, database, tmp_path):
@@ -174,19 +185,29 @@ def test_every_engine_ddl_comes_from_the_one_definition(database):
                 assert f"    {column.name} {warehouse.TYPE_MAP[engine][column.type]}" in statement
     assert "track_genre VARCHAR(1024)" in warehouse.ddl("redshift")[1]
     assert 'track_genre VARCHAR COLLATE "C"' in warehouse.ddl("postgresql")[1]
-    printed = subprocess.run([sys.executable, "-m", "streamkpi.warehouse", "ddl", "redshift"],
-                             capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "streamkpi.warehouse", "ddl", "redshift"], capture_output=True, text=True, check=True
+    ).stdout
     assert printed == ";\n\n".join(warehouse.ddl("redshift")) + ";\n"
 
     redshift.create_tables(database)
     with sa.create_engine(database).connect() as conn:
-        types = dict(conn.exec_driver_sql(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'reporting_schema' AND table_name = 'hourly_kpis'").fetchall())
-    assert types == {"listen_date": "date", "listen_hour": "integer", "unique_listeners": "integer",
-                     "listen_counts": "integer", "top_artist": "character varying",
-                     "avg_sessions_per_user": "double precision", "diversity_index": "double precision",
-                     "most_engaged_age_group": "character varying"}
+        types = dict(
+            conn.exec_driver_sql(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'reporting_schema' AND table_name = 'hourly_kpis'"
+            ).fetchall()
+        )
+    assert types == {
+        "listen_date": "date",
+        "listen_hour": "integer",
+        "unique_listeners": "integer",
+        "listen_counts": "integer",
+        "top_artist": "character varying",
+        "avg_sessions_per_user": "double precision",
+        "diversity_index": "double precision",
+        "most_engaged_age_group": "character varying",
+    }
 
 
 def test_staged_files_have_exactly_the_staged_tables_columns_and_types(staged):
@@ -200,25 +221,32 @@ def test_staged_files_have_exactly_the_staged_tables_columns_and_types(staged):
     for table, path in staged["files"].items():
         described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
         assert [(n, k) for n, k, *_ in described] == [
-            (c.name, warehouse.TYPE_MAP["duckdb"][c.type]) for c in warehouse.TABLES[table].columns]
+            (c.name, warehouse.TYPE_MAP["duckdb"][c.type]) for c in warehouse.TABLES[table].columns
+        ]
 
 
 # --------------------------------------------------------------------------- Redshift statements
 
 
 def test_copy_compiles_with_the_redshift_dialect():
-    command = redshift.copy_command("stage_hourly_kpis", "s3://stage-bucket/runs/2024-06-25/r1/kpis/hourly_kpis.parquet",
-                                    redshift.copy_credentials(ROLE))
+    command = redshift.copy_command(
+        "stage_hourly_kpis",
+        "s3://stage-bucket/runs/2024-06-25/r1/kpis/hourly_kpis.parquet",
+        redshift.copy_credentials(ROLE),
+    )
     assert " ".join(redshift.compile_redshift(command).split()) == (
         "COPY stage_hourly_kpis FROM 's3://stage-bucket/runs/2024-06-25/r1/kpis/hourly_kpis.parquet' "
-        f"WITH CREDENTIALS AS 'aws_iam_role={ROLE}' FORMAT AS PARQUET")
+        f"WITH CREDENTIALS AS 'aws_iam_role={ROLE}' FORMAT AS PARQUET"
+    )
 
 
 def test_without_a_role_copy_uses_the_aws_chain_credentials():
     credentials = redshift.copy_credentials(None)
     sql = redshift.compile_redshift(redshift.copy_command("t", "s3://b/k.parquet", credentials))
-    assert (f"'aws_access_key_id={TEST_ACCESS_KEY_ID};aws_secret_access_key={TEST_SECRET_ACCESS_KEY};"
-            f"token={TEST_SESSION_TOKEN}'") in sql
+    assert (
+        f"'aws_access_key_id={TEST_ACCESS_KEY_ID};aws_secret_access_key={TEST_SECRET_ACCESS_KEY};"
+        f"token={TEST_SESSION_TOKEN}'"
+    ) in sql
 
 
 class RecordedRedshift:
@@ -229,15 +257,23 @@ class RecordedRedshift:
         self.log: list[str] = []
         self.copies: list[str] = []
         self._tmp, self._endpoint = tmp_path, endpoint_url
-        for event, record in (("before_cursor_execute", self._sql), ("begin", self._begin),
-                              ("commit", self._commit), ("rollback", self._rollback)):
+        for event, record in (
+            ("before_cursor_execute", self._sql),
+            ("begin", self._begin),
+            ("commit", self._commit),
+            ("rollback", self._rollback),
+        ):
             sa.event.listen(sa.engine.Engine, event, record)
             monkeypatch.setattr(self, f"_undo_{event}", (event, record), raising=False)
         monkeypatch.setattr(redshift, "_execute_copy", self._copy)
 
     def close(self):
-        for event, record in (("before_cursor_execute", self._sql), ("begin", self._begin),
-                              ("commit", self._commit), ("rollback", self._rollback)):
+        for event, record in (
+            ("before_cursor_execute", self._sql),
+            ("begin", self._begin),
+            ("commit", self._commit),
+            ("rollback", self._rollback),
+        ):
             sa.event.remove(sa.engine.Engine, event, record)
 
     def _sql(self, conn, cursor, statement, parameters, context, executemany):
@@ -257,7 +293,11 @@ class RecordedRedshift:
         self.copies.append(sql)
         self.log.append(sql)
         name = command.table.name
-        spec = warehouse.TABLES[name.removeprefix("stage_")] if name.startswith("stage_") else warehouse.STAGED_TABLES[name]
+        spec = (
+            warehouse.TABLES[name.removeprefix("stage_")]
+            if name.startswith("stage_")
+            else warehouse.STAGED_TABLES[name]
+        )
         local = self._tmp / f"copied-{len(self.copies)}.parquet"
         uri = storage.S3Uri.parse(command.data_location)
         storage.s3_client(self._endpoint).download_file(uri.bucket, uri.key, str(local))
@@ -282,7 +322,8 @@ def mirrored_staging(staged, tmp_path, s3_server) -> Path:
 
 
 def test_redshift_load_copies_from_s3_then_replaces_the_day_in_one_transaction(
-        staged, database, tmp_path, s3_server, recorded):
+    staged, database, tmp_path, s3_server, recorded
+):
     staging = mirrored_staging(staged, tmp_path, s3_server)
     files = {name: kpis.kpi_path(staging, name) for name in kpis.KPI_TABLES}
     mirror = storage.mirror_of(staging)
@@ -294,19 +335,24 @@ def test_redshift_load_copies_from_s3_then_replaces_the_day_in_one_transaction(
         pd.testing.assert_frame_equal(warehouse.read_table(database, name, DAY), frame, check_exact=True)
     assert recorded.copies == [
         f"COPY stage_{name} FROM '{mirror.uri_for(files[name])}' WITH CREDENTIALS AS 'aws_iam_role={ROLE}' "
-        "FORMAT AS PARQUET" for name in kpis.KPI_TABLES]
+        "FORMAT AS PARQUET"
+        for name in kpis.KPI_TABLES
+    ]
     log = recorded.log
     assert not any("TRUNCATE" in s.upper() for s in log)
     assert not any("VALUES" in s.upper() for s in log if s.upper().startswith("INSERT"))
-    changes = [i for i, s in enumerate(log) if s.startswith(("DELETE FROM reporting_schema", "INSERT INTO reporting_schema"))]
+    changes = [
+        i for i, s in enumerate(log) if s.startswith(("DELETE FROM reporting_schema", "INSERT INTO reporting_schema"))
+    ]
     assert [log[i].split(" (")[0] for i in changes] == [
         "DELETE FROM reporting_schema.genre_level_kpis WHERE listen_date = DATE '2024-06-25'",
         "INSERT INTO reporting_schema.genre_level_kpis",
         "DELETE FROM reporting_schema.hourly_kpis WHERE listen_date = DATE '2024-06-25'",
-        "INSERT INTO reporting_schema.hourly_kpis"]
-    begin = max(i for i, s in enumerate(log[:changes[0]]) if s == "BEGIN")
-    commit = changes[-1] + log[changes[-1]:].index("COMMIT")
-    assert log[begin + 1:commit] == [log[i] for i in changes]  # one transaction: nothing else inside
+        "INSERT INTO reporting_schema.hourly_kpis",
+    ]
+    begin = max(i for i, s in enumerate(log[: changes[0]]) if s == "BEGIN")
+    commit = changes[-1] + log[changes[-1] :].index("COMMIT")
+    assert log[begin + 1 : commit] == [log[i] for i in changes]  # one transaction: nothing else inside
     assert max(i for i, s in enumerate(log) if s.startswith("COPY")) < begin  # staged before it began
 
 
@@ -314,18 +360,29 @@ def test_redshift_pushdown_copies_the_staged_relations_from_s3(staged, database,
     staging = mirrored_staging(staged, tmp_path, s3_server)
     mirror = storage.mirror_of(staging)
     sql = kpis.kpi_sql("genre_level_kpis", DAY)
-    relations = {name: (warehouse.STAGED_TABLES[name], kpis.staged_path(staging, name))
-                 for name in redshift.relations_read_by(sql, kpis.STAGED_RELATIONS)}
+    relations = {
+        name: (warehouse.STAGED_TABLES[name], kpis.staged_path(staging, name))
+        for name in redshift.relations_read_by(sql, kpis.STAGED_RELATIONS)
+    }
 
     frame = redshift.run_query_on_staged(database, sql, relations, flavor="redshift")
 
-    pd.testing.assert_frame_equal(warehouse.conform(frame, warehouse.TABLES["genre_level_kpis"]),
-                                  staged["frames"]["genre_level_kpis"], check_exact=True)
+    pd.testing.assert_frame_equal(
+        warehouse.conform(frame, warehouse.TABLES["genre_level_kpis"]),
+        staged["frames"]["genre_level_kpis"],
+        check_exact=True,
+    )
     assert [c.split(" WITH ")[0] for c in recorded.copies] == [
         f"COPY valid_streams FROM '{mirror.uri_for(staging / 'streams.parquet')}'",
-        f"COPY tracks FROM '{mirror.uri_for(staging / 'tracks.parquet')}'"]
-    assert all(c.endswith(f"'aws_access_key_id={TEST_ACCESS_KEY_ID};aws_secret_access_key={TEST_SECRET_ACCESS_KEY};"
-                          f"token={TEST_SESSION_TOKEN}' FORMAT AS PARQUET") for c in recorded.copies)
+        f"COPY tracks FROM '{mirror.uri_for(staging / 'tracks.parquet')}'",
+    ]
+    assert all(
+        c.endswith(
+            f"'aws_access_key_id={TEST_ACCESS_KEY_ID};aws_secret_access_key={TEST_SECRET_ACCESS_KEY};"
+            f"token={TEST_SESSION_TOKEN}' FORMAT AS PARQUET"
+        )
+        for c in recorded.copies
+    )
 
 
 def test_redshift_without_a_staging_mirror_is_a_clear_error(staged, database):
@@ -340,8 +397,9 @@ def test_a_failing_copy_never_shows_the_credentials(staged, database, tmp_path, 
     storage.attach_mirror(staging, "s3://stage-failing/runs", DAY, "r1", s3_server.endpoint_url)
     # Redshift's COPY … WITH CREDENTIALS is not PostgreSQL: the server rejects it, as Redshift may
     with pytest.raises(WarehouseError) as info:
-        redshift.load_day(database, dt.date(2024, 6, 25), {"hourly_kpis": kpis.kpi_path(staging, "hourly_kpis")},
-                          flavor="redshift")
+        redshift.load_day(
+            database, dt.date(2024, 6, 25), {"hourly_kpis": kpis.kpi_path(staging, "hourly_kpis")}, flavor="redshift"
+        )
     shown = "".join(traceback.format_exception(info.value)) + str(info.value)
     assert "staging the KPI rows of 2024-06-25" in shown
     for secret in (TEST_SECRET_ACCESS_KEY, TEST_SESSION_TOKEN, TEST_ACCESS_KEY_ID):

@@ -36,8 +36,9 @@ def folder_to_archive(run_date: str | dt.date, lookaround_days: int = DEFAULT_LO
     return _day(run_date) - dt.timedelta(days=lookaround_days)
 
 
-def day_stream_files(input_uri: str | Path, run_date: str | dt.date,
-                     lookaround_days: int = DEFAULT_LOOKAROUND_DAYS) -> list[str]:
+def day_stream_files(
+    input_uri: str | Path, run_date: str | dt.date, lookaround_days: int = DEFAULT_LOOKAROUND_DAYS
+) -> list[str]:
     """Paths (relative to the input root, ``/``-separated) of the stream files the run of
     ``run_date`` archives: those of the dated folder(s) of :func:`folder_to_archive`."""
     day = folder_to_archive(run_date, lookaround_days)
@@ -46,13 +47,18 @@ def day_stream_files(input_uri: str | Path, run_date: str | dt.date,
     streams = Path(input_uri) / STREAMS_DIR
     if not streams.is_dir():
         raise InputValidationError(f"input root {input_uri} has no {STREAMS_DIR}/ folder")
-    return [path.relative_to(input_uri).as_posix()
-            for folder in sorted(streams.iterdir()) if folder.is_dir() and folder_date(folder.name) == day
-            for path in sorted(folder.rglob("*.csv")) if path.is_file()]
+    return [
+        path.relative_to(input_uri).as_posix()
+        for folder in sorted(streams.iterdir())
+        if folder.is_dir() and folder_date(folder.name) == day
+        for path in sorted(folder.rglob("*.csv"))
+        if path.is_file()
+    ]
 
 
-def archive_processed_inputs(input_uri: str | Path, run_date: str | dt.date,
-                             lookaround_days: int = DEFAULT_LOOKAROUND_DAYS) -> list[dict[str, str]]:
+def archive_processed_inputs(
+    input_uri: str | Path, run_date: str | dt.date, lookaround_days: int = DEFAULT_LOOKAROUND_DAYS
+) -> list[dict[str, str]]:
     """Move the stream files of :func:`day_stream_files` to ``archived/`` under the input root.
 
     Returns ``[{"from": "streams/...", "to": "archived/streams/..."}]`` (paths relative to the

@@ -64,9 +64,15 @@ def top_genres_and_other(genre_kpis: pd.DataFrame, top: int = 10) -> pd.DataFram
     tail = ordered.iloc[top:]
     if tail.empty:
         return head.reset_index(drop=True)
-    other = pd.DataFrame({"track_genre": [OTHER_GENRES], "listen_count": [tail["listen_count"].sum()],
-                          "popularity_index": [tail["popularity_index"].sum()], "genres": [len(tail)],
-                          "is_other": [True]})
+    other = pd.DataFrame(
+        {
+            "track_genre": [OTHER_GENRES],
+            "listen_count": [tail["listen_count"].sum()],
+            "popularity_index": [tail["popularity_index"].sum()],
+            "genres": [len(tail)],
+            "is_other": [True],
+        }
+    )
     return pd.concat([head, other], ignore_index=True)
 
 
@@ -81,28 +87,53 @@ def daily_headlines(warehouse_url: str) -> pd.DataFrame:
     """
     genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis"))
     hours = _with_dates(warehouse.read_table(warehouse_url, "hourly_kpis"))
-    columns = ["listen_date", "streams", "genres", "top_genre", "top_genre_share", "average_duration",
-               "peak_hour", "peak_hour_streams", "max_hourly_listeners", "diversity", "sessions_per_listener"]
+    columns = [
+        "listen_date",
+        "streams",
+        "genres",
+        "top_genre",
+        "top_genre_share",
+        "average_duration",
+        "peak_hour",
+        "peak_hour_streams",
+        "max_hourly_listeners",
+        "diversity",
+        "sessions_per_listener",
+    ]
     if genres.empty or hours.empty:
         return pd.DataFrame(columns=columns)
 
     by_genre = genres.assign(duration_weight=genres["average_duration"] * genres["listen_count"])
-    per_day = by_genre.groupby("listen_date").agg(streams=("listen_count", "sum"), genres=("track_genre", "size"),
-                                                  duration_weight=("duration_weight", "sum"))
+    per_day = by_genre.groupby("listen_date").agg(
+        streams=("listen_count", "sum"), genres=("track_genre", "size"), duration_weight=("duration_weight", "sum")
+    )
     per_day["average_duration"] = per_day.pop("duration_weight") / per_day["streams"]
-    top = (genres.sort_values(["listen_date", "listen_count", "track_genre"], ascending=[True, False, True])
-           .groupby("listen_date").head(1).set_index("listen_date"))
+    top = (
+        genres.sort_values(["listen_date", "listen_count", "track_genre"], ascending=[True, False, True])
+        .groupby("listen_date")
+        .head(1)
+        .set_index("listen_date")
+    )
     per_day["top_genre"] = top["track_genre"]
     per_day["top_genre_share"] = top["popularity_index"]
 
-    by_hour = hours.assign(diversity_weight=hours["diversity_index"] * hours["listen_counts"],
-                           sessions=hours["avg_sessions_per_user"] * hours["unique_listeners"])
+    by_hour = hours.assign(
+        diversity_weight=hours["diversity_index"] * hours["listen_counts"],
+        sessions=hours["avg_sessions_per_user"] * hours["unique_listeners"],
+    )
     hourly = by_hour.groupby("listen_date").agg(
-        hour_streams=("listen_counts", "sum"), diversity_weight=("diversity_weight", "sum"),
-        sessions=("sessions", "sum"), listener_hours=("unique_listeners", "sum"),
-        max_hourly_listeners=("unique_listeners", "max"))
-    peak = (hours.sort_values(["listen_date", "listen_counts", "listen_hour"], ascending=[True, False, True])
-            .groupby("listen_date").head(1).set_index("listen_date"))
+        hour_streams=("listen_counts", "sum"),
+        diversity_weight=("diversity_weight", "sum"),
+        sessions=("sessions", "sum"),
+        listener_hours=("unique_listeners", "sum"),
+        max_hourly_listeners=("unique_listeners", "max"),
+    )
+    peak = (
+        hours.sort_values(["listen_date", "listen_counts", "listen_hour"], ascending=[True, False, True])
+        .groupby("listen_date")
+        .head(1)
+        .set_index("listen_date")
+    )
     per_day["peak_hour"] = peak["listen_hour"]
     per_day["peak_hour_streams"] = peak["listen_counts"]
     per_day["max_hourly_listeners"] = hourly["max_hourly_listeners"]
@@ -121,9 +152,12 @@ def genre_share_by_day(warehouse_url: str, top: int = 5) -> pd.DataFrame:
     totals = genres.groupby("track_genre")["listen_count"].sum().reset_index()
     ranked = totals.sort_values(["listen_count", "track_genre"], ascending=[False, True])
     leaders = list(ranked["track_genre"].head(top))
-    shares = (genres[genres["track_genre"].isin(leaders)]
-              .pivot_table(index="listen_date", columns="track_genre", values="popularity_index", aggfunc="sum")
-              .reindex(index=sorted(genres["listen_date"].unique()), columns=leaders).fillna(0.0))
+    shares = (
+        genres[genres["track_genre"].isin(leaders)]
+        .pivot_table(index="listen_date", columns="track_genre", values="popularity_index", aggfunc="sum")
+        .reindex(index=sorted(genres["listen_date"].unique()), columns=leaders)
+        .fillna(0.0)
+    )
     long = shares.rename_axis(index="listen_date", columns="track_genre").stack().rename("share").reset_index()
     long["track_genre"] = pd.Categorical(long["track_genre"], categories=leaders, ordered=True)
     return long.sort_values(["listen_date", "track_genre"], ignore_index=True)

@@ -21,17 +21,25 @@ import datetime as dt
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pandas as pd
 
 from . import storage
 from .errors import NoValidStreamsError
-from .inputs import (InputFile, InputFiles, MalformedRow, StreamSelection, check_required_columns, describe_files,
-                     locate_inputs, read_text_columns)
+from .inputs import (
+    InputFile,
+    InputFiles,
+    MalformedRow,
+    StreamSelection,
+    check_required_columns,
+    describe_files,
+    locate_inputs,
+    read_text_columns,
+)
 
 # listen_time forms accepted: date, space or T, time, optional fraction, optional offset.
 LISTEN_TIME_PATTERN = (
@@ -58,8 +66,14 @@ BUCKET_BYTES = 1 << 30
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
 # Everything ingest writes into the staging folder (relative paths).
-STAGED_FILES = ("streams.parquet", "tracks.parquet", "track_artists.parquet", "users.parquet",
-                "rejects/streams.csv", "rejects/songs.csv")
+STAGED_FILES = (
+    "streams.parquet",
+    "tracks.parquet",
+    "track_artists.parquet",
+    "users.parquet",
+    "rejects/streams.csv",
+    "rejects/songs.csv",
+)
 
 
 @dataclass
@@ -80,8 +94,14 @@ class IngestSummary:
         return {r: self.counts[r] for r in ("bad_song", *STREAM_REJECT_REASONS)}
 
 
-def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str | Path, *,
-              s3_endpoint_url: str | None = None, partition_lookaround_days: int = 1) -> IngestSummary:
+def stage_day(
+    input_uri: str | Path,
+    run_date: str | dt.date,
+    staging_dir: str | Path,
+    *,
+    s3_endpoint_url: str | None = None,
+    partition_lookaround_days: int = 1,
+) -> IngestSummary:
     """Validate and clean the input root for ``run_date`` and write the staged files.
 
     ``input_uri`` is a local folder or ``s3://bucket/prefix`` (``s3_endpoint_url`` for an
@@ -111,8 +131,13 @@ def stage_day(input_uri: str | Path, run_date: str | dt.date, staging_dir: str |
             f"{counts['unknown_track']} of unknown tracks; nothing is loaded"
         )
     storage.publish(staging_dir, [staging_dir / name for name in STAGED_FILES])
-    return IngestSummary(run_date=run_date, staging_dir=staging_dir, counts=counts,
-                         input_files=describe_files(inputs), stream_selection=inputs.selection)
+    return IngestSummary(
+        run_date=run_date,
+        staging_dir=staging_dir,
+        counts=counts,
+        input_files=describe_files(inputs),
+        stream_selection=inputs.selection,
+    )
 
 
 def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFrame:
@@ -146,9 +171,12 @@ def _connect(staging_dir: Path) -> duckdb.DuckDBPyConnection:
     _run(con, f"SET memory_limit = '{duckdb_memory_limit()}'")
     _run(con, "SET preserve_insertion_order = false")
     # Most fields have no edge whitespace: they skip the trim.
-    _run(con, f"""CREATE MACRO clean_text(s) AS
+    _run(
+        con,
+        f"""CREATE MACRO clean_text(s) AS
                   CASE WHEN s = '' OR (ascii(s) > 32 AND ascii(right(s, 1)) > 32) THEN s
-                       ELSE trim(s, '{WHITESPACE}') END""")
+                       ELSE trim(s, '{WHITESPACE}') END""",
+    )
     return con
 
 
@@ -172,8 +200,9 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _register_text(con, name: str, inputs: InputFiles, files: list[InputFile],
-                   columns: tuple[str, ...]) -> list[MalformedRow]:
+def _register_text(
+    con, name: str, inputs: InputFiles, files: list[InputFile], columns: tuple[str, ...]
+) -> list[MalformedRow]:
     """Materialise the text columns of ``files`` as table ``name``; returns the malformed rows met."""
     malformed: list[MalformedRow] = []
     con.register(f"{name}_reader", read_text_columns(files, columns, malformed, inputs))
@@ -183,7 +212,9 @@ def _register_text(con, name: str, inputs: InputFiles, files: list[InputFile],
 
 
 def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(con, "songs_text", inputs, [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms"))
+    malformed = _register_text(
+        con, "songs_text", inputs, [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms")
+    )
     _run(
         con,
         f"""
@@ -292,12 +323,16 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     malformed: list[MalformedRow] = []
     # Stream files are read in parallel: every row carries its file_no and row_number, so the order
     # in which batches arrive does not matter.
-    reader = read_text_columns(list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed, inputs,
-                               threads=READER_THREADS)
+    reader = read_text_columns(
+        list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed, inputs, threads=READER_THREADS
+    )
     con.register("streams_reader", reader)
-    con.register("stream_files", pd.DataFrame(
-        {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
-    ))
+    con.register(
+        "stream_files",
+        pd.DataFrame(
+            {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
+        ),
+    )
     day_start, day_end = run_date.isoformat(), (run_date + dt.timedelta(days=1)).isoformat()
     # One pass over the CSV rows parses and classifies them into a narrow table. Most fields take a
     # fast path that is exact by construction: the value cast back to text must give the raw text
@@ -343,7 +378,8 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
         classified AS (
             SELECT *,
                    CASE WHEN listen_time IS NULL THEN 'bad_stream'
-                        WHEN listen_time < TIMESTAMP '{day_start}' OR listen_time >= TIMESTAMP '{day_end}' THEN 'other_date'
+                        WHEN listen_time < TIMESTAMP '{day_start}' OR listen_time >= TIMESTAMP '{day_end}'
+                             THEN 'other_date'
                         WHEN user_id IS NULL OR track_id IS NULL THEN 'bad_stream'
                    END AS reason
             FROM typed
@@ -455,8 +491,20 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
         FROM parsed
         """
     ).fetchall()[0]
-    counts = dict(zip(("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track",
-                       "valid_streams", "unknown_user_streams"), (int(v) for v in row)))
+    counts = dict(
+        zip(
+            (
+                "rows_read",
+                "other_date",
+                "bad_stream",
+                "duplicate_stream",
+                "unknown_track",
+                "valid_streams",
+                "unknown_user_streams",
+            ),
+            (int(v) for v in row),
+        )
+    )
     counts["rows_read"] += len(malformed)
     counts["bad_stream"] += len(malformed)
     return counts
@@ -468,8 +516,7 @@ def duplicate_buckets(stream_bytes: int) -> int:
     return max(1, -(-stream_bytes // BUCKET_BYTES))
 
 
-def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *,
-                  make_source_empty: Callable[[], None]) -> None:
+def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *, make_source_empty: Callable[[], None]) -> None:
     """Make ``parsed`` the relation of ``query``'s rows: a temp table when one bucket fits in memory,
     else Parquet files partitioned by bucket in the spill folder, read back one bucket at a time.
     ``make_source_empty()`` makes ``query`` read no row, for a day whose files held none (no file then)."""
@@ -483,8 +530,11 @@ def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *,
         make_source_empty()
         _run(con, f"CREATE TEMP TABLE parsed AS {query}")
         return
-    _run(con, f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet('{_sql_path(folder)}/*/*.parquet', "
-              "hive_partitioning = true, hive_types = {'bucket': INTEGER})")
+    _run(
+        con,
+        f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet('{_sql_path(folder)}/*/*.parquet', "
+        "hive_partitioning = true, hive_types = {'bucket': INTEGER})",
+    )
 
 
 def _parsed_folder(staging_dir: Path) -> Path:
@@ -493,10 +543,12 @@ def _parsed_folder(staging_dir: Path) -> Path:
 
 def _malformed_frame(malformed: list[MalformedRow]) -> pd.DataFrame:
     """Malformed rows as a table (raw text kept in the rule), empty but typed when there are none."""
-    return pd.DataFrame({
-        "file_no": pd.Series([m.file_no for m in malformed], dtype="int64"),
-        "rule": pd.Series([f"{m.rule}: {m.text}" for m in malformed], dtype="object"),
-    })
+    return pd.DataFrame(
+        {
+            "file_no": pd.Series([m.file_no for m in malformed], dtype="int64"),
+            "rule": pd.Series([f"{m.rule}: {m.text}" for m in malformed], dtype="object"),
+        }
+    )
 
 
 def _sql_text(value: str) -> str:

@@ -21,11 +21,11 @@ import io
 import queue
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -141,8 +141,13 @@ def _span(first: dt.date, last: dt.date) -> str:
     return str(first) if first == last else f"{first}..{last}"
 
 
-def locate_inputs(input_uri: str | Path, s3_endpoint_url: str | None = None, *,
-                  run_date: dt.date | None = None, lookaround_days: int = DEFAULT_LOOKAROUND_DAYS) -> InputFiles:
+def locate_inputs(
+    input_uri: str | Path,
+    s3_endpoint_url: str | None = None,
+    *,
+    run_date: dt.date | None = None,
+    lookaround_days: int = DEFAULT_LOOKAROUND_DAYS,
+) -> InputFiles:
     """Find the input files under ``input_uri``; a missing file or folder is an error naming it.
 
     With a ``run_date``, dated stream folders outside ``run_date`` ± ``lookaround_days`` are
@@ -155,9 +160,14 @@ def locate_inputs(input_uri: str | Path, s3_endpoint_url: str | None = None, *,
     return _locate_local(Path(input_uri), run_date, lookaround_days)
 
 
-def _select_streams(shown_dir: str, top_files: list[InputFile], folders: list[str],
-                    list_folder: Callable[[str], list[InputFile]], run_date: dt.date | None,
-                    lookaround_days: int) -> tuple[tuple[InputFile, ...], StreamSelection | None]:
+def _select_streams(
+    shown_dir: str,
+    top_files: list[InputFile],
+    folders: list[str],
+    list_folder: Callable[[str], list[InputFile]],
+    run_date: dt.date | None,
+    lookaround_days: int,
+) -> tuple[tuple[InputFile, ...], StreamSelection | None]:
     """The stream files to read, in sorted path order, and what was read and skipped.
 
     ``top_files`` are the files directly under ``streams/``, ``folders`` the names of its
@@ -165,8 +175,11 @@ def _select_streams(shown_dir: str, top_files: list[InputFile], folders: list[st
     read are listed.
     """
     dates = {name: folder_date(name) for name in folders}
-    skipped = set() if run_date is None else {
-        name for name, day in dates.items() if day and abs((day - run_date).days) > lookaround_days}
+    skipped = (
+        set()
+        if run_date is None
+        else {name for name, day in dates.items() if day and abs((day - run_date).days) > lookaround_days}
+    )
     listed = {name: [f for f in list_folder(name) if _is_csv(f)] for name in folders if name not in skipped}
     found = [f for f in top_files if _is_csv(f)] + [f for files in listed.values() for f in files]
     streams = tuple(sorted(found, key=lambda f: _path_order(f.relative)))
@@ -176,8 +189,9 @@ def _select_streams(shown_dir: str, top_files: list[InputFile], folders: list[st
         return streams, None
     dated_read = sorted(name for name in listed if dates[name])
     dated_files = sum(len(listed[name]) for name in dated_read)
-    selection = StreamSelection(run_date, lookaround_days, dated_files, len(streams) - dated_files,
-                                tuple(dated_read), tuple(sorted(skipped)))
+    selection = StreamSelection(
+        run_date, lookaround_days, dated_files, len(streams) - dated_files, tuple(dated_read), tuple(sorted(skipped))
+    )
     if not streams:
         raise _no_stream_file(shown_dir, selection, sorted(day for day in dates.values() if day))
     return streams, selection
@@ -188,16 +202,19 @@ def _is_csv(file: InputFile) -> bool:
 
 
 def _no_stream_file(shown_dir: str, selection: StreamSelection, folder_dates: list[dt.date]) -> InputValidationError:
-    found = (f"dated folders span {_span(folder_dates[0], folder_dates[-1])}" if folder_dates
-             else "it holds no *.csv file and no dated folder")
+    found = (
+        f"dated folders span {_span(folder_dates[0], folder_dates[-1])}"
+        if folder_dates
+        else "it holds no *.csv file and no dated folder"
+    )
     return InputValidationError(
         f"no stream file for {selection.run_date} under {shown_dir}: {found} (a run reads the undated files and "
-        f"the dated folders of {selection.window}, partition_lookaround_days {selection.lookaround_days})")
+        f"the dated folders of {selection.window}, partition_lookaround_days {selection.lookaround_days})"
+    )
 
 
 def _local_file(root: Path, path: Path) -> InputFile:
-    return InputFile(path.relative_to(root).as_posix(), str(path), path.stat().st_size,
-                     opener=lambda: open(path, "rb"))
+    return InputFile(path.relative_to(root).as_posix(), str(path), path.stat().st_size, opener=lambda: open(path, "rb"))
 
 
 def _locate_local(root: Path, run_date: dt.date | None, lookaround_days: int) -> InputFiles:
@@ -218,12 +235,16 @@ def _locate_local(root: Path, run_date: dt.date | None, lookaround_days: int) ->
         return [_local_file(root, p) for p in (streams_dir / name).rglob("*.csv") if p.is_file()]
 
     streams, selection = _select_streams(str(streams_dir), top_files, folders, list_folder, run_date, lookaround_days)
-    return InputFiles(root=str(root), songs=_local_file(root, songs), users=_local_file(root, users),
-                      streams=streams, selection=selection)
+    return InputFiles(
+        root=str(root),
+        songs=_local_file(root, songs),
+        users=_local_file(root, users),
+        streams=streams,
+        selection=selection,
+    )
 
 
-def _locate_s3(input_uri: str, endpoint_url: str | None, run_date: dt.date | None,
-               lookaround_days: int) -> InputFiles:
+def _locate_s3(input_uri: str, endpoint_url: str | None, run_date: dt.date | None, lookaround_days: int) -> InputFiles:
     """As :func:`_locate_local`, listing one folder level at a time: a layout by date is listed
     only for the dated folders read, however long its history."""
     root = storage.S3Uri.parse(input_uri)
@@ -244,19 +265,22 @@ def _locate_s3(input_uri: str, endpoint_url: str | None, run_date: dt.date | Non
         folder = storage.S3Uri(root.bucket, streams_uri.prefix + name + "/")
         return [_s3_file(root, obj, endpoint_url) for obj in storage.list_objects(folder, endpoint_url)]
 
-    streams, selection = _select_streams(f"{shown}/{STREAMS_DIR}", top_files, stream_folders, list_folder,
-                                         run_date, lookaround_days)
-    return InputFiles(root=shown, songs=by_name[SONGS_FILE], users=by_name[USERS_FILE], streams=streams,
-                      selection=selection)
+    streams, selection = _select_streams(
+        f"{shown}/{STREAMS_DIR}", top_files, stream_folders, list_folder, run_date, lookaround_days
+    )
+    return InputFiles(
+        root=shown, songs=by_name[SONGS_FILE], users=by_name[USERS_FILE], streams=streams, selection=selection
+    )
 
 
-def _s3_level(root: storage.S3Uri, folder: storage.S3Uri,
-              endpoint_url: str | None) -> tuple[list[InputFile], list[str]]:
+def _s3_level(
+    root: storage.S3Uri, folder: storage.S3Uri, endpoint_url: str | None
+) -> tuple[list[InputFile], list[str]]:
     """The files directly under ``folder`` and the names of its sub-folders (one delimited listing)."""
     files, folders = [], []
     for item in storage.list_objects(folder, endpoint_url, delimiter="/"):
         if isinstance(item, storage.S3Folder):
-            folders.append(item.prefix[len(folder.prefix):-1])  # without the trailing delimiter
+            folders.append(item.prefix[len(folder.prefix) : -1])  # without the trailing delimiter
         elif item.key != folder.prefix:  # the folder's own marker object
             files.append(_s3_file(root, item, endpoint_url))
     return files, folders
@@ -271,7 +295,7 @@ def _s3_file(root: storage.S3Uri, obj: storage.S3Object, endpoint_url: str | Non
     def head_opener(limit):
         return storage.open_object(uri, endpoint_url, etag=obj.etag, size=obj.size, limit=limit)
 
-    return InputFile(obj.key[len(root.prefix):], str(uri), obj.size, opener, head_opener)
+    return InputFile(obj.key[len(root.prefix) :], str(uri), obj.size, opener, head_opener)
 
 
 def read_header(file: InputFile | Path) -> list[str]:
@@ -350,8 +374,14 @@ class MalformedRow:
         return f"malformed CSV row: {self.fields} fields where the header has {self.expected}"
 
 
-def read_text_columns(files: Sequence[InputFile | Path], columns: tuple[str, ...], malformed: list[MalformedRow],
-                      inputs: InputFiles | None = None, *, threads: int = 1) -> pa.RecordBatchReader:
+def read_text_columns(
+    files: Sequence[InputFile | Path],
+    columns: tuple[str, ...],
+    malformed: list[MalformedRow],
+    inputs: InputFiles | None = None,
+    *,
+    threads: int = 1,
+) -> pa.RecordBatchReader:
     """Stream the named columns of CSV files as text, in file order.
 
     Each batch carries ``file_no`` (position in ``files``) and ``row_number`` (1-based, among the
@@ -364,15 +394,16 @@ def read_text_columns(files: Sequence[InputFile | Path], columns: tuple[str, ...
     With ``threads`` > 1, up to that many files are read at once and batches come in the order they
     are ready, not in file order (``file_no`` and ``row_number`` still place every row).
     """
-    schema = pa.schema(
-        [("file_no", pa.int32()), ("row_number", pa.int64())] + [(c, pa.string()) for c in columns]
-    )
+    schema = pa.schema([("file_no", pa.int32()), ("row_number", pa.int64())] + [(c, pa.string()) for c in columns])
     files = [_as_input_file(f) for f in files]
     if threads > 1 and len(files) > 1:
         batches = _parallel_batches(files, columns, schema, malformed, inputs, min(threads, len(files)))
     else:
-        batches = (batch for file_no, file in enumerate(files)
-                   for batch in _file_batches(file_no, file, columns, schema, malformed, inputs))
+        batches = (
+            batch
+            for file_no, file in enumerate(files)
+            for batch in _file_batches(file_no, file, columns, schema, malformed, inputs)
+        )
     return pa.RecordBatchReader.from_batches(schema, batches)
 
 
@@ -461,9 +492,11 @@ def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator
         for batch in reader:
             rows = batch.num_rows
             yield pa.RecordBatch.from_arrays(
-                [pa.array(np.full(rows, file_no, dtype=np.int32)),
-                 pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
-                 *(batch.column(c) for c in columns)],
+                [
+                    pa.array(np.full(rows, file_no, dtype=np.int32)),
+                    pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
+                    *(batch.column(c) for c in columns),
+                ],
                 schema=schema,
             )
             next_row += rows

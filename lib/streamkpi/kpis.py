@@ -64,9 +64,16 @@ def staged_connection(staging_dir: str | Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def compute_kpis(staging_dir: str | Path, table: str, run_date: str | dt.date,
-                 session_gap_minutes: int = 30, *, engine: str = "duckdb", warehouse_url: str | None = None,
-                 iam_role: str | None = None) -> pd.DataFrame:
+def compute_kpis(
+    staging_dir: str | Path,
+    table: str,
+    run_date: str | dt.date,
+    session_gap_minutes: int = 30,
+    *,
+    engine: str = "duckdb",
+    warehouse_url: str | None = None,
+    iam_role: str | None = None,
+) -> pd.DataFrame:
     """Compute one KPI table from the staged files, with ``engine`` (see the module docstring).
 
     The ``redshift`` engine runs in the warehouse of ``warehouse_url`` (Redshift or PostgreSQL);
@@ -83,7 +90,8 @@ def compute_kpis(staging_dir: str | Path, table: str, run_date: str | dt.date,
     if not warehouse_url or warehouse_engine(warehouse_url) not in redshift.FLAVORS:
         raise ValueError(
             f"engine 'redshift' computes the KPIs inside the warehouse, so warehouse_url must be "
-            f"redshift+psycopg2://… or postgresql+psycopg2://…, not {warehouse_url!r}")
+            f"redshift+psycopg2://… or postgresql+psycopg2://…, not {warehouse_url!r}"
+        )
     relations = {
         name: (STAGED_TABLES[name], staged_path(staging_dir, name))
         for name in redshift.relations_read_by(sql, STAGED_RELATIONS)
@@ -100,8 +108,9 @@ def genre_level_kpis(staging_dir: str | Path, run_date: str | dt.date, **engine)
     return compute_kpis(staging_dir, "genre_level_kpis", run_date, **engine)
 
 
-def hourly_kpis(staging_dir: str | Path, run_date: str | dt.date, session_gap_minutes: int = 30,
-                **engine) -> pd.DataFrame:
+def hourly_kpis(
+    staging_dir: str | Path, run_date: str | dt.date, session_gap_minutes: int = 30, **engine
+) -> pd.DataFrame:
     """One row per hour with at least one valid stream on ``run_date`` (spec section 5)."""
     return compute_kpis(staging_dir, "hourly_kpis", run_date, session_gap_minutes, **engine)
 
@@ -124,11 +133,12 @@ def save_kpis(frame: pd.DataFrame, staging_dir: str | Path, table: str) -> Path:
     columns, and copy it to the staging folder's S3 mirror if it has one; returns the path."""
     path = kpi_path(staging_dir, table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    casts = ", ".join(f'CAST("{c.name}" AS {TYPE_MAP["duckdb"][c.type]}) AS "{c.name}"'
-                      for c in TABLES[table].columns)
+    casts = ", ".join(f'CAST("{c.name}" AS {TYPE_MAP["duckdb"][c.type]}) AS "{c.name}"' for c in TABLES[table].columns)
     with duckdb.connect() as con:
         con.register("kpi_frame", frame)
-        con.execute(f"COPY (SELECT {casts} FROM kpi_frame) TO '{_quote(path)}' (FORMAT parquet, COMPRESSION snappy)").fetchall()
+        con.execute(
+            f"COPY (SELECT {casts} FROM kpi_frame) TO '{_quote(path)}' (FORMAT parquet, COMPRESSION snappy)"
+        ).fetchall()
     storage.publish(staging_dir, [path])
     return path
 

@@ -32,19 +32,33 @@ _DURATION = FuncFormatter(lambda value, _: duration(value))
 def use_report_style() -> None:
     """One look for every chart of the reports."""
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
-    plt.rcParams.update({"figure.dpi": REPORT_DPI, "savefig.dpi": REPORT_DPI, "axes.titleweight": "bold",
-                         "axes.titlesize": 13, "axes.titlelocation": "left"})
+    plt.rcParams.update(
+        {
+            "figure.dpi": REPORT_DPI,
+            "savefig.dpi": REPORT_DPI,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 13,
+            "axes.titlelocation": "left",
+        }
+    )
 
 
 def genre_listens_chart(genre_kpis: pd.DataFrame, top: int = 15) -> plt.Axes:
     """Horizontal bars of the ``top`` genres by listens, with their share of the day."""
     top_genres = genre_kpis.sort_values(["listen_count", "track_genre"], ascending=[False, True]).head(top)
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(top_genres) + 1.5))
-    sns.barplot(data=top_genres, y="track_genre", x="listen_count", color=sns.color_palette(PALETTE)[0], saturation=1,
-                ax=ax)
+    sns.barplot(
+        data=top_genres, y="track_genre", x="listen_count", color=sns.color_palette(PALETTE)[0], saturation=1, ax=ax
+    )
     for bar, share in zip(ax.patches, top_genres["popularity_index"]):
-        ax.annotate(f"{share:.1%}", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+        ax.annotate(
+            f"{share:.1%}",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
     ax.set(title=f"Top {len(top_genres)} genres by listens", xlabel="Valid streams", ylabel="Genre")
     ax.xaxis.set_major_formatter(_THOUSANDS)
     fig.tight_layout()
@@ -55,18 +69,29 @@ def genre_share_chart(genre_kpis: pd.DataFrame, top: int = 10) -> plt.Axes:
     """Share of the day's listens of the ``top`` genres, and of all the others together."""
     shares = top_genres_and_other(genre_kpis, top)
     colours = [OTHER_COLOUR if other else sns.color_palette(PALETTE)[0] for other in shares["is_other"]]
-    labels = [f"{g} ({n:,} genres)" if other else g
-              for g, n, other in zip(shares["track_genre"], shares["genres"], shares["is_other"])]
+    labels = [
+        f"{g} ({n:,} genres)" if other else g
+        for g, n, other in zip(shares["track_genre"], shares["genres"], shares["is_other"])
+    ]
     fig, ax = plt.subplots(figsize=(9, 0.38 * len(shares) + 1.6))
     ax.barh(labels, shares["popularity_index"], color=colours)
     ax.invert_yaxis()
     for bar, share, listens in zip(ax.patches, shares["popularity_index"], shares["listen_count"]):
-        ax.annotate(f"{share:.1%}  ({listens:,.0f})", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+        ax.annotate(
+            f"{share:.1%}  ({listens:,.0f})",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(0, shares["popularity_index"].max() * 1.25)
-    ax.set(title=f"Share of the day's listens: top {min(top, len(genre_kpis))} genres and the rest",
-           xlabel="Share of valid streams (listens in brackets)", ylabel=None)
+    ax.set(
+        title=f"Share of the day's listens: top {min(top, len(genre_kpis))} genres and the rest",
+        xlabel="Share of valid streams (listens in brackets)",
+        ylabel=None,
+    )
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return ax
@@ -78,15 +103,30 @@ def genre_duration_chart(genre_kpis: pd.DataFrame, top: int = 15) -> plt.Axes:
     genres = genre_kpis.sort_values(["listen_count", "track_genre"], ascending=[False, True]).head(top)
     day_average = mean_track_length(genre_kpis)
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(genres) + 1.6))
-    sns.barplot(data=genres, y="track_genre", x="average_duration", color=sns.color_palette(PALETTE)[2], saturation=1,
-                ax=ax)
+    sns.barplot(
+        data=genres, y="track_genre", x="average_duration", color=sns.color_palette(PALETTE)[2], saturation=1, ax=ax
+    )
     for bar, seconds in zip(ax.patches, genres["average_duration"]):
-        ax.annotate(duration(seconds), (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(4, 0), textcoords="offset points", va="center", fontsize=9,
-                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})
+        ax.annotate(
+            duration(seconds),
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+        )
     ax.axvline(day_average, color="black", linestyle="--", linewidth=1)
-    ax.annotate(f"all streams: {duration(day_average)}", (day_average, 1), xycoords=("data", "axes fraction"),
-                xytext=(0, 3), textcoords="offset points", fontsize=9, ha="center", va="bottom")
+    ax.annotate(
+        f"all streams: {duration(day_average)}",
+        (day_average, 1),
+        xycoords=("data", "axes fraction"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=9,
+        ha="center",
+        va="bottom",
+    )
     longest = genres["average_duration"].max()
     ax.xaxis.set_major_locator(MultipleLocator(60 * max(1, round(longest / 60 / 6))))  # whole minutes
     ax.xaxis.set_major_formatter(_DURATION)
@@ -101,14 +141,25 @@ def genre_hour_heatmap(genre_hour: pd.DataFrame, top: int = 12) -> plt.Axes:
     """Listens per hour (UTC) of the ``top`` genres of the day (``breakdowns.genre_hour_listens``)."""
     totals = genre_hour.groupby("track_genre")["listens"].sum().reset_index()
     leaders = totals.sort_values(["listens", "track_genre"], ascending=[False, True])["track_genre"].head(top)
-    grid = (genre_hour[genre_hour["track_genre"].isin(leaders)]
-            .pivot_table(index="track_genre", columns="listen_hour", values="listens", aggfunc="sum", fill_value=0)
-            .reindex(index=leaders, columns=HOURS, fill_value=0))
+    grid = (
+        genre_hour[genre_hour["track_genre"].isin(leaders)]
+        .pivot_table(index="track_genre", columns="listen_hour", values="listens", aggfunc="sum", fill_value=0)
+        .reindex(index=leaders, columns=HOURS, fill_value=0)
+    )
     fig, ax = plt.subplots(figsize=(11, 0.4 * len(grid) + 1.8))
-    sns.heatmap(grid, cmap=HEATMAP_COLOURS, linewidths=0.5, linecolor="white", ax=ax,
-                cbar_kws={"label": "Listens", "format": _THOUSANDS})
-    ax.set(title=f"Listens by genre and hour (UTC): the day's top {len(grid)} genres",
-           xlabel="Hour of day (UTC)", ylabel="Genre")
+    sns.heatmap(
+        grid,
+        cmap=HEATMAP_COLOURS,
+        linewidths=0.5,
+        linecolor="white",
+        ax=ax,
+        cbar_kws={"label": "Listens", "format": _THOUSANDS},
+    )
+    ax.set(
+        title=f"Listens by genre and hour (UTC): the day's top {len(grid)} genres",
+        xlabel="Hour of day (UTC)",
+        ylabel="Genre",
+    )
     ax.tick_params(axis="x", rotation=0)
     fig.tight_layout()
     return ax
@@ -116,14 +167,24 @@ def genre_hour_heatmap(genre_hour: pd.DataFrame, top: int = 12) -> plt.Axes:
 
 def hourly_listens_chart(hourly_kpis: pd.DataFrame) -> plt.Axes:
     """Listens and unique listeners per hour of the day (UTC); an hour without listens shows 0."""
-    hours = (hourly_kpis.set_index("listen_hour")[["listen_counts", "unique_listeners"]]
-             .reindex(HOURS, fill_value=0).rename_axis("listen_hour").reset_index())
+    hours = (
+        hourly_kpis.set_index("listen_hour")[["listen_counts", "unique_listeners"]]
+        .reindex(HOURS, fill_value=0)
+        .rename_axis("listen_hour")
+        .reset_index()
+    )
     long = hours.melt(id_vars="listen_hour", var_name="measure", value_name="value").replace(
-        {"measure": {"listen_counts": "Listens (valid streams)", "unique_listeners": "Unique listeners"}})
+        {"measure": {"listen_counts": "Listens (valid streams)", "unique_listeners": "Unique listeners"}}
+    )
     fig, ax = plt.subplots(figsize=(9, 4))
     sns.lineplot(data=long, x="listen_hour", y="value", hue="measure", style="measure", markers=True, ax=ax)
-    ax.set(title="Listens and unique listeners by hour (UTC)", xlabel="Hour of day (UTC)", ylabel="Count",
-           xticks=HOURS, xlim=(-0.5, 23.5))
+    ax.set(
+        title="Listens and unique listeners by hour (UTC)",
+        xlabel="Hour of day (UTC)",
+        ylabel="Count",
+        xticks=HOURS,
+        xlim=(-0.5, 23.5),
+    )
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(_THOUSANDS)
     ax.legend(title=None, loc="lower right")
@@ -134,19 +195,37 @@ def hourly_listens_chart(hourly_kpis: pd.DataFrame) -> plt.Axes:
 def age_group_hour_chart(age_group_hour: pd.DataFrame, hourly_kpis: pd.DataFrame) -> plt.Axes:
     """Each age group's share of every hour's listens (listeners of known age), the hour's most
     engaged group (the KPI ``most_engaged_age_group``) marked with a dot."""
-    listens = (age_group_hour.pivot_table(index="age_group", columns="listen_hour", values="listens",
-                                          aggfunc="sum", fill_value=0, observed=False)
-               .reindex(index=list(AGE_GROUP_LABELS), columns=HOURS, fill_value=0))
+    listens = age_group_hour.pivot_table(
+        index="age_group", columns="listen_hour", values="listens", aggfunc="sum", fill_value=0, observed=False
+    ).reindex(index=list(AGE_GROUP_LABELS), columns=HOURS, fill_value=0)
     shares = listens / listens.sum(axis=0).where(lambda total: total > 0)
     fig, ax = plt.subplots(figsize=(11, 4.4))
-    sns.heatmap(shares, cmap=HEATMAP_COLOURS, vmin=0, linewidths=0.5, linecolor="white", ax=ax,
-                cbar_kws={"label": "Share of the hour's listens", "format": PercentFormatter(1.0, decimals=0)})
+    sns.heatmap(
+        shares,
+        cmap=HEATMAP_COLOURS,
+        vmin=0,
+        linewidths=0.5,
+        linecolor="white",
+        ax=ax,
+        cbar_kws={"label": "Share of the hour's listens", "format": PercentFormatter(1.0, decimals=0)},
+    )
     engaged = hourly_kpis.dropna(subset=["most_engaged_age_group"])
     rows = [AGE_GROUP_LABELS.index(group) + 0.5 for group in engaged["most_engaged_age_group"]]
-    ax.scatter(engaged["listen_hour"] + 0.5, rows, s=28, color="white", edgecolor="black", linewidth=0.8,
-               label="most engaged group of the hour", zorder=3)
-    ax.set(title="Age-group engagement by hour (UTC): share of each hour's listens",
-           xlabel="Hour of day (UTC)", ylabel="Age group")
+    ax.scatter(
+        engaged["listen_hour"] + 0.5,
+        rows,
+        s=28,
+        color="white",
+        edgecolor="black",
+        linewidth=0.8,
+        label="most engaged group of the hour",
+        zorder=3,
+    )
+    ax.set(
+        title="Age-group engagement by hour (UTC): share of each hour's listens",
+        xlabel="Hour of day (UTC)",
+        ylabel="Age group",
+    )
     ax.tick_params(axis="x", rotation=0)
     ax.tick_params(axis="y", rotation=0)
     ax.legend(loc="upper left", bbox_to_anchor=(0, -0.14), frameon=False, fontsize=9)
@@ -159,12 +238,18 @@ def diversity_chart(hourly_kpis: pd.DataFrame) -> plt.Axes:
     hours = hourly_kpis.sort_values("listen_hour")
     mean = (hours["diversity_index"] * hours["listen_counts"]).sum() / hours["listen_counts"].sum()
     fig, ax = plt.subplots(figsize=(9, 3.8))
-    sns.lineplot(data=hours, x="listen_hour", y="diversity_index", marker="o", color=sns.color_palette(PALETTE)[4],
-                 ax=ax)
+    sns.lineplot(
+        data=hours, x="listen_hour", y="diversity_index", marker="o", color=sns.color_palette(PALETTE)[4], ax=ax
+    )
     ax.axhline(mean, color="black", linestyle="--", linewidth=1)
     ax.annotate(f"day: {mean:.3f}", (23.4, mean), xytext=(0, 4), textcoords="offset points", ha="right", fontsize=9)
-    ax.set(title="Genre diversity by hour (UTC): Simpson index, 0 = one genre, 1 = evenly spread",
-           xlabel="Hour of day (UTC)", ylabel="Diversity index", xticks=HOURS, xlim=(-0.5, 23.5))
+    ax.set(
+        title="Genre diversity by hour (UTC): Simpson index, 0 = one genre, 1 = evenly spread",
+        xlabel="Hour of day (UTC)",
+        ylabel="Diversity index",
+        xticks=HOURS,
+        xlim=(-0.5, 23.5),
+    )
     low, high = hours["diversity_index"].min(), hours["diversity_index"].max()
     margin = max((high - low) * 0.3, 0.005)
     ax.set_ylim(max(0.0, low - margin), min(1.0, high + margin))
@@ -197,8 +282,9 @@ def kpi_trends_chart(headlines: pd.DataFrame) -> plt.Figure:
     first, last = days["listen_date"].min(), days["listen_date"].max()
     span = f"{first:%d %b %Y}" if first == last else f"{first:%d %b %Y} to {last:%d %b %Y}"
     count = f"{len(days)} day{'s' if len(days) > 1 else ''}"
-    fig.suptitle(f"Headline KPIs of every loaded day: {span} ({count})", x=0.01, ha="left", fontweight="bold",
-                 fontsize=13)
+    fig.suptitle(
+        f"Headline KPIs of every loaded day: {span} ({count})", x=0.01, ha="left", fontweight="bold", fontsize=13
+    )
     fig.tight_layout()
     return fig
 
@@ -207,12 +293,25 @@ def genre_share_trend_chart(share_by_day: pd.DataFrame) -> plt.Axes:
     """Daily share of listens of the period's top genres (``breakdowns.genre_share_by_day``)."""
     genres = list(share_by_day["track_genre"].cat.categories)
     fig, ax = plt.subplots(figsize=(11, 4.2))
-    sns.lineplot(data=share_by_day, x="listen_date", y="share", hue="track_genre", hue_order=genres,
-                 style="track_genre", style_order=genres, markers=True, dashes=False, ax=ax)
+    sns.lineplot(
+        data=share_by_day,
+        x="listen_date",
+        y="share",
+        hue="track_genre",
+        hue_order=genres,
+        style="track_genre",
+        style_order=genres,
+        markers=True,
+        dashes=False,
+        ax=ax,
+    )
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylim(0, max(share_by_day["share"].max(), 0.001) * 1.15)
-    ax.set(title=f"Share of each day's listens of the {len(genres)} genres most listened over the period",
-           xlabel="Listen date", ylabel="Share of valid streams")
+    ax.set(
+        title=f"Share of each day's listens of the {len(genres)} genres most listened over the period",
+        xlabel="Listen date",
+        ylabel="Share of valid streams",
+    )
     _date_axis(ax, share_by_day["listen_date"])
     ax.legend(title="Genre", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from typing import TYPE_CHECKING, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from IPython.display import HTML, Markdown
@@ -39,7 +40,7 @@ def percent(value, digits: int = 1) -> str:
     if _missing(value):
         return "–"
     if 0 < value < 0.5 * 10 ** -(digits + 2):
-        return f"<{10 ** -digits:.{digits}f}%"
+        return f"<{10**-digits:.{digits}f}%"
     return f"{value:.{digits}%}"
 
 
@@ -119,13 +120,19 @@ HOURLY_COLUMNS: dict[str, tuple[str, Formatter]] = {
 _TABLE_STYLES = [
     {"selector": "th", "props": [("text-align", "left"), ("padding", "4px 10px")]},
     {"selector": "td", "props": [("padding", "3px 10px"), ("vertical-align", "top")]},
-    {"selector": "caption", "props": [("caption-side", "top"), ("text-align", "left"), ("font-weight", "600"),
-                                      ("padding-bottom", "4px")]},
+    {
+        "selector": "caption",
+        "props": [("caption-side", "top"), ("text-align", "left"), ("font-weight", "600"), ("padding-bottom", "4px")],
+    },
 ]
 
 
-def formatted_table(frame: pd.DataFrame, columns: Mapping[str, tuple[str, Formatter]],
-                    caption: str | None = None, wrap: tuple[str, ...] = ()) -> "pd.io.formats.style.Styler":
+def formatted_table(
+    frame: pd.DataFrame,
+    columns: Mapping[str, tuple[str, Formatter]],
+    caption: str | None = None,
+    wrap: tuple[str, ...] = (),
+) -> pd.io.formats.style.Styler:
     """``frame``'s ``columns`` (in that order) with their headings and formats, index hidden,
     numbers right-aligned, a cell's text on one line except in the ``wrap`` columns; displays as an
     HTML table in the notebook and its report."""
@@ -138,19 +145,22 @@ def formatted_table(frame: pd.DataFrame, columns: Mapping[str, tuple[str, Format
     text_columns = [c for c in shown.columns if c not in numeric]
     one_line = [c for c in shown.columns if c not in wrap]
     # Cell by cell: a cell's own style outranks the page's (JupyterLab right-aligns every cell).
-    styler = (styler.hide(axis="index").set_properties(subset=numeric, **{"text-align": "right"})
-              .set_properties(subset=text_columns, **{"text-align": "left"})
-              .set_properties(subset=one_line, **{"white-space": "nowrap"}))
+    styler = (
+        styler.hide(axis="index")
+        .set_properties(subset=numeric, **{"text-align": "right"})
+        .set_properties(subset=text_columns, **{"text-align": "left"})
+        .set_properties(subset=one_line, **{"white-space": "nowrap"})
+    )
     styler = styler.set_table_styles(_TABLE_STYLES)
     return styler.set_caption(caption) if caption else styler
 
 
-def folded(table: "pd.io.formats.style.Styler", label: str) -> HTML:
+def folded(table: pd.io.formats.style.Styler, label: str) -> HTML:
     """``table`` folded under ``label``: one click shows it (a long table stays out of the way)."""
     return HTML(f"<details><summary>{html.escape(label)}</summary>\n{table.to_html()}\n</details>")
 
 
-def genre_table(genre_kpis: pd.DataFrame, top: int | None = None) -> "pd.io.formats.style.Styler":
+def genre_table(genre_kpis: pd.DataFrame, top: int | None = None) -> pd.io.formats.style.Styler:
     """The genre KPIs, most listened first (ties by name); only the first ``top`` when given."""
     ordered = _genres_by_listens(genre_kpis)
     caption = None
@@ -160,7 +170,7 @@ def genre_table(genre_kpis: pd.DataFrame, top: int | None = None) -> "pd.io.form
     return formatted_table(ordered, GENRE_COLUMNS, caption)
 
 
-def hourly_table(hourly_kpis: pd.DataFrame) -> "pd.io.formats.style.Styler":
+def hourly_table(hourly_kpis: pd.DataFrame) -> pd.io.formats.style.Styler:
     """The hourly KPIs, hour by hour."""
     return formatted_table(hourly_kpis.sort_values("listen_hour"), HOURLY_COLUMNS)
 
@@ -180,17 +190,19 @@ HEADLINE_COLUMNS: dict[str, tuple[str, Formatter]] = {
 }
 
 
-def headlines_table(headlines: pd.DataFrame) -> "pd.io.formats.style.Styler":
+def headlines_table(headlines: pd.DataFrame) -> pd.io.formats.style.Styler:
     """The headline figures of every loaded day (``breakdowns.daily_headlines``), oldest first."""
     return formatted_table(headlines.sort_values("listen_date"), HEADLINE_COLUMNS)
 
 
 INPUT_FILE_COLUMNS: dict[str, tuple[str, Formatter]] = {
-    "path": ("File (under the input root)", text), "size": ("Size", file_size), "sha256": ("SHA-256", text),
+    "path": ("File (under the input root)", text),
+    "size": ("Size", file_size),
+    "sha256": ("SHA-256", text),
 }
 
 
-def input_files_table(input_files: list[dict]) -> "pd.io.formats.style.Styler":
+def input_files_table(input_files: list[dict]) -> pd.io.formats.style.Styler:
     """The files a run read (ingest's ``input_files``): path, size and checksum."""
     return formatted_table(pd.DataFrame(input_files, columns=list(INPUT_FILE_COLUMNS)), INPUT_FILE_COLUMNS)
 
@@ -207,8 +219,9 @@ def run_header(run_date: str | dt.date) -> str:
     return f"**Run date: {long_date(run_date)}** (UTC day {run_date})"
 
 
-def ingest_summary(counts: Mapping[str, int], run_date: str | dt.date,
-                   selection: StreamSelection | None = None) -> Markdown:
+def ingest_summary(
+    counts: Mapping[str, int], run_date: str | dt.date, selection: StreamSelection | None = None
+) -> Markdown:
     """What ingest read, kept and rejected, in plain words with the run's figures; with ingest's
     ``stream_selection``, also which stream files it read and which dated folders it skipped."""
     day_rows = counts["rows_read"] - counts["other_date"]
@@ -221,8 +234,11 @@ def ingest_summary(counts: Mapping[str, int], run_date: str | dt.date,
         f"**{thousands(counts['valid_streams'])} valid streams** of {long_date(run_date)} "
         f"({percent(_share(counts['valid_streams'], day_rows))} of the {thousands(day_rows)} stream rows of the day) "
         "go on to the KPIs. "
-        + (f"{thousands(rejected_total)} rows were rejected: {reasons}. " if rejected_total
-           else "No stream row was rejected. ")
+        + (
+            f"{thousands(rejected_total)} rows were rejected: {reasons}. "
+            if rejected_total
+            else "No stream row was rejected. "
+        )
         + f"The stream files also held {thousands(counts['other_date'])} rows of other dates, skipped.",
         "",
         *([stream_files_read(selection), ""] if selection else []),
@@ -242,10 +258,17 @@ def stream_files_read(selection: StreamSelection) -> str:
     if not selection.dated_folders_read and not skipped:
         return f"{read}; no stream folder is named by date, so every stream file is read."
     dated = f"the dated folders of {selection.window} (`partition_lookaround_days` {selection.lookaround_days})"
-    where = (f"all from {dated}" if not selection.undated_files
-             else f"{thousands(selection.dated_files)} from {dated} and {thousands(selection.undated_files)} undated")
-    outside = (f"{_counted(skipped, 'dated folder')} outside those dates {'was' if skipped == 1 else 'were'} "
-               "skipped, not read." if skipped else "No dated folder lies outside those dates.")
+    where = (
+        f"all from {dated}"
+        if not selection.undated_files
+        else f"{thousands(selection.dated_files)} from {dated} and {thousands(selection.undated_files)} undated"
+    )
+    outside = (
+        f"{_counted(skipped, 'dated folder')} outside those dates {'was' if skipped == 1 else 'were'} "
+        "skipped, not read."
+        if skipped
+        else "No dated folder lies outside those dates."
+    )
     return f"{read}, {where}. {outside}"
 
 
@@ -259,8 +282,9 @@ def genre_summary(genre_kpis: pd.DataFrame, run_date: str | dt.date, top: int = 
     ordered = _genres_by_listens(genre_kpis)
     streams = int(ordered["listen_count"].sum())
     leaders = ordered.head(top)
-    leader_text = ", ".join(f"**{g}** ({percent(s)})" for g, s in zip(leaders["track_genre"],
-                                                                        leaders["popularity_index"]))
+    leader_text = ", ".join(
+        f"**{g}** ({percent(s)})" for g, s in zip(leaders["track_genre"], leaders["popularity_index"])
+    )
     longest = ordered.loc[ordered["average_duration"].idxmax()]
     shortest = ordered.loc[ordered["average_duration"].idxmin()]
     lines = [
@@ -286,8 +310,7 @@ def hourly_summary(hourly_kpis: pd.DataFrame, run_date: str | dt.date) -> Markdo
     age_text = "No stream had a listener of known age."
     if not groups.empty:
         leading = groups.value_counts()
-        age_text = (f"The **{leading.index[0]}** group is the most engaged in {leading.iloc[0]} of "
-                    f"{len(hours)} hours.")
+        age_text = f"The **{leading.index[0]}** group is the most engaged in {leading.iloc[0]} of {len(hours)} hours."
     lines = [
         run_header(run_date),
         "",
@@ -339,15 +362,18 @@ def _share(part: int, whole: int) -> float:
 # --------------------------------------------------------------------------- data quality
 
 STREAM_REJECTS = {
-    "bad_stream": {"short": "malformed",
-                   "meaning": "unreadable listen_time, empty or non-integer user_id, or empty track_id"},
-    "duplicate_stream": {"short": "duplicates",
-                         "meaning": "a copy of an earlier row: same user, track and instant"},
+    "bad_stream": {
+        "short": "malformed",
+        "meaning": "unreadable listen_time, empty or non-integer user_id, or empty track_id",
+    },
+    "duplicate_stream": {"short": "duplicates", "meaning": "a copy of an earlier row: same user, track and instant"},
     "unknown_track": {"short": "of unknown tracks", "meaning": "track_id not in the cleaned catalog"},
 }
 CATALOG_REJECTS = {
-    "bad_song": {"short": "malformed",
-                 "meaning": "empty track_id or track_genre, or duration_ms not a positive number"},
+    "bad_song": {
+        "short": "malformed",
+        "meaning": "empty track_id or track_genre, or duration_ms not a positive number",
+    },
 }
 REJECT_MEANINGS = {reason: about["meaning"] for reason, about in {**STREAM_REJECTS, **CATALOG_REJECTS}.items()}
 
@@ -362,28 +388,60 @@ def data_quality_frame(counts: Mapping[str, int]) -> pd.DataFrame:
     catalog_rows = counts["tracks"] + counts["duplicate_track_rows"] + counts["bad_song"]
     user_rows = counts["users"] + counts["duplicate_user_rows"] + counts["bad_user_rows"]
     rows = [
-        ("Streams", "rows read, every stream file", counts["rows_read"], None,
-         "every data row of the stream files read (dated folders outside the run's dates are not read)"),
-        ("Streams", "of other dates (skipped)", counts["other_date"], None,
-         "listen_time on another day: left for that day's run"),
+        (
+            "Streams",
+            "rows read, every stream file",
+            counts["rows_read"],
+            None,
+            "every data row of the stream files read (dated folders outside the run's dates are not read)",
+        ),
+        (
+            "Streams",
+            "of other dates (skipped)",
+            counts["other_date"],
+            None,
+            "listen_time on another day: left for that day's run",
+        ),
         ("Streams", "rows of the day", day_rows, day_rows, "the rows this run checks"),
-        *[("Streams", f"rejected: {reason}", counts[reason], day_rows, about["meaning"])
-          for reason, about in STREAM_REJECTS.items()],
+        *[
+            ("Streams", f"rejected: {reason}", counts[reason], day_rows, about["meaning"])
+            for reason, about in STREAM_REJECTS.items()
+        ],
         ("Streams", "valid streams", counts["valid_streams"], day_rows, "what every KPI counts"),
-        ("Streams", "… by unknown users", counts["unknown_user_streams"], counts["valid_streams"],
-         "user_id not in users.csv: kept as a listen, age unknown"),
+        (
+            "Streams",
+            "… by unknown users",
+            counts["unknown_user_streams"],
+            counts["valid_streams"],
+            "user_id not in users.csv: kept as a listen, age unknown",
+        ),
         ("Catalog", "rows read", catalog_rows, catalog_rows, "songs.csv"),
         ("Catalog", "rejected: bad_song", counts["bad_song"], catalog_rows, CATALOG_REJECTS["bad_song"]["meaning"]),
-        ("Catalog", "repeated catalog rows", counts["duplicate_track_rows"], catalog_rows,
-         "a track listed again (once per genre): its first row is the track"),
+        (
+            "Catalog",
+            "repeated catalog rows",
+            counts["duplicate_track_rows"],
+            catalog_rows,
+            "a track listed again (once per genre): its first row is the track",
+        ),
         ("Catalog", "tracks", counts["tracks"], catalog_rows, "one per track_id"),
         ("Users", "rows read", user_rows, user_rows, "users.csv"),
-        ("Users", "ignored: no whole-number user_id", counts["bad_user_rows"], user_rows,
-         "a row without a usable user_id (or with the wrong number of fields)"),
+        (
+            "Users",
+            "ignored: no whole-number user_id",
+            counts["bad_user_rows"],
+            user_rows,
+            "a row without a usable user_id (or with the wrong number of fields)",
+        ),
         ("Users", "repeated user rows", counts["duplicate_user_rows"], user_rows, "the first row of a user_id is kept"),
         ("Users", "users", counts["users"], user_rows, "one per user_id"),
-        ("Users", "… of unknown age", counts["unknown_age_users"], counts["users"],
-         "age missing, not a whole number or outside 13–120"),
+        (
+            "Users",
+            "… of unknown age",
+            counts["unknown_age_users"],
+            counts["users"],
+            "age missing, not a whole number or outside 13–120",
+        ),
     ]
     frame = pd.DataFrame(rows, columns=["source", "check", "rows", "of", "meaning"])
     frame["share"] = [_share(r, of) if of is not None else float("nan") for r, of in zip(frame["rows"], frame["of"])]
@@ -399,7 +457,7 @@ DATA_QUALITY_COLUMNS: dict[str, tuple[str, Formatter]] = {
 }
 
 
-def data_quality_table(counts: Mapping[str, int]) -> "pd.io.formats.style.Styler":
+def data_quality_table(counts: Mapping[str, int]) -> pd.io.formats.style.Styler:
     """:func:`data_quality_frame` formatted, rejected rows that occurred highlighted."""
     frame = data_quality_frame(counts)
     styler = formatted_table(frame, DATA_QUALITY_COLUMNS, wrap=("meaning",))
@@ -407,7 +465,7 @@ def data_quality_table(counts: Mapping[str, int]) -> "pd.io.formats.style.Styler
     return styler.set_properties(subset=pd.IndexSlice[flagged, :], **{"background-color": "#fff4e5"})
 
 
-def reject_examples_table(examples: pd.DataFrame) -> "pd.io.formats.style.Styler":
+def reject_examples_table(examples: pd.DataFrame) -> pd.io.formats.style.Styler:
     """A few rejected rows per reason (``ingest.reject_examples``), one line each: reason, rule,
     where it was (file, row number) and the row's fields as read."""
     fields = [c for c in examples.columns if c not in {"source_file", "row_number", "reason", "rule", "file_kind"}]
@@ -415,13 +473,19 @@ def reject_examples_table(examples: pd.DataFrame) -> "pd.io.formats.style.Styler
     def as_read(row: pd.Series) -> str:  # the fields of the row's own file (the other file's are NaN)
         return ", ".join(f"{c}={row[c]!r}" for c in fields if isinstance(row[c], str))
 
-    frame = pd.DataFrame({
-        "reason": examples["reason"],
-        "rule": examples["rule"],
-        "where": examples["source_file"] + ", row " + examples["row_number"].astype(str),
-        "row": examples.apply(as_read, axis=1) if len(examples) else pd.Series(dtype=str),
-    })
-    columns = {"reason": ("Reason", text), "rule": ("Rule", text), "where": ("File, row", text),
-               "row": ("Fields as read", text)}
+    frame = pd.DataFrame(
+        {
+            "reason": examples["reason"],
+            "rule": examples["rule"],
+            "where": examples["source_file"] + ", row " + examples["row_number"].astype(str),
+            "row": examples.apply(as_read, axis=1) if len(examples) else pd.Series(dtype=str),
+        }
+    )
+    columns = {
+        "reason": ("Reason", text),
+        "rule": ("Rule", text),
+        "where": ("File, row", text),
+        "row": ("Fields as read", text),
+    }
     caption = None if len(frame) else "No row was rejected."
     return formatted_table(frame, columns, caption, wrap=("row",))

@@ -82,10 +82,10 @@ def copy_credentials(iam_role: str | None) -> dict:
     if credentials is None:
         raise WarehouseError(
             "Redshift COPY needs an IAM role attached to the cluster (params redshift_iam_role, "
-            "recommended) or AWS credentials from the standard chain; neither was found")
+            "recommended) or AWS credentials from the standard chain; neither was found"
+        )
     frozen = credentials.get_frozen_credentials()
-    return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
-            "session_token": frozen.token}
+    return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key, "session_token": frozen.token}
 
 
 def copy_command(table_name: str, s3_uri: str, credentials: dict):
@@ -116,8 +116,10 @@ def _copy_from_stdin(conn, table_name: str, spec: Table, parquet: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="streamkpi-copy-") as tmp:
         csv_path = Path(tmp) / "rows.csv"
         with duckdb.connect() as con:
-            con.execute(f"COPY (SELECT {columns} FROM read_parquet('{_quote(parquet)}')) "
-                        f"TO '{_quote(csv_path)}' (FORMAT csv, HEADER true)").fetchall()
+            con.execute(
+                f"COPY (SELECT {columns} FROM read_parquet('{_quote(parquet)}')) "
+                f"TO '{_quote(csv_path)}' (FORMAT csv, HEADER true)"
+            ).fetchall()
         cursor = conn.connection.cursor()
         try:
             with csv_path.open("rb") as rows:
@@ -139,7 +141,8 @@ def stage_file(conn, flavor: str, spec: Table, table_name: str, parquet: Path, *
     if mirror is None:
         raise WarehouseError(
             f"Redshift COPYs from S3, but {parquet} is in no staging folder with an S3 mirror: "
-            "set staging_uri (s3://bucket/prefix) in the params")
+            "set staging_uri (s3://bucket/prefix) in the params"
+        )
     try:
         s3_uri = mirror.ensure(parquet)
     except StorageError as exc:
@@ -159,8 +162,14 @@ def create_tables(warehouse_url: str, *, flavor: str | None = None) -> None:
             conn.exec_driver_sql(statement)
 
 
-def load_day(warehouse_url: str, run_date: dt.date, tables: dict[str, Path], *,
-             iam_role: str | None = None, flavor: str | None = None) -> dict[str, int]:
+def load_day(
+    warehouse_url: str,
+    run_date: dt.date,
+    tables: dict[str, Path],
+    *,
+    iam_role: str | None = None,
+    flavor: str | None = None,
+) -> dict[str, int]:
     """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file.
 
     ``flavor`` (default: the URL's) chooses the statements: ``redshift`` may be run on a
@@ -178,19 +187,24 @@ def load_day(warehouse_url: str, run_date: dt.date, tables: dict[str, Path], *,
                 stage_file(conn, flavor, TABLES[name], staged, parquet, iam_role=iam_role)
                 total, other_dates = conn.exec_driver_sql(
                     f"SELECT COUNT(*), COUNT(CASE WHEN listen_date IS NULL OR listen_date <> DATE '{run_date}' "
-                    f"THEN 1 END) FROM {staged}").one()
+                    f"THEN 1 END) FROM {staged}"
+                ).one()
                 if other_dates:
                     raise WarehouseError(
-                        f"{parquet} holds {other_dates} row(s) not dated {run_date}; nothing is loaded")
+                        f"{parquet} holds {other_dates} row(s) not dated {run_date}; nothing is loaded"
+                    )
                 expected[name] = total
         with _errors_named(f"replacing {run_date} in {where}"), conn.begin():
             for name in tables:
                 _delete_day(conn, TABLES[name], run_date)
                 _insert_from_staging(conn, TABLES[name], STAGE_PREFIX + name)
         with _errors_named(f"reading back {run_date} from {where}"):
-            loaded = {name: conn.exec_driver_sql(
-                f"SELECT COUNT(*) FROM {SCHEMA}.{name} WHERE listen_date = DATE '{run_date}'").scalar()
-                for name in tables}
+            loaded = {
+                name: conn.exec_driver_sql(
+                    f"SELECT COUNT(*) FROM {SCHEMA}.{name} WHERE listen_date = DATE '{run_date}'"
+                ).scalar()
+                for name in tables
+            }
     if loaded != expected:
         raise WarehouseError(f"read-back of {run_date} found {loaded} rows, expected {expected}")
     return loaded
@@ -219,7 +233,8 @@ def read_table(warehouse_url: str, table: str, run_date: dt.date | None = None) 
         if exists:
             rows = conn.exec_driver_sql(
                 f"SELECT {', '.join(spec.column_names)} FROM {SCHEMA}.{table} {where} "
-                f"ORDER BY {', '.join(spec.primary_key)}").fetchall()
+                f"ORDER BY {', '.join(spec.primary_key)}"
+            ).fetchall()
     return conform(pd.DataFrame([tuple(r) for r in rows], columns=spec.column_names), spec)
 
 
@@ -232,8 +247,14 @@ def relations_read_by(sql: str, candidates) -> list[str]:
     return [name for name in candidates if re.search(rf"\b{re.escape(name)}\b", code)]
 
 
-def run_query_on_staged(warehouse_url: str, sql: str, relations: dict[str, tuple[Table, Path]], *,
-                        iam_role: str | None = None, flavor: str | None = None) -> pd.DataFrame:
+def run_query_on_staged(
+    warehouse_url: str,
+    sql: str,
+    relations: dict[str, tuple[Table, Path]],
+    *,
+    iam_role: str | None = None,
+    flavor: str | None = None,
+) -> pd.DataFrame:
     """Run ``sql`` inside the warehouse over temporary tables loaded from staged Parquet files.
 
     ``relations`` maps each relation name the SQL reads to its definition and staged file. The

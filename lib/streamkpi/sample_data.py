@@ -107,8 +107,7 @@ _WORDS = {
     "Señorita Pasión Tú Olé Dónde Ojalá Fiesta Mar Sol Cumbia Perdón".split(),
     "pt": "Saudade Coração Canção Você Não Amanhã Sertão Paixão Chão Forró Menina Alegria Mãe "
     "Ilusão Lua Sol Samba Verão".split(),
-    "fr": "Été Mélodie Café Rêve Cœur Chérie Naïve Paris Ça Étoile Fenêtre Noël Soleil Amour "
-    "Déjà Rivière".split(),
+    "fr": "Été Mélodie Café Rêve Cœur Chérie Naïve Paris Ça Étoile Fenêtre Noël Soleil Amour Déjà Rivière".split(),
     "de": "Träume Fröhlich Herz Größer Nacht Mädchen Schön Grün Sehnsucht Süß Weiß Liebe".split(),
     "sv": "Sjön Ångest Älskling Sommarnatt Kärlek Gökotta Förlåt Hösten Vår Midsommar".split(),
     "tr": "Aşk Gönül Güzel Şarkı Yağmur Gözlerin Dönence Çiçek Sevgilim Işık".split(),
@@ -157,25 +156,98 @@ _FAMILY = {
     "hi": "शर्मा वर्मा गुप्ता सिंह पटेल".split(),
 }
 # Default script mix of names and titles; some genres lean to one script.
-_SCRIPT_P = dict(en=0.66, es=0.08, pt=0.04, fr=0.03, de=0.03, sv=0.02, tr=0.01, ja=0.04,
-                 ko=0.03, zh=0.02, ru=0.02, ar=0.01, el=0.005, hi=0.005)
+_SCRIPT_P = dict(
+    en=0.66,
+    es=0.08,
+    pt=0.04,
+    fr=0.03,
+    de=0.03,
+    sv=0.02,
+    tr=0.01,
+    ja=0.04,
+    ko=0.03,
+    zh=0.02,
+    ru=0.02,
+    ar=0.01,
+    el=0.005,
+    hi=0.005,
+)
 _GENRE_SCRIPT = {
-    "anime": "ja", "j-dance": "ja", "j-idol": "ja", "j-pop": "ja", "j-rock": "ja",
-    "k-pop": "ko", "cantopop": "zh", "mandopop": "zh", "iranian": "ar", "indian": "hi",
-    "turkish": "tr", "swedish": "sv", "german": "de", "french": "fr", "spanish": "es",
-    "latin": "es", "latino": "es", "salsa": "es", "reggaeton": "es", "tango": "es",
-    "brazil": "pt", "mpb": "pt", "forro": "pt", "pagode": "pt", "samba": "pt", "sertanejo": "pt",
+    "anime": "ja",
+    "j-dance": "ja",
+    "j-idol": "ja",
+    "j-pop": "ja",
+    "j-rock": "ja",
+    "k-pop": "ko",
+    "cantopop": "zh",
+    "mandopop": "zh",
+    "iranian": "ar",
+    "indian": "hi",
+    "turkish": "tr",
+    "swedish": "sv",
+    "german": "de",
+    "french": "fr",
+    "spanish": "es",
+    "latin": "es",
+    "latino": "es",
+    "salsa": "es",
+    "reggaeton": "es",
+    "tango": "es",
+    "brazil": "pt",
+    "mpb": "pt",
+    "forro": "pt",
+    "pagode": "pt",
+    "samba": "pt",
+    "sertanejo": "pt",
 }
-_USER_SCRIPT_P = dict(en=0.55, es=0.10, pt=0.06, fr=0.04, de=0.04, sv=0.02, tr=0.02, ja=0.04,
-                      ko=0.03, zh=0.03, ru=0.03, ar=0.02, el=0.01, hi=0.01)
-_COUNTRIES = ("US GB DE BR MX FR JP KR IN ES IT CA AU SE NL TR RU PL AR CO ID PH SA EG "
-              "GR NG ZA CN").split()
-_COUNTRY_W = np.array([20, 8, 7, 9, 6, 5, 5, 3, 6, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 1, 1,
-                       1, 1, 1, 1], float)
+_USER_SCRIPT_P = dict(
+    en=0.55,
+    es=0.10,
+    pt=0.06,
+    fr=0.04,
+    de=0.04,
+    sv=0.02,
+    tr=0.02,
+    ja=0.04,
+    ko=0.03,
+    zh=0.03,
+    ru=0.03,
+    ar=0.02,
+    el=0.01,
+    hi=0.01,
+)
+_COUNTRIES = ("US GB DE BR MX FR JP KR IN ES IT CA AU SE NL TR RU PL AR CO ID PH SA EG GR NG ZA CN").split()
+_COUNTRY_W = np.array([20, 8, 7, 9, 6, 5, 5, 3, 6, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1], float)
 
 # UTC listening curve, relative weight per hour 0..23: low at 3-5h, evening peak.
-_HOURLY = np.array([3.0, 2.0, 1.3, 0.8, 0.7, 1.0, 2.0, 3.5, 4.5, 4.8, 5.0, 5.2, 5.5, 5.5, 5.4,
-                    5.5, 5.8, 6.2, 6.8, 7.3, 7.5, 7.0, 5.8, 4.3])
+_HOURLY = np.array(
+    [
+        3.0,
+        2.0,
+        1.3,
+        0.8,
+        0.7,
+        1.0,
+        2.0,
+        3.5,
+        4.5,
+        4.8,
+        5.0,
+        5.2,
+        5.5,
+        5.5,
+        5.4,
+        5.5,
+        5.8,
+        6.2,
+        6.8,
+        7.3,
+        7.5,
+        7.0,
+        5.8,
+        4.3,
+    ]
+)
 
 DAY = 86_400
 EDGE = 600  # regular rows live in [00:10, 23:50); the 20 minutes around midnight are boundary rows
@@ -187,12 +259,25 @@ MEAN_STREAMS_PER_ACTIVE_USER = 12
 NEW_SESSION_P = 0.2  # probability that a stream (not a user's first of the day) opens a session
 
 # kinds of planted rows
-_BAD_STREAM_VARIANTS = ("empty_user_id", "user_id_u123", "user_id_12.5", "empty_track_id",
-                        "time_not-a-time", "time_25:61", "time_empty")
+_BAD_STREAM_VARIANTS = (
+    "empty_user_id",
+    "user_id_u123",
+    "user_id_12.5",
+    "empty_track_id",
+    "time_not-a-time",
+    "time_25:61",
+    "time_empty",
+)
 _UNPARSEABLE = {"time_not-a-time", "time_25:61", "time_empty"}
 _ISO_VARIANTS = ("T", "T_Z", "frac", "T_frac_Z", "+02:00", "-05:00")
-_BAD_SONG_VARIANTS = ("empty_track_id", "empty_track_genre", "duration_zero",
-                      "duration_negative", "duration_text", "duration_empty")
+_BAD_SONG_VARIANTS = (
+    "empty_track_id",
+    "empty_track_genre",
+    "duration_zero",
+    "duration_negative",
+    "duration_text",
+    "duration_empty",
+)
 _BAD_AGE_VARIANTS = ("", "abc", "25.5", "5", "130")
 
 _LS = pa.large_string()
@@ -244,8 +329,11 @@ def _round_sig(x: np.ndarray, sig: int = 3) -> np.ndarray:
     pos = x > 0
     k = sig - 1 - np.floor(np.log10(x[pos])).astype(np.int64)
     k = np.clip(k, -20, 22)
-    out[pos] = np.where(k >= 0, np.round(x[pos] * 10.0 ** np.abs(k)) / 10.0 ** np.abs(k),
-                        np.round(x[pos] / 10.0 ** np.abs(k)) * 10.0 ** np.abs(k))
+    out[pos] = np.where(
+        k >= 0,
+        np.round(x[pos] * 10.0 ** np.abs(k)) / 10.0 ** np.abs(k),
+        np.round(x[pos] / 10.0 ** np.abs(k)) * 10.0 ** np.abs(k),
+    )
     return out
 
 
@@ -253,8 +341,10 @@ def _csv_field(arr: pa.Array) -> pa.Array:
     """RFC-4180 quoting, only where needed (like pandas): commas, quotes, CR/LF."""
     arr = pc.cast(arr, _LS)
     has_quote = pc.match_substring(arr, '"')
-    need = pc.or_(pc.or_(has_quote, pc.match_substring(arr, ",")),
-                  pc.or_(pc.match_substring(arr, "\n"), pc.match_substring(arr, "\r")))
+    need = pc.or_(
+        pc.or_(has_quote, pc.match_substring(arr, ",")),
+        pc.or_(pc.match_substring(arr, "\n"), pc.match_substring(arr, "\r")),
+    )
     if not pc.any(need).as_py():
         return arr
     body = pc.if_else(has_quote, pc.replace_substring(arr, '"', '""'), arr)
@@ -350,15 +440,18 @@ def _make_songs(out: Path, n_tracks: int, dual_fraction: float, seed: int, dirty
     artist = _where((u >= 0.38) & (u < 0.41), _cat("Lil ", en_w), artist)
     artist = _where((u >= 0.41) & (u < 0.46), _cat(w1, " ", w2), artist)
     artist = _where((u >= 0.46) & (u < 0.475), _cat(w1, ", The ", en_w), artist)  # comma
-    artist = _where((u >= 0.475) & (u < 0.49), _cat(_pick(rng, _FAMILY, a_script), ", ",
-                                                     _pick(rng, _GIVEN, a_script)), artist)
-    artist = _where((u >= 0.49) & (u < 0.50), _cat(_pick(rng, _GIVEN, a_script), ' "', w1, '" ',
-                                                   _pick(rng, _FAMILY, a_script)), artist)
+    artist = _where(
+        (u >= 0.475) & (u < 0.49), _cat(_pick(rng, _FAMILY, a_script), ", ", _pick(rng, _GIVEN, a_script)), artist
+    )
+    artist = _where(
+        (u >= 0.49) & (u < 0.50),
+        _cat(_pick(rng, _GIVEN, a_script), ' "', w1, '" ', _pick(rng, _FAMILY, a_script)),
+        artist,
+    )
     artist = _where((u >= 0.50) & (u < 0.51), _cat(w1, " & ", w2), artist)
     # skewed productivity: low artist indices have many tracks
     n_art_per = np.select([rng.random(n_pseudo) < p for p in (0.75, 0.92, 0.98)], [1, 2, 3], 4)
-    cols = [artist.take(pa.array((n_art * rng.random(n_pseudo) ** 1.6).astype(np.int64)))
-            for _ in range(4)]
+    cols = [artist.take(pa.array((n_art * rng.random(n_pseudo) ** 1.6).astype(np.int64))) for _ in range(4)]
     spaced = rng.random(n_pseudo) < 0.01  # "A; B" instead of "A;B" (trimmed by the pipeline)
     sep = _where(spaced, "; ", ";")
     artists = cols[0]
@@ -400,10 +493,12 @@ def _make_songs(out: Path, n_tracks: int, dual_fraction: float, seed: int, dirty
     title = _where(e_title, "", title)
     artists = _where(e_art & (np.arange(n_pseudo) != min(7, n_pseudo - 1)), "", artists)
 
-    popularity = np.where(rng.random(n_pseudo) < 0.14, 0,
-                          np.clip(np.round(rng.normal(38, 18, n_pseudo)), 1, 100)).astype(np.int64)
-    duration = np.clip(np.round(np.exp(rng.normal(math.log(210_000), 0.35, n_pseudo))),
-                       30_000, 1_800_000).astype(np.int64)
+    popularity = np.where(
+        rng.random(n_pseudo) < 0.14, 0, np.clip(np.round(rng.normal(38, 18, n_pseudo)), 1, 100)
+    ).astype(np.int64)
+    duration = np.clip(np.round(np.exp(rng.normal(math.log(210_000), 0.35, n_pseudo))), 30_000, 1_800_000).astype(
+        np.int64
+    )
     explicit = rng.random(n_pseudo) < 0.09
     instr = rng.random(n_pseudo)
     feats = {
@@ -414,14 +509,17 @@ def _make_songs(out: Path, n_tracks: int, dual_fraction: float, seed: int, dirty
         "mode": (rng.random(n_pseudo) < 0.64).astype(np.int64),
         "speechiness": _round(np.clip(0.022 + rng.exponential(0.06, n_pseudo), 0, 0.965), 4),
         "acousticness": _round_sig(rng.beta(0.5, 1.2, n_pseudo), 3),
-        "instrumentalness": np.where(instr < 0.35, 0.0, np.where(
-            instr < 0.65, _round_sig(10 ** rng.uniform(-6, -2, n_pseudo), 3),
-            _round(rng.beta(0.6, 1, n_pseudo), 3))),
+        "instrumentalness": np.where(
+            instr < 0.35,
+            0.0,
+            np.where(
+                instr < 0.65, _round_sig(10 ** rng.uniform(-6, -2, n_pseudo), 3), _round(rng.beta(0.6, 1, n_pseudo), 3)
+            ),
+        ),
         "liveness": _round(0.02 + rng.beta(1.5, 6, n_pseudo) * 0.97, 4),
         "valence": _round(rng.beta(2, 2, n_pseudo), 3),
         "tempo": _round(np.clip(rng.normal(122, 29, n_pseudo), 0, 243), 3),
-        "time_signature": rng.choice([4, 3, 5, 1, 0], size=n_pseudo,
-                                     p=[0.88, 0.08, 0.02, 0.015, 0.005]),
+        "time_signature": rng.choice([4, 3, 5, 1, 0], size=n_pseudo, p=[0.88, 0.08, 0.02, 0.015, 0.005]),
     }
 
     # ---- rows: grouped by genre, random order inside a genre; bad rows anywhere
@@ -441,9 +539,14 @@ def _make_songs(out: Path, n_tracks: int, dual_fraction: float, seed: int, dirty
     id_col = _arr(ids.astype(str)).take(take)
     genre_col = _arr(GENRES).take(pa.array(row_genre))
     dur_col = _int_str(duration).take(take)
-    for kind, value in (("empty_track_id", None), ("empty_track_genre", None),
-                        ("duration_zero", "0"), ("duration_negative", "-215000"),
-                        ("duration_text", "abc"), ("duration_empty", "")):
+    for kind, value in (
+        ("empty_track_id", None),
+        ("empty_track_genre", None),
+        ("duration_zero", "0"),
+        ("duration_negative", "-215000"),
+        ("duration_text", "abc"),
+        ("duration_empty", ""),
+    ):
         mask = bad_kind == kind
         if not mask.any():
             continue
@@ -454,13 +557,29 @@ def _make_songs(out: Path, n_tracks: int, dual_fraction: float, seed: int, dirty
         else:
             dur_col = _where(mask, value, dur_col)
     columns = [
-        _int_str(np.arange(n_tracks)), id_col, artists.take(take), album.take(take),
-        title.take(take), _int_str(popularity).take(take), dur_col,
+        _int_str(np.arange(n_tracks)),
+        id_col,
+        artists.take(take),
+        album.take(take),
+        title.take(take),
+        _int_str(popularity).take(take),
+        dur_col,
         _where(explicit, "True", "False").take(take),
     ]
-    for name in ("danceability", "energy", "key", "loudness", "mode", "speechiness",
-                 "acousticness", "instrumentalness", "liveness", "valence", "tempo",
-                 "time_signature"):
+    for name in (
+        "danceability",
+        "energy",
+        "key",
+        "loudness",
+        "mode",
+        "speechiness",
+        "acousticness",
+        "instrumentalness",
+        "liveness",
+        "valence",
+        "tempo",
+        "time_signature",
+    ):
         v = feats[name]
         columns.append((_int_str(v) if v.dtype.kind == "i" else _float_str(v)).take(take))
     columns.append(genre_col)
@@ -470,20 +589,26 @@ def _make_songs(out: Path, n_tracks: int, dual_fraction: float, seed: int, dirty
         f.write(_lines_bytes(columns, text={1, 2, 3, 4, 6, 20}))
 
     # track ids of the rejected rows that still carry an id (streams of them are unknown_track)
-    rejected_ids = ids[n_unique:][np.array([v != "empty_track_id" for v in bad_variants[:n_bad]],
-                                           bool)] if n_bad else ids[:0]
+    rejected_ids = (
+        ids[n_unique:][np.array([v != "empty_track_id" for v in bad_variants[:n_bad]], bool)] if n_bad else ids[:0]
+    )
     # streams' track popularity: Zipf over tracks ranked by catalog popularity (+ noise)
     rank = np.empty(n_unique, np.int64)
-    rank[np.argsort(-(popularity[:n_unique] + rng.normal(0, 8, n_unique)), kind="stable")] = \
-        np.arange(n_unique)
+    rank[np.argsort(-(popularity[:n_unique] + rng.normal(0, 8, n_unique)), kind="stable")] = np.arange(n_unique)
     w = 1.0 / (rank + 20.0) ** 1.0
     cdf = np.cumsum(w)
     cdf /= cdf[-1]
     return {
-        "path": path, "rows": n_tracks, "unique_tracks": n_unique, "duplicate_track_rows": n_dual,
-        "bad_song": n_bad, "bad_song_detail": _count_list(bad_variants[:n_bad]),
-        "ids": ids[:n_unique], "rejected_ids": rejected_ids,
-        "all_ids_sorted": np.sort(ids), "track_cdf": cdf,
+        "path": path,
+        "rows": n_tracks,
+        "unique_tracks": n_unique,
+        "duplicate_track_rows": n_dual,
+        "bad_song": n_bad,
+        "bad_song_detail": _count_list(bad_variants[:n_bad]),
+        "ids": ids[:n_unique],
+        "rejected_ids": rejected_ids,
+        "all_ids_sorted": np.sort(ids),
+        "track_cdf": cdf,
     }
 
 
@@ -498,18 +623,20 @@ def _count_list(items) -> dict:
 USER_CHUNK = 1_000_000  # users.csv is built and written this many rows at a time
 
 
-def _user_rows(rng: np.random.Generator, ids: np.ndarray, t0: int, t1: int,
-               age: np.ndarray | None = None) -> tuple[list[pa.Array], np.ndarray]:
+def _user_rows(
+    rng: np.random.Generator, ids: np.ndarray, t0: int, t1: int, age: np.ndarray | None = None
+) -> tuple[list[pa.Array], np.ndarray]:
     """Columns of users.csv for `ids` (and the ages drawn, as ints)."""
     n = len(ids)
     script = _script_draw(rng, n, _USER_SCRIPT_P)
     name = _names(rng, script)
     u = rng.random(n)
-    name = _where(u < 0.01, _cat(_pick(rng, _FAMILY, script), ", ", _pick(rng, _GIVEN, script)),
-                  name)
-    name = _where((u >= 0.01) & (u < 0.013), _cat(_pick(rng, _GIVEN, script), ' "',
-                                                   _pick(rng, _WORDS, script), '" ',
-                                                   _pick(rng, _FAMILY, script)), name)
+    name = _where(u < 0.01, _cat(_pick(rng, _FAMILY, script), ", ", _pick(rng, _GIVEN, script)), name)
+    name = _where(
+        (u >= 0.01) & (u < 0.013),
+        _cat(_pick(rng, _GIVEN, script), ' "', _pick(rng, _WORDS, script), '" ', _pick(rng, _FAMILY, script)),
+        name,
+    )
     name = _where((u >= 0.013) & (u < 0.014), "", name)
     if age is None:  # mostly 16-70, skewed young; some teens (13-15) and some old
         age = 16 + np.floor(rng.gamma(2.2, 8.0, n))
@@ -538,7 +665,7 @@ def _make_users(out: Path, n_users: int, start: dt.date, seed: int, dirty: bool)
         variants = [v for v in _BAD_AGE_VARIANTS for _ in range(reps)]
         who = prng.choice(n, size=len(variants) + 2, replace=False).tolist()
         bad_age = dict(zip(who[: len(variants)], variants))
-        dups = sorted((int(prng.integers(i + 1, n + 1)), i) for i in who[len(variants):])
+        dups = sorted((int(prng.integers(i + 1, n + 1)), i) for i in who[len(variants) :])
         bad_detail = _count_list(f"age_{v!r}" for v in variants)
     path = out / "users.csv"
     with open(path, "wb") as f:
@@ -550,13 +677,11 @@ def _make_users(out: Path, n_users: int, start: dt.date, seed: int, dirty: bool)
             if mine:
                 mask = np.zeros(b - a, bool)
                 mask[np.array(mine) - a] = True
-                cols[2] = pc.replace_with_mask(cols[2], pa.array(mask),
-                                               _arr([bad_age[k] for k in mine]))
+                cols[2] = pc.replace_with_mask(cols[2], pa.array(mask), _arr([bad_age[k] for k in mine]))
             ins = [(pos, i) for pos, i in dups if a <= pos < b or (pos == n and b == n)]
             if ins:
                 drng = _rng(seed, 6, c)
-                ages = np.array([(int(drng.integers(13, 90)) - 13 + 7 * (j + 1)) % 90 + 13
-                                 for j in range(len(ins))])
+                ages = np.array([(int(drng.integers(13, 90)) - 13 + 7 * (j + 1)) % 90 + 13 for j in range(len(ins))])
                 dcols, _ = _user_rows(drng, np.array([i + 1 for _, i in ins]), t0, t1, ages)
                 key = np.concatenate([np.arange(a, b) * 2 + 1, np.array([p for p, _ in ins]) * 2])
                 order = pa.array(np.argsort(key, kind="stable"))
@@ -566,8 +691,14 @@ def _make_users(out: Path, n_users: int, start: dt.date, seed: int, dirty: bool)
     # 100M streams/day over 50k users stay placeable
     wrng = _rng(seed, 7)
     weight = np.minimum(np.exp(wrng.normal(0, 0.8, n)), 11.0)
-    return {"path": path, "rows": n + len(dups), "bad_user_age": sum(bad_detail.values()),
-            "bad_user_age_detail": bad_detail, "duplicate_user_id": len(dups), "weight": weight}
+    return {
+        "path": path,
+        "rows": n + len(dups),
+        "bad_user_age": sum(bad_detail.values()),
+        "bad_user_age_detail": bad_detail,
+        "duplicate_user_id": len(dups),
+        "weight": weight,
+    }
 
 
 def _ts_strings(epoch_s: np.ndarray) -> pa.Array:
@@ -576,8 +707,9 @@ def _ts_strings(epoch_s: np.ndarray) -> pa.Array:
     d = (ts // DAY).astype("datetime64[D]")
     month = d.astype("datetime64[M]")
     year = month.astype("datetime64[Y]")
-    rec = np.empty(len(ts), [("y", "S4"), ("s1", "S1"), ("m", "S2"), ("s2", "S1"), ("d", "S2"),
-                             ("sp", "S1"), ("hms", "S8")])
+    rec = np.empty(
+        len(ts), [("y", "S4"), ("s1", "S1"), ("m", "S2"), ("s2", "S1"), ("d", "S2"), ("sp", "S1"), ("hms", "S8")]
+    )
     t2 = np.array([b"%02d" % k for k in range(100)], "S2")
     rec["y"] = np.array([b"%04d" % y for y in range(1970, 2300)], "S4")[year.astype(np.int64)]
     rec["s1"] = rec["s2"] = b"-"
@@ -606,27 +738,26 @@ _HMS = _hms_table()
 class _Formatter:
     """Vectorised formatting of 'user_id,track_id,YYYY-MM-DD HH:MM:SS\\n' lines."""
 
-    def __init__(self, track_ids: np.ndarray, first_date: np.datetime64, n_dates: int,
-                 max_user: int):
+    def __init__(self, track_ids: np.ndarray, first_date: np.datetime64, n_dates: int, max_user: int):
         self.tracks = track_ids  # S22
         self.wu = len(str(max_user))
-        self.dates = np.array([str(first_date + np.timedelta64(k, "D")) for k in range(n_dates)],
-                              "S10")
+        self.dates = np.array([str(first_date + np.timedelta64(k, "D")) for k in range(n_dates)], "S10")
         self.hms = _HMS
         # the user id is written zero-padded in groups of 4 digits (lookup tables); the
         # leading zeros are skipped when the lines are compacted
         ng = -(-self.wu // 4)
         self.groups = [self.wu - 4 * (ng - 1)] + [4] * (ng - 1)
-        self.tables = {w: np.array([b"%0*d" % (w, k) for k in range(10**w)], f"S{w}")
-                       for w in set(self.groups)}
-        self.dtype = np.dtype([(f"u{g}", f"S{w}") for g, w in enumerate(self.groups)]
-                              + [("c1", "S1"), ("tr", "S22"), ("c2", "S1"), ("d", "S10"),
-                                 ("sp", "S1"), ("hms", "S8"), ("nl", "S1")])
+        self.tables = {w: np.array([b"%0*d" % (w, k) for k in range(10**w)], f"S{w}") for w in set(self.groups)}
+        self.dtype = np.dtype(
+            [(f"u{g}", f"S{w}") for g, w in enumerate(self.groups)]
+            + [("c1", "S1"), ("tr", "S22"), ("c2", "S1"), ("d", "S10"), ("sp", "S1"), ("hms", "S8"), ("nl", "S1")]
+        )
         self.pow10 = 10 ** np.arange(1, self.wu + 1, dtype=np.int64)
         self._rec = self._views = None
 
-    def format(self, user: np.ndarray, track: np.ndarray, date_idx: np.ndarray,
-               sod: np.ndarray) -> tuple[memoryview, np.ndarray]:
+    def format(
+        self, user: np.ndarray, track: np.ndarray, date_idx: np.ndarray, sod: np.ndarray
+    ) -> tuple[memoryview, np.ndarray]:
         n = len(user)
         wu, W = self.wu, self.dtype.itemsize
         if self._rec is None or len(self._rec) < n:  # reused: no page faults per part
@@ -647,7 +778,6 @@ class _Formatter:
         rec["hms"] = self.hms[sod]
         rec["nl"] = b"\n"
         pad = wu - 1 - np.searchsorted(self.pow10, user, side="right")  # leading zeros to skip
-        starts = np.arange(n, dtype=np.int64) * W + pad
         lens = W - pad
         try:
             return self._compact_views(raw, pad, lens, self._views[:n])
@@ -665,11 +795,10 @@ class _Formatter:
         views[:, 0] = lens
         for p in np.flatnonzero(np.bincount(pad)).tolist():  # first 4 bytes (view prefix)
             rows = np.flatnonzero(pad == p)
-            views[rows, 1] = np.ascontiguousarray(raw[rows, p:p + 4]).view(np.int32)[:, 0]
+            views[rows, 1] = np.ascontiguousarray(raw[rows, p : p + 4]).view(np.int32)[:, 0]
         views[:, 2] = 0
         views[:, 3] = np.arange(n, dtype=np.int32) * np.int32(W) + pad
-        arr = pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views),
-                                                          pa.py_buffer(flat)])
+        arr = pa.Array.from_buffers(pa.binary_view(), n, [None, pa.py_buffer(views), pa.py_buffer(flat)])
         out = pc.cast(arr, pa.large_binary())
         off = np.frombuffer(out.buffers()[1], np.int64)[: n + 1]
         return memoryview(out.buffers()[2])[: int(off[-1])], off
@@ -706,8 +835,7 @@ def _iso_ok(variant: str, sod: np.ndarray) -> np.ndarray:
     return np.ones(len(sod), bool)
 
 
-def _place_per_user(user: np.ndarray, t: np.ndarray, lo: int, length: int,
-                    only_overflow: bool) -> np.ndarray:
+def _place_per_user(user: np.ndarray, t: np.ndarray, lo: int, length: int, only_overflow: bool) -> np.ndarray:
     """Make times strictly increasing per user inside [lo, lo+length).
 
     `user` must be grouped (contiguous per user) and `t` increasing inside each group.
@@ -722,7 +850,8 @@ def _place_per_user(user: np.ndarray, t: np.ndarray, lo: int, length: int,
     if cnt.max() > length:
         raise ValueError(
             f"a user would need {cnt.max()} streams in a {length}-second window; "
-            "increase the number of users (--users) or lower --streams-per-day")
+            "increase the number of users (--users) or lower --streams-per-day"
+        )
     last = t[first + cnt - 1]
     fix = (last >= lo + length) if only_overflow else np.ones(len(first), bool)
     if not fix.any():
@@ -739,8 +868,20 @@ def _place_per_user(user: np.ndarray, t: np.ndarray, lo: int, length: int,
 
 
 class _Streams:
-    def __init__(self, *, out: Path, layout: str, start: dt.date, days: int, n_per_day: int,
-                 n_users: int, seed: int, dirty: bool, songs: dict, users: dict):
+    def __init__(
+        self,
+        *,
+        out: Path,
+        layout: str,
+        start: dt.date,
+        days: int,
+        n_per_day: int,
+        n_users: int,
+        seed: int,
+        dirty: bool,
+        songs: dict,
+        users: dict,
+    ):
         self.out, self.layout, self.days, self.N = out, layout, days, n_per_day
         self.n_users, self.seed, self.dirty = n_users, seed, dirty
         self.start = np.datetime64(start, "D")
@@ -768,8 +909,9 @@ class _Streams:
         self.n_inserted = (len(_BAD_STREAM_VARIANTS) + 4 + 4 + 4) * self.m
         self.n_regular = n_per_day - self.k_before - self.k_after - self.n_inserted
         if self.n_regular < 20 * self.P:
-            raise ValueError(f"streams_per_day={n_per_day} is too small (need >= "
-                             f"{n_per_day - self.n_regular + 20 * self.P})")
+            raise ValueError(
+                f"streams_per_day={n_per_day} is too small (need >= {n_per_day - self.n_regular + 20 * self.P})"
+            )
         self.active_p = min(1.0, n_per_day / (MEAN_STREAMS_PER_ACTIVE_USER * n_users))
         self.mean_w = float(self.weight.mean())
         self.unknown_user_base = n_users + 1
@@ -823,8 +965,7 @@ class _Streams:
             folder = (t + rng.integers(-300, 601, k) - self.epoch0) // DAY
             listen_in = 0 <= listen_day < self.days
             keep = listen_in | ((folder >= 0) & (folder < self.days))
-            parts.append(dict(u=u[keep], tr=tr[keep], t=t[keep],
-                              folder=np.clip(folder[keep], 0, self.days - 1)))
+            parts.append(dict(u=u[keep], tr=tr[keep], t=t[keep], folder=np.clip(folder[keep], 0, self.days - 1)))
         res = {k: np.concatenate([p[k] for p in parts]) for k in ("u", "tr", "t", "folder")}
         res["part"] = (res["u"] - 1) % self.P
         self._bcache = {k: v for k, v in self._bcache.items() if k >= j - 1}
@@ -884,15 +1025,13 @@ class _Streams:
         P, m = self.P, self.m
         inserts = []  # dicts: part, kind, variant, text, t (None: anywhere)
         if not self.dirty:
-            return {"inserts": [[] for _ in range(P)], "iso": [[] for _ in range(P)],
-                    "dups": []}
+            return {"inserts": [[] for _ in range(P)], "iso": [[] for _ in range(P)], "dups": []}
 
         def tid(k):
             return self.ids[k].decode()
 
         n_bad = len(_BAD_STREAM_VARIANTS) * m
-        bad_tracks = rng.choice(len(self.ids), size=min(len(self.ids), n_bad + 4 * m),
-                                replace=False)
+        bad_tracks = rng.choice(len(self.ids), size=min(len(self.ids), n_bad + 4 * m), replace=False)
         bt = iter(bad_tracks.tolist())
         for variant in [v for v in _BAD_STREAM_VARIANTS for _ in range(m)]:
             user = int(rng.integers(1, self.n_users + 1))
@@ -925,15 +1064,13 @@ class _Streams:
             user = int(rng.integers(1, self.n_users + 1))
             t = int(rng.integers(D0 + WIN_LO, D0 + WIN_HI))
             variant = "rejected_song" if (j == 0 and len(self.rejected_ids)) else "not_in_catalog"
-            inserts.append(dict(kind="unknown_track", variant=variant,
-                                text=f"{user},{track},{_format_time(t)}", t=t))
+            inserts.append(dict(kind="unknown_track", variant=variant, text=f"{user},{track},{_format_time(t)}", t=t))
         # users missing from users.csv (valid streams, age unknown)
         for j in range(4 * m):
             user = self.unknown_user_base + i * 4 * m + j
             t = int(rng.integers(D0 + WIN_LO, D0 + WIN_HI))
             track = tid(int(np.searchsorted(self.track_cdf, rng.random(), side="right")))
-            inserts.append(dict(kind="unknown_user", variant=None,
-                                text=f"{user},{track},{_format_time(t)}", t=t))
+            inserts.append(dict(kind="unknown_user", variant=None, text=f"{user},{track},{_format_time(t)}", t=t))
         parts = rng.integers(0, P, len(inserts))
         by_part = [[] for _ in range(P)]
         for ins, q in zip(inserts, parts.tolist()):
@@ -960,8 +1097,7 @@ class _Streams:
             date = self._date_str(i)
             plan = self._plan(i)
             self.pending = {}
-            n_parts = [self.n_regular // self.P + (1 if p < self.n_regular % self.P else 0)
-                       for p in range(self.P)]
+            n_parts = [self.n_regular // self.P + (1 if p < self.n_regular % self.P else 0) for p in range(self.P)]
             bnd = [self._boundary(i), self._boundary(i + 1)]
             for p in range(self.P):
                 if self.layout == "by-date":
@@ -996,7 +1132,7 @@ class _Streams:
         ops = []  # (position, order, text) order 0 insert before row, 1 replace row
 
         def line(k: int) -> str:
-            return bytes(data[int(off[k]):int(off[k + 1])]).decode()
+            return bytes(data[int(off[k]) : int(off[k + 1])]).decode()
 
         used = np.zeros(n, bool)
         sod = t % DAY
@@ -1016,8 +1152,7 @@ class _Streams:
 
         seq = 0
         for variant in plan["iso"][p]:
-            k = pick(_iso_ok(variant, sod) if variant in ("+02:00", "-05:00", "cross")
-                     else np.ones(n, bool))
+            k = pick(_iso_ok(variant, sod) if variant in ("+02:00", "-05:00", "cross") else np.ones(n, bool))
             if k is None:
                 continue
             fmt_variant = "+02:00" if variant == "cross" else variant
@@ -1060,11 +1195,11 @@ class _Streams:
             cur = 0
             for pos, kind, _, text in ops:
                 if pos > cur:
-                    f.write(data[int(off[cur]):int(off[pos])])
+                    f.write(data[int(off[cur]) : int(off[pos])])
                 f.write(text.encode())
                 cur = pos + 1 if kind == 1 else pos
             if cur < n:
-                f.write(data[int(off[cur]):int(off[n])])
+                f.write(data[int(off[cur]) : int(off[n])])
         added = n + sum(1 for op in ops if op[1] == 0)
         self.file_rows[path] = self.file_rows.get(path, 0) + added
         self.rows_total += added
@@ -1094,9 +1229,19 @@ def _clean_streams_dir(sdir: Path) -> None:
 
 
 # --------------------------------------------------------------------------- API
-def generate(out_dir, *, start_date="2024-06-24", days=7, streams_per_day=30_000, n_users=50_000,
-             n_tracks=114_000, dual_genre_fraction=0.2, seed=20240624, dirty=True,
-             layout="by-date") -> dict:
+def generate(
+    out_dir,
+    *,
+    start_date="2024-06-24",
+    days=7,
+    streams_per_day=30_000,
+    n_users=50_000,
+    n_tracks=114_000,
+    dual_genre_fraction=0.2,
+    seed=20240624,
+    dirty=True,
+    layout="by-date",
+) -> dict:
     """Write ``songs.csv``, ``users.csv`` and ``streams/`` into `out_dir`; return a summary.
 
     Every date of ``[start_date, start_date + days)`` gets exactly `streams_per_day` stream
@@ -1123,32 +1268,50 @@ def generate(out_dir, *, start_date="2024-06-24", days=7, streams_per_day=30_000
     _clean_streams_dir(out / "streams")
     songs = _make_songs(out, n_tracks, float(dual_genre_fraction), seed, bool(dirty))
     users = _make_users(out, n_users, start, seed, bool(dirty))
-    st = _Streams(out=out, layout=layout, start=start, days=days, n_per_day=streams_per_day,
-                  n_users=n_users, seed=seed, dirty=bool(dirty), songs=songs, users=users)
+    st = _Streams(
+        out=out,
+        layout=layout,
+        start=start,
+        days=days,
+        n_per_day=streams_per_day,
+        n_users=n_users,
+        seed=seed,
+        dirty=bool(dirty),
+        songs=songs,
+        users=users,
+    )
     st.run()
 
     in_range = [st._date_str(i) for i in range(days)]
     dates = {}
     for d in in_range:
         kinds = st.kinds.get(d, {})
-        rejected = (kinds.get("bad_stream", 0) + kinds.get("duplicate_stream", 0)
-                    + kinds.get("unknown_track", 0))
+        rejected = kinds.get("bad_stream", 0) + kinds.get("duplicate_stream", 0) + kinds.get("unknown_track", 0)
         dated = st.date_rows.get(d, 0)
         unparse = st.unparseable.get(d, 0)
-        dates[d] = {"rows": dated + unparse, "rows_with_listen_time_on_date": dated,
-                    "unparseable_time": unparse, **dict(sorted(kinds.items())),
-                    "expected_valid_streams": dated + unparse - rejected}
+        dates[d] = {
+            "rows": dated + unparse,
+            "rows_with_listen_time_on_date": dated,
+            "unparseable_time": unparse,
+            **dict(sorted(kinds.items())),
+            "expected_valid_streams": dated + unparse - rejected,
+        }
     other = {d: c for d, c in sorted(st.date_rows.items()) if d not in in_range}
-    dirty_tot: dict = {"bad_song": songs["bad_song"], "bad_user_age": users["bad_user_age"],
-                       "duplicate_user_id": users["duplicate_user_id"]}
+    dirty_tot: dict = {
+        "bad_song": songs["bad_song"],
+        "bad_user_age": users["bad_user_age"],
+        "duplicate_user_id": users["duplicate_user_id"],
+    }
     for kinds in st.kinds.values():
         for k, v in kinds.items():
             dirty_tot[k] = dirty_tot.get(k, 0) + v
     for k in ("bad_stream", "duplicate_stream", "unknown_track", "unknown_user", "iso_time"):
         dirty_tot.setdefault(k, 0)
-    detail = {**{f"bad_song:{k}": v for k, v in songs["bad_song_detail"].items()},
-              **{f"bad_user_age:{k}": v for k, v in users["bad_user_age_detail"].items()},
-              **dict(sorted(st.detail.items()))}
+    detail = {
+        **{f"bad_song:{k}": v for k, v in songs["bad_song_detail"].items()},
+        **{f"bad_user_age:{k}": v for k, v in users["bad_user_age_detail"].items()},
+        **dict(sorted(st.detail.items())),
+    }
     return {
         "out_dir": str(out),
         "layout": layout,
@@ -1156,13 +1319,14 @@ def generate(out_dir, *, start_date="2024-06-24", days=7, streams_per_day=30_000
         "days": days,
         "streams_per_day": streams_per_day,
         "seed": seed,
-        "files": {"songs": str(songs["path"]), "users": str(users["path"]),
-                  "streams": [str(q) for q in st.files]},
+        "files": {"songs": str(songs["path"]), "users": str(users["path"]), "streams": [str(q) for q in st.files]},
         "rows": {"songs": songs["rows"], "users": users["rows"], "streams": st.rows_total},
         "stream_files": {str(q): c for q, c in st.file_rows.items()},
-        "catalog": {"unique_tracks": songs["unique_tracks"],
-                    "duplicate_track_rows": songs["duplicate_track_rows"],
-                    "genres": len(GENRES)},
+        "catalog": {
+            "unique_tracks": songs["unique_tracks"],
+            "duplicate_track_rows": songs["duplicate_track_rows"],
+            "genres": len(GENRES),
+        },
         "dirty": dirty_tot,
         "dirty_detail": detail,
         "dates": dates,
@@ -1182,8 +1346,9 @@ def _count_arg(text: str) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m streamkpi.sample_data",
-                                 description="Generate the deterministic sample input data.")
+    ap = argparse.ArgumentParser(
+        prog="python -m streamkpi.sample_data", description="Generate the deterministic sample input data."
+    )
     ap.add_argument("--out", required=True, help="output folder (input root)")
     ap.add_argument("--start-date", default="2024-06-24")
     ap.add_argument("--days", type=_count_arg, default=7)
@@ -1197,19 +1362,29 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        s = generate(a.out, start_date=a.start_date, days=a.days,
-                     streams_per_day=a.streams_per_day, n_users=a.users, n_tracks=a.tracks,
-                     dual_genre_fraction=a.dual_genre_fraction, seed=a.seed,
-                     dirty=not a.no_dirty, layout=a.layout)
+        s = generate(
+            a.out,
+            start_date=a.start_date,
+            days=a.days,
+            streams_per_day=a.streams_per_day,
+            n_users=a.users,
+            n_tracks=a.tracks,
+            dual_genre_fraction=a.dual_genre_fraction,
+            seed=a.seed,
+            dirty=not a.no_dirty,
+            layout=a.layout,
+        )
     except (ValueError, FileExistsError) as e:
         print(f"sample_data: error: {e}", file=sys.stderr)
         return 2
     dirty = " ".join(f"{k}={v}" for k, v in s["dirty"].items())
-    print(f"sample_data: wrote {s['out_dir']} ({s['layout']}): songs.csv {s['rows']['songs']} rows, "
-          f"users.csv {s['rows']['users']} rows, {len(s['files']['streams'])} stream files "
-          f"{s['rows']['streams']} rows ({s['days']} days x {s['streams_per_day']} + "
-          f"{sum(s['other_date_rows'].values())} other-date); dirty: {dirty}; "
-          f"{time.perf_counter() - t0:.1f}s")
+    print(
+        f"sample_data: wrote {s['out_dir']} ({s['layout']}): songs.csv {s['rows']['songs']} rows, "
+        f"users.csv {s['rows']['users']} rows, {len(s['files']['streams'])} stream files "
+        f"{s['rows']['streams']} rows ({s['days']} days x {s['streams_per_day']} + "
+        f"{sum(s['other_date_rows'].values())} other-date); dirty: {dirty}; "
+        f"{time.perf_counter() - t0:.1f}s"
+    )
     return 0
 
 

@@ -19,9 +19,10 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from .errors import StorageError
 
@@ -46,10 +47,10 @@ class S3Uri:
     key: str = ""
 
     @classmethod
-    def parse(cls, uri: str) -> "S3Uri":
+    def parse(cls, uri: str) -> S3Uri:
         if not is_s3(uri):
             raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-        bucket, _, key = uri[len(S3_SCHEME):].partition("/")
+        bucket, _, key = uri[len(S3_SCHEME) :].partition("/")
         if not bucket:
             raise ValueError(f"{uri!r} names no bucket")
         return cls(bucket, key)
@@ -62,7 +63,7 @@ class S3Uri:
         """The key as a folder prefix: ``''`` or ending with ``/``."""
         return self.key if not self.key or self.key.endswith("/") else self.key + "/"
 
-    def join(self, *parts: str) -> "S3Uri":
+    def join(self, *parts: str) -> S3Uri:
         return S3Uri(self.bucket, self.prefix + "/".join(p.strip("/") for p in parts if p.strip("/")))
 
 
@@ -77,8 +78,9 @@ def _cached_client(endpoint_url: str | None):
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-                    connect_timeout=10, read_timeout=120)
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=120
+    )
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
@@ -97,7 +99,8 @@ def storage_error(exc: Exception, uri: str | S3Uri, action: str) -> StorageError
         return StorageError(
             f"cannot {action} {uri}: no AWS credentials found. They come from the standard chain "
             "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, or an instance/"
-            "container role), never from params")
+            "container role), never from params"
+        )
     if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectionClosedError)):
         return StorageError(f"cannot {action} {uri}: the S3 endpoint cannot be reached ({exc})")
     response = getattr(exc, "response", None) or {}
@@ -109,12 +112,25 @@ def storage_error(exc: Exception, uri: str | S3Uri, action: str) -> StorageError
         return StorageError(f"cannot {action} {uri}: bucket {S3Uri.parse(uri).bucket!r} does not exist")
     if code in ("NoSuchKey", "404", "NotFound") or status == 404:
         return StorageError(f"cannot {action} {uri}: no such object")
-    if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId",
-                "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken") or status == 403:
+    if (
+        code
+        in (
+            "AccessDenied",
+            "403",
+            "Forbidden",
+            "AllAccessDisabled",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "InvalidToken",
+        )
+        or status == 403
+    ):
         return StorageError(
             f"cannot {action} {uri}: access denied ({code or status}). The credentials of the AWS "
             "chain need s3:ListBucket on the bucket and s3:GetObject (input) or s3:PutObject "
-            "(staging) on the keys")
+            "(staging) on the keys"
+        )
     if code in ("PreconditionFailed", "412") or status == 412:
         return StorageError(f"cannot {action} {uri}: the object changed while it was being read")
     return StorageError(f"cannot {action} {uri}: {code or type(exc).__name__}: {message}")
@@ -144,8 +160,9 @@ class S3Folder:
     prefix: str
 
 
-def list_objects(uri: S3Uri, endpoint_url: str | None = None, *,
-                 delimiter: str | None = None) -> Iterator[S3Object | S3Folder]:
+def list_objects(
+    uri: S3Uri, endpoint_url: str | None = None, *, delimiter: str | None = None
+) -> Iterator[S3Object | S3Folder]:
     """Every object under ``uri``'s prefix (all pages: S3 returns at most 1,000 keys per page).
 
     With a ``delimiter`` (``"/"``), one level only: the objects directly under the prefix, and an
@@ -174,8 +191,16 @@ class S3ObjectReader(io.RawIOBase):
     only the first ``limit`` bytes are requested.
     """
 
-    def __init__(self, uri: S3Uri, endpoint_url: str | None = None, *, etag: str | None = None,
-                 size: int | None = None, limit: int | None = None, client=None):
+    def __init__(
+        self,
+        uri: S3Uri,
+        endpoint_url: str | None = None,
+        *,
+        etag: str | None = None,
+        size: int | None = None,
+        limit: int | None = None,
+        client=None,
+    ):
         super().__init__()
         self.uri = uri
         self._client = client or s3_client(endpoint_url)
@@ -219,7 +244,7 @@ class S3ObjectReader(io.RawIOBase):
             if not data and self._size is not None and self._position < self._size:
                 self._resume(None)
                 continue
-            view[:len(data)] = data
+            view[: len(data)] = data
             self._position += len(data)
             return len(data)
 
@@ -228,8 +253,10 @@ class S3ObjectReader(io.RawIOBase):
         self._resumes += 1
         if self._resumes > MAX_RESUMES:
             reason = f"{type(exc).__name__}: {exc}" if exc else "the stream ended early"
-            raise StorageError(f"cannot read {self.uri}: the connection broke {self._resumes} times "
-                               f"({reason}) at byte {self._position}")
+            raise StorageError(
+                f"cannot read {self.uri}: the connection broke {self._resumes} times "
+                f"({reason}) at byte {self._position}"
+            )
 
     def _close_body(self) -> None:
         if self._body is not None:
@@ -248,8 +275,15 @@ def _resumable_errors() -> tuple[type[Exception], ...]:
     from botocore import exceptions as bx
     from urllib3 import exceptions as ux
 
-    return (bx.ReadTimeoutError, bx.ResponseStreamingError, bx.IncompleteReadError,
-            bx.ConnectionClosedError, ux.ProtocolError, ux.ReadTimeoutError, ConnectionError)
+    return (
+        bx.ReadTimeoutError,
+        bx.ResponseStreamingError,
+        bx.IncompleteReadError,
+        bx.ConnectionClosedError,
+        ux.ProtocolError,
+        ux.ReadTimeoutError,
+        ConnectionError,
+    )
 
 
 class DigestingReader(io.RawIOBase):
@@ -284,11 +318,18 @@ class DigestingReader(io.RawIOBase):
         super().close()
 
 
-def open_object(uri: str | S3Uri, endpoint_url: str | None = None, *, etag: str | None = None,
-                size: int | None = None, limit: int | None = None) -> S3ObjectReader:
+def open_object(
+    uri: str | S3Uri,
+    endpoint_url: str | None = None,
+    *,
+    etag: str | None = None,
+    size: int | None = None,
+    limit: int | None = None,
+) -> S3ObjectReader:
     """A streaming reader of one object, or of its first ``limit`` bytes (see :class:`S3ObjectReader`)."""
-    return S3ObjectReader(S3Uri.parse(uri) if isinstance(uri, str) else uri, endpoint_url, etag=etag, size=size,
-                          limit=limit)
+    return S3ObjectReader(
+        S3Uri.parse(uri) if isinstance(uri, str) else uri, endpoint_url, etag=etag, size=size, limit=limit
+    )
 
 
 # --------------------------------------------------------------------------- writing
@@ -356,8 +397,9 @@ def run_prefix(staging_uri: str, run_date: str, run_id: str) -> S3Uri:
     return S3Uri.parse(staging_uri).join(str(run_date), str(run_id))
 
 
-def attach_mirror(staging_dir: str | Path, staging_uri: str | None, run_date: str, run_id: str,
-                  s3_endpoint_url: str | None = None) -> Mirror | None:
+def attach_mirror(
+    staging_dir: str | Path, staging_uri: str | None, run_date: str, run_id: str, s3_endpoint_url: str | None = None
+) -> Mirror | None:
     """Make ``staging_uri`` the S3 mirror of ``staging_dir`` for this run (``None``: no mirror).
 
     Writes ``mirror.json`` (URI and endpoint, no credentials) so later steps find the mirror from

@@ -84,10 +84,20 @@ TABLES = {
 STAGED_TABLES = {
     t.name: t
     for t in (
-        Table("valid_streams", (Column("user_id", "BIGINT"), Column("track_key", "INT"),
-                                Column("listen_time", "TIMESTAMP"))),
-        Table("tracks", (Column("track_key", "INT"), Column("track_id", "VARCHAR"), Column("track_genre", "VARCHAR"),
-                         Column("duration_ms", "DECIMAL"), Column("artists", "TEXT"))),
+        Table(
+            "valid_streams",
+            (Column("user_id", "BIGINT"), Column("track_key", "INT"), Column("listen_time", "TIMESTAMP")),
+        ),
+        Table(
+            "tracks",
+            (
+                Column("track_key", "INT"),
+                Column("track_id", "VARCHAR"),
+                Column("track_genre", "VARCHAR"),
+                Column("duration_ms", "DECIMAL"),
+                Column("artists", "TEXT"),
+            ),
+        ),
         Table("track_artists", (Column("track_key", "INT"), Column("artist", "VARCHAR"))),
         Table("users", (Column("user_id", "BIGINT"), Column("user_age", "INT"))),
     )
@@ -98,14 +108,36 @@ STAGED_TABLES = {
 # DuckDB and Redshift compare bytes by default; PostgreSQL needs COLLATE "C". Redshift's VARCHAR
 # lengths are bytes: VARCHAR for ids, genres and names, TEXT for a track's joined artists.
 TYPE_MAP = {
-    "duckdb": {"DATE": "DATE", "INT": "INTEGER", "BIGINT": "BIGINT", "FLOAT": "DOUBLE",
-               "DECIMAL": "DECIMAL(38, 3)", "TIMESTAMP": "TIMESTAMP", "VARCHAR": "VARCHAR", "TEXT": "VARCHAR"},
-    "postgresql": {"DATE": "DATE", "INT": "INTEGER", "BIGINT": "BIGINT", "FLOAT": "DOUBLE PRECISION",
-                   "DECIMAL": "DECIMAL(38, 3)", "TIMESTAMP": "TIMESTAMP",
-                   "VARCHAR": 'VARCHAR COLLATE "C"', "TEXT": 'TEXT COLLATE "C"'},
-    "redshift": {"DATE": "DATE", "INT": "INTEGER", "BIGINT": "BIGINT", "FLOAT": "DOUBLE PRECISION",
-                 "DECIMAL": "DECIMAL(38, 3)", "TIMESTAMP": "TIMESTAMP",
-                 "VARCHAR": "VARCHAR(1024)", "TEXT": "VARCHAR(65535)"},
+    "duckdb": {
+        "DATE": "DATE",
+        "INT": "INTEGER",
+        "BIGINT": "BIGINT",
+        "FLOAT": "DOUBLE",
+        "DECIMAL": "DECIMAL(38, 3)",
+        "TIMESTAMP": "TIMESTAMP",
+        "VARCHAR": "VARCHAR",
+        "TEXT": "VARCHAR",
+    },
+    "postgresql": {
+        "DATE": "DATE",
+        "INT": "INTEGER",
+        "BIGINT": "BIGINT",
+        "FLOAT": "DOUBLE PRECISION",
+        "DECIMAL": "DECIMAL(38, 3)",
+        "TIMESTAMP": "TIMESTAMP",
+        "VARCHAR": 'VARCHAR COLLATE "C"',
+        "TEXT": 'TEXT COLLATE "C"',
+    },
+    "redshift": {
+        "DATE": "DATE",
+        "INT": "INTEGER",
+        "BIGINT": "BIGINT",
+        "FLOAT": "DOUBLE PRECISION",
+        "DECIMAL": "DECIMAL(38, 3)",
+        "TIMESTAMP": "TIMESTAMP",
+        "VARCHAR": "VARCHAR(1024)",
+        "TEXT": "VARCHAR(65535)",
+    },
 }
 
 
@@ -143,8 +175,9 @@ def duckdb_path(warehouse_url: str) -> Path:
     return Path(database)
 
 
-def load_day(warehouse_url: str, run_date: str | dt.date, tables: dict[str, str | Path], *,
-             iam_role: str | None = None) -> dict[str, int]:
+def load_day(
+    warehouse_url: str, run_date: str | dt.date, tables: dict[str, str | Path], *, iam_role: str | None = None
+) -> dict[str, int]:
     """Replace all rows of ``run_date`` in each KPI table with the rows of its Parquet file.
 
     The delete of the day and the insert of its rows happen in one transaction: on any failure
@@ -160,8 +193,7 @@ def load_day(warehouse_url: str, run_date: str | dt.date, tables: dict[str, str 
     if engine != "duckdb":
         from . import redshift
 
-        return redshift.load_day(warehouse_url, run_date, {n: Path(p) for n, p in tables.items()},
-                                 iam_role=iam_role)
+        return redshift.load_day(warehouse_url, run_date, {n: Path(p) for n, p in tables.items()}, iam_role=iam_role)
     path = duckdb_path(warehouse_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
@@ -242,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("ddl", help="print the CREATE statements of the KPI tables for an engine")
     show.add_argument("engine", choices=sorted(TYPE_MAP))
     create = sub.add_parser("create", help="create the schema and KPI tables in a warehouse (if missing)")
-    create.add_argument("warehouse_url", help="SQLAlchemy URL without password, e.g. redshift+psycopg2://user@host:5439/db")
+    create.add_argument(
+        "warehouse_url", help="SQLAlchemy URL without password, e.g. redshift+psycopg2://user@host:5439/db"
+    )
     args = parser.parse_args(argv)
     if args.command == "ddl":
         print(";\n\n".join(ddl(args.engine)) + ";")

@@ -49,7 +49,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.python import PythonOperator
@@ -82,7 +82,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 PROJECT_DIR = Path(os.environ.get("STREAMKPI_PROJECT_DIR") or Path(__file__).resolve().parents[2]).resolve()
-START_DATE = datetime.fromisoformat(os.environ.get("STREAMKPI_START_DATE") or "2024-06-24").replace(tzinfo=timezone.utc)
+START_DATE = datetime.fromisoformat(os.environ.get("STREAMKPI_START_DATE") or "2024-06-24").replace(tzinfo=UTC)
 CATCHUP = _env_bool("STREAMKPI_CATCHUP", False)
 RETRIES = _env_int("STREAMKPI_RETRIES", 2)
 RETRY_DELAY = timedelta(minutes=_env_int("STREAMKPI_RETRY_DELAY_MINUTES", 5))
@@ -129,9 +129,12 @@ def credentials_env(get_connection) -> dict[str, str]:
     aws = get_connection(AWS_CONN_ID)
     if aws is not None:
         extra = aws.extra_dejson or {}
-        for name, value in (("AWS_ACCESS_KEY_ID", aws.login), ("AWS_SECRET_ACCESS_KEY", aws.password),
-                            ("AWS_SESSION_TOKEN", extra.get("aws_session_token")),
-                            ("AWS_DEFAULT_REGION", extra.get("region_name"))):
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", aws.login),
+            ("AWS_SECRET_ACCESS_KEY", aws.password),
+            ("AWS_SESSION_TOKEN", extra.get("aws_session_token")),
+            ("AWS_DEFAULT_REGION", extra.get("region_name")),
+        ):
             if value:
                 env[name] = str(value)
     return env
@@ -162,23 +165,40 @@ def run_stage(stage: str, **context) -> str:
     if not run_date:
         logical = context.get("logical_date")
         if logical is None:
-            raise AirflowFailException("this DAG run has no logical date: trigger it with one, "
-                                       "or set the run_date param (YYYY-MM-DD)")
-        run_date = logical.astimezone(timezone.utc).date().isoformat()
+            raise AirflowFailException(
+                "this DAG run has no logical date: trigger it with one, or set the run_date param (YYYY-MM-DD)"
+            )
+        run_date = logical.astimezone(UTC).date().isoformat()
     python = _setting("streamkpi_python", "STREAMKPI_PYTHON", str(PROJECT_DIR / ".venv" / "bin" / "python"))
-    params_file = (params.get("params_file")
-                   or _setting("streamkpi_params_file", "STREAMKPI_PARAMS_FILE", "params/local.yaml"))
+    params_file = params.get("params_file") or _setting(
+        "streamkpi_params_file", "STREAMKPI_PARAMS_FILE", "params/local.yaml"
+    )
     if not os.access(python, os.X_OK):
-        raise AirflowFailException(f"{python} is not an executable python: build the project's environment "
-                                   "(make venv) or set the Airflow Variable streamkpi_python")
+        raise AirflowFailException(
+            f"{python} is not an executable python: build the project's environment "
+            "(make venv) or set the Airflow Variable streamkpi_python"
+        )
     folder = run_folder_id(context["run_id"])
-    command = [python, "-m", "pipeline", "run", "--date", run_date, "--params", params_file,
-               "--run-id", folder, "--stage", stage]
+    command = [
+        python,
+        "-m",
+        "pipeline",
+        "run",
+        "--date",
+        run_date,
+        "--params",
+        params_file,
+        "--run-id",
+        folder,
+        "--stage",
+        stage,
+    ]
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}}
     env.update(credentials_env(_connection))
     log.info("running %s in %s", " ".join(command), PROJECT_DIR)
-    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+    process = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
     try:
         for line in process.stdout:
             log.info("%s", line.rstrip("\n"))
@@ -208,11 +228,15 @@ with DAG(
     max_active_runs=MAX_ACTIVE_RUNS,
     default_args={"retries": RETRIES, "retry_delay": RETRY_DELAY},
     params={
-        "params_file": Param("", type="string",
-                             description="params YAML relative to the project; empty: the Variable "
-                             "streamkpi_params_file, else params/local.yaml"),
-        "run_date": Param("", type="string",
-                          description="YYYY-MM-DD to run instead of the logical date; empty: the logical date"),
+        "params_file": Param(
+            "",
+            type="string",
+            description="params YAML relative to the project; empty: the Variable "
+            "streamkpi_params_file, else params/local.yaml",
+        ),
+        "run_date": Param(
+            "", type="string", description="YYYY-MM-DD to run instead of the logical date; empty: the logical date"
+        ),
     },
     tags=["streamkpi"],
     doc_md=__doc__,
