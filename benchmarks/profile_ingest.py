@@ -33,7 +33,8 @@ def _label(name: str, args) -> str:
         return f"{name}: {args[1]} (Arrow CSV read -> DuckDB temp table)"
     for a in args:
         if isinstance(a, str) and a.strip():
-            text = re.sub(r"\s+", " ", a.strip())
+            # the statement, not the comments of sql/ingest_*.sql it opens with
+            text = re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", a)).strip()
             return f"{name}: {text[:110]}"
     return name
 

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 from fixtures_small import stage, t
-from streamkpi import breakdowns, warehouse
+from streamkpi import breakdowns, tables
 from streamkpi.kpis import hourly_kpis
 
 SONGS = [
@@ -118,7 +118,7 @@ def load_history(path, genre_rows_by_day: dict, hourly_rows_by_day: dict) -> str
     """A DuckDB warehouse holding the given KPI rows, created with the project's DDL."""
     url = f"duckdb:///{path}"
     with duckdb.connect(str(path)) as con:
-        for statement in warehouse.ddl("duckdb"):
+        for statement in tables.ddl("duckdb"):
             con.execute(statement)
         for day, rows in genre_rows_by_day.items():
             for genre, listens, share, seconds in rows:

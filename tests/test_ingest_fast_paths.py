@@ -11,8 +11,8 @@ import pytest
 from fixtures_small import D, make_root, read_rejects, rel_source, stage, t
 from streamkpi import ingest
 from streamkpi.errors import NoValidStreamsError
-from streamkpi.ingest import duckdb_memory_limit
 from streamkpi.inputs import locate_inputs, read_text_columns
+from streamkpi.localdb import duckdb_memory_limit
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40)]

@@ -23,9 +23,10 @@ import pytest
 import sqlalchemy as sa
 from fixtures_small import make_root, song, t, user
 from servers import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, TEST_SESSION_TOKEN
-from streamkpi import ingest, kpis, redshift, storage, warehouse
+from streamkpi import ingest, kpis, redshift, storage, tables, warehouse
 from streamkpi.errors import WarehouseError
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 DAY, OTHER_DAY = "2024-06-25", "2024-06-24"
 ROLE = "arn:aws:iam::123456789012:role/streamkpi-copy"
@@ -168,27 +169,27 @@ def test_rows_of_another_date_are_refused_and_nothing_changes(staged, database, 
 
 def test_read_table_before_any_load_is_empty_with_the_columns(database):
     frame = warehouse.read_table(database, "hourly_kpis")
-    assert frame.empty and list(frame.columns) == warehouse.TABLES["hourly_kpis"].column_names
+    assert frame.empty and list(frame.columns) == tables.TABLES["hourly_kpis"].column_names
 
 
 # --------------------------------------------------------------------------- one DDL source
 
 
 def test_every_engine_ddl_comes_from_the_one_definition(database):
-    for engine in warehouse.TYPE_MAP:
-        statements = warehouse.ddl(engine)
+    for engine in tables.TYPE_MAP:
+        statements = tables.ddl(engine)
         assert statements[0] == "CREATE SCHEMA IF NOT EXISTS reporting_schema"
-        for table, statement in zip(warehouse.TABLES.values(), statements[1:]):
+        for table, statement in zip(tables.TABLES.values(), statements[1:]):
             assert statement.startswith(f"CREATE TABLE IF NOT EXISTS reporting_schema.{table.name} (")
             assert f"PRIMARY KEY ({', '.join(table.primary_key)})" in statement
             for column in table.columns:
-                assert f"    {column.name} {warehouse.TYPE_MAP[engine][column.type]}" in statement
-    assert "track_genre VARCHAR(1024)" in warehouse.ddl("redshift")[1]
-    assert 'track_genre VARCHAR COLLATE "C"' in warehouse.ddl("postgresql")[1]
+                assert f"    {column.name} {tables.TYPE_MAP[engine][column.type]}" in statement
+    assert "track_genre VARCHAR(1024)" in tables.ddl("redshift")[1]
+    assert 'track_genre VARCHAR COLLATE "C"' in tables.ddl("postgresql")[1]
     printed = subprocess.run(
         [sys.executable, "-m", "streamkpi.warehouse", "ddl", "redshift"], capture_output=True, text=True, check=True
     ).stdout
-    assert printed == ";\n\n".join(warehouse.ddl("redshift")) + ";\n"
+    assert printed == ";\n\n".join(tables.ddl("redshift")) + ";\n"
 
     redshift.create_tables(database)
     with sa.create_engine(database).connect() as conn:
@@ -212,16 +213,16 @@ def test_every_engine_ddl_comes_from_the_one_definition(database):
 
 def test_staged_files_have_exactly_the_staged_tables_columns_and_types(staged):
     for relation, file_name in kpis.STAGED_RELATIONS.items():
-        spec = warehouse.STAGED_TABLES[relation]
+        spec = tables.STAGED_TABLES[relation]
         described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{staged['staging'] / file_name}')").fetchall()
-        expected = [(c.name, warehouse.TYPE_MAP["duckdb"][c.type].replace(", ", ",")) for c in spec.columns]
+        expected = [(c.name, tables.TYPE_MAP["duckdb"][c.type].replace(", ", ",")) for c in spec.columns]
         assert [(name, kind) for name, kind, *_ in described] == expected, relation
         compression = pq.ParquetFile(staged["staging"] / file_name).metadata.row_group(0).column(0).compression
         assert compression == "SNAPPY", relation  # a compression Redshift's COPY reads
     for table, path in staged["files"].items():
         described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
         assert [(n, k) for n, k, *_ in described] == [
-            (c.name, warehouse.TYPE_MAP["duckdb"][c.type]) for c in warehouse.TABLES[table].columns
+            (c.name, tables.TYPE_MAP["duckdb"][c.type]) for c in tables.TABLES[table].columns
         ]
 
 
@@ -293,11 +294,7 @@ class RecordedRedshift:
         self.copies.append(sql)
         self.log.append(sql)
         name = command.table.name
-        spec = (
-            warehouse.TABLES[name.removeprefix("stage_")]
-            if name.startswith("stage_")
-            else warehouse.STAGED_TABLES[name]
-        )
+        spec = tables.TABLES[name.removeprefix("stage_")] if name.startswith("stage_") else tables.STAGED_TABLES[name]
         local = self._tmp / f"copied-{len(self.copies)}.parquet"
         uri = storage.S3Uri.parse(command.data_location)
         storage.s3_client(self._endpoint).download_file(uri.bucket, uri.key, str(local))
@@ -361,14 +358,14 @@ def test_redshift_pushdown_copies_the_staged_relations_from_s3(staged, database,
     mirror = storage.mirror_of(staging)
     sql = kpis.kpi_sql("genre_level_kpis", DAY)
     relations = {
-        name: (warehouse.STAGED_TABLES[name], kpis.staged_path(staging, name))
+        name: (tables.STAGED_TABLES[name], kpis.staged_path(staging, name))
         for name in redshift.relations_read_by(sql, kpis.STAGED_RELATIONS)
     }
 
     frame = redshift.run_query_on_staged(database, sql, relations, flavor="redshift")
 
     pd.testing.assert_frame_equal(
-        warehouse.conform(frame, warehouse.TABLES["genre_level_kpis"]),
+        tables.conform(frame, tables.TABLES["genre_level_kpis"]),
         staged["frames"]["genre_level_kpis"],
         check_exact=True,
     )

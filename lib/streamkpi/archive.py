@@ -24,16 +24,17 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from .dates import parse_run_date
 from .errors import InputValidationError
-from .inputs import DEFAULT_LOOKAROUND_DAYS, folder_date
+from .inputs import DEFAULT_LOOKAROUND_DAYS, STREAMS_DIR, folder_date
+from .storage import is_s3
 
-STREAMS_DIR = "streams"
 ARCHIVE_DIR = "archived"
 
 
 def folder_to_archive(run_date: str | dt.date, lookaround_days: int = DEFAULT_LOOKAROUND_DAYS) -> dt.date:
     """The date whose stream folder the run of ``run_date`` archives: the last one no later run reads."""
-    return _day(run_date) - dt.timedelta(days=lookaround_days)
+    return parse_run_date(run_date) - dt.timedelta(days=lookaround_days)
 
 
 def day_stream_files(
@@ -42,7 +43,7 @@ def day_stream_files(
     """Paths (relative to the input root, ``/``-separated) of the stream files the run of
     ``run_date`` archives: those of the dated folder(s) of :func:`folder_to_archive`."""
     day = folder_to_archive(run_date, lookaround_days)
-    if _is_s3(input_uri):
+    if is_s3(input_uri):
         raise NotImplementedError("archiving s3:// input roots is not implemented yet")
     streams = Path(input_uri) / STREAMS_DIR
     if not streams.is_dir():
@@ -81,11 +82,3 @@ def archive_processed_inputs(
         os.replace(source, target)
         done.append({"from": source.relative_to(root).as_posix(), "to": target.relative_to(root).as_posix()})
     return done
-
-
-def _is_s3(uri: str | Path) -> bool:
-    return isinstance(uri, str) and uri.lower().startswith("s3://")
-
-
-def _day(run_date: str | dt.date) -> dt.date:
-    return run_date if isinstance(run_date, dt.date) else dt.date.fromisoformat(str(run_date))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import warehouse
 from .kpis import staged_connection
+from .sqltext import literal
 
 # (label, youngest age) of each age group, youngest first: the KPI spec's groups (section 5), the
 # same boundaries as ``sql/hourly_kpis.sql``; a test checks both give the same most engaged group.
@@ -41,7 +42,7 @@ def genre_hour_listens(staging_dir: str | Path) -> pd.DataFrame:
 def age_group_hour_listens(staging_dir: str | Path) -> pd.DataFrame:
     """Valid streams of listeners of known age per (``age_group``, ``listen_hour``): columns
     ``age_group`` (an ordered categorical of :data:`AGE_GROUP_LABELS`), ``listen_hour``, ``listens``."""
-    cases = " ".join(f"WHEN u.user_age >= {youngest} THEN '{label}'" for label, youngest in reversed(AGE_GROUPS))
+    cases = " ".join(f"WHEN u.user_age >= {youngest} THEN {literal(label)}" for label, youngest in reversed(AGE_GROUPS))
     with staged_connection(staging_dir) as con:
         frame = con.execute(
             f"""SELECT CASE {cases} END AS age_group,

@@ -10,7 +10,8 @@ Staged files (the contract with the KPI and load steps), all under ``staging_dir
 - ``users.parquet``: one row per user, ``user_age`` NULL when unknown;
 - ``rejects/streams.csv`` and ``rejects/songs.csv``: every rejected row, raw, with reason and rule.
 
-The cleaning runs as DuckDB SQL over the CSV files, so a day of any size streams through it.
+The cleaning runs as DuckDB SQL over the CSV files, so a day of any size streams through it;
+the statements are in ``sql/ingest_*.sql``, this module runs them in order with the rules' values.
 The input root may be a local folder or ``s3://bucket/prefix``; when the staging folder has an S3
 mirror (:func:`streamkpi.storage.attach_mirror`), the staged files are uploaded to it as well.
 """
@@ -18,17 +19,17 @@ mirror (:func:`streamkpi.storage.attach_mirror`), the staged files are uploaded 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from . import storage
+from . import localdb, storage
+from .dates import parse_run_date
 from .errors import NoValidStreamsError
 from .inputs import (
     InputFile,
@@ -40,6 +41,7 @@ from .inputs import (
     locate_inputs,
     read_text_columns,
 )
+from .sqltext import literal, load_sql
 
 # listen_time forms accepted: date, space or T, time, optional fraction, optional offset.
 LISTEN_TIME_PATTERN = (
@@ -52,13 +54,10 @@ AGE_PATTERN = r"[0-9]+(\.0+)?"
 MIN_AGE, MAX_AGE = 13, 120
 # Durations are summed as exact decimals with 3 places (to the microsecond), so they must fit that.
 MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
+# What surrounds a field and is ignored (clean_text in sql/ingest_clean_text.sql).
 WHITESPACE = " \t\n\r\v\f"
 # A stream row's place in file order as one integer: file_no * ROW_ID_FACTOR + row_number.
 ROW_ID_FACTOR = 1 << 40
-# DuckDB memory of the whole run, shared by the notebooks the runner runs at once (it says how many
-# in PIPELINE_PARALLEL_NOTEBOOKS): their kernels together stay within about 6 GB at any day size.
-DUCKDB_MEMORY_BUDGET_MB = 4096
-PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"
 # Stream files read at once (CSV parsing in Arrow threads, next to DuckDB's own).
 READER_THREADS = 2
 # Stream file bytes per duplicate-detection bucket: about 18M rows, whose aggregate fits in memory.
@@ -149,55 +148,12 @@ def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-def parse_run_date(value: str | dt.date) -> dt.date:
-    """A run date from a ``date`` or a strict ``YYYY-MM-DD`` string."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-            return dt.date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise ValueError(f"run date {value!r} is not a date of the form YYYY-MM-DD")
-
-
 def _connect(staging_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    _run(con, "SET TimeZone = 'UTC'")
-    _run(con, f"SET temp_directory = '{_sql_path(staging_dir / '.spill')}'")
-    # Every text field is compared without surrounding whitespace (spaces, tabs, line breaks).
-    # DuckDB holds at most this much memory and spills the rest to the staging folder; the order of
-    # rows inside a table never matters here (every output that needs an order sorts).
-    _run(con, f"SET memory_limit = '{duckdb_memory_limit()}'")
+    con = localdb.connect(staging_dir)
+    # The order of rows inside a table never matters here (every output that needs an order sorts).
     _run(con, "SET preserve_insertion_order = false")
-    # Most fields have no edge whitespace: they skip the trim.
-    _run(
-        con,
-        f"""CREATE MACRO clean_text(s) AS
-                  CASE WHEN s = '' OR (ascii(s) > 32 AND ascii(right(s, 1)) > 32) THEN s
-                       ELSE trim(s, '{WHITESPACE}') END""",
-    )
+    _run(con, load_sql("ingest_clean_text", whitespace=WHITESPACE))
     return con
-
-
-def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit for ingest and the KPI queries: ``STREAMKPI_DUCKDB_MEMORY_LIMIT`` (e.g.
-    ``4GB``), by default 4 GB divided by the notebooks running at once, so a day of any size runs
-    within a few GB of memory (DuckDB spills the rest to disk)."""
-    value = os.environ.get("STREAMKPI_DUCKDB_MEMORY_LIMIT", "").strip() or _shared_budget()
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*[KMGT]i?B", value, flags=re.IGNORECASE):
-        raise ValueError(f"STREAMKPI_DUCKDB_MEMORY_LIMIT must be a size such as 4GB, not {value!r}")
-    return value
-
-
-def _shared_budget() -> str:
-    text = os.environ.get(PARALLEL_NOTEBOOKS_ENV, "").strip()
-    notebooks = int(text) if text.isdigit() and int(text) > 0 else 1
-    return f"{DUCKDB_MEMORY_BUDGET_MB // notebooks}MB"
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _register_text(
@@ -215,102 +171,33 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
     malformed = _register_text(
         con, "songs_text", inputs, [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms")
     )
-    _run(
-        con,
-        f"""
-        CREATE TEMP TABLE songs_checked AS
-        SELECT row_number, clean_text(track_id) AS track_id, clean_text(track_genre) AS track_genre,
-               duration_ms AS duration_text, TRY_CAST(clean_text(duration_ms) AS DOUBLE) AS duration_ms,
-               artists,
-               CASE WHEN clean_text(track_id) = '' THEN 'empty track_id'
-                    WHEN clean_text(track_genre) = '' THEN 'empty track_genre'
-                    WHEN NOT coalesce(TRY_CAST(clean_text(duration_ms) AS DOUBLE)
-                                      BETWEEN {MIN_DURATION_MS} AND {MAX_DURATION_MS}, false)
-                         THEN 'duration_ms is not a positive number of milliseconds'
-               END AS rule
-        FROM songs_text
-        """,
-    )
-    _run(
-        con,
-        """
-        CREATE TEMP TABLE first_rows AS
-        SELECT track_id, track_genre, CAST(duration_ms AS DECIMAL(38, 3)) AS duration_ms, artists FROM songs_checked
-        WHERE rule IS NULL
-        QUALIFY row_number() OVER (PARTITION BY track_id ORDER BY row_number) = 1
-        """,
-    )
-    # track_key numbers the tracks in track_id (byte) order: streams carry it instead of the text id,
-    # which makes them a third of the size and every join and count on tracks an integer one.
-    _run(
-        con,
-        """
-        CREATE TEMP TABLE tracks AS
-        SELECT CAST(row_number() OVER (ORDER BY track_id) AS INTEGER) AS track_key, *
-        FROM first_rows
-        """,
-    )
-    _run(con, "DROP TABLE first_rows")
-    _run(
-        con,
-        """
-        CREATE TEMP TABLE track_artists AS
-        SELECT DISTINCT track_key, clean_text(artist) AS artist
-        FROM (SELECT track_key, unnest(string_split(artists, ';')) AS artist FROM tracks)
-        WHERE clean_text(artist) <> ''
-        """,
-    )
-    _copy(con, "SELECT * FROM tracks ORDER BY track_key", staging_dir / "tracks.parquet")
-    _copy(con, "SELECT * FROM track_artists ORDER BY track_key, artist", staging_dir / "track_artists.parquet")
-    source = _sql_text(inputs.relative(inputs.songs))
+    sql = partial(load_sql, "ingest_catalog")
+    _run(con, sql("songs_checked", min_duration_ms=MIN_DURATION_MS, max_duration_ms=MAX_DURATION_MS))
+    _run(con, sql("first_rows"))
+    _run(con, sql("tracks"))
+    _run(con, sql("drop_first_rows"))
+    _run(con, sql("track_artists"))
+    _copy(con, sql("tracks_file"), staging_dir / "tracks.parquet")
+    _copy(con, sql("track_artists_file"), staging_dir / "track_artists.parquet")
     con.register("songs_malformed", _malformed_frame(malformed))
-    _copy(
-        con,
-        f"""SELECT '{source}' AS source_file, row_number, track_id, track_genre, duration_ms, 'bad_song' AS reason, rule
-            FROM (SELECT row_number, track_id, track_genre, duration_text AS duration_ms, rule
-                  FROM songs_checked WHERE rule IS NOT NULL
-                  UNION ALL
-                  SELECT NULL, NULL, NULL, NULL, rule FROM songs_malformed)
-            ORDER BY row_number NULLS LAST, rule""",
-        staging_dir / "rejects" / "songs.csv",
-        csv=True,
-    )
-    bad, valid, tracks = con.execute(
-        """SELECT count(*) FILTER (WHERE rule IS NOT NULL), count(*) FILTER (WHERE rule IS NULL),
-                  (SELECT count(*) FROM tracks) FROM songs_checked"""
-    ).fetchall()[0]
+    source_file = literal(inputs.relative(inputs.songs))
+    _copy(con, sql("rejects", source_file=source_file), staging_dir / "rejects" / "songs.csv", csv=True)
+    bad, valid, tracks = con.execute(sql("counts")).fetchall()[0]
     return {"bad_song": bad + len(malformed), "duplicate_track_rows": valid - tracks, "tracks": tracks}
 
 
 def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
     malformed = _register_text(con, "users_text", inputs, [inputs.users], ("user_id", "user_age"))
+    sql = partial(load_sql, "ingest_users")
     _run(
         con,
-        f"""
-        CREATE TEMP TABLE users_checked AS
-        SELECT row_number,
-               CASE WHEN regexp_full_match(clean_text(user_id), '{INTEGER_PATTERN}')
-                    THEN TRY_CAST(clean_text(user_id) AS BIGINT) END AS user_id,
-               CASE WHEN regexp_full_match(clean_text(user_age), '{AGE_PATTERN}')
-                     AND TRY_CAST(clean_text(user_age) AS DOUBLE) BETWEEN {MIN_AGE} AND {MAX_AGE}
-                    THEN CAST(TRY_CAST(clean_text(user_age) AS DOUBLE) AS INTEGER) END AS user_age
-        FROM users_text
-        """,
+        sql(
+            "users_checked", integer_pattern=INTEGER_PATTERN, age_pattern=AGE_PATTERN, min_age=MIN_AGE, max_age=MAX_AGE
+        ),
     )
-    _run(
-        con,
-        """
-        CREATE TEMP TABLE users AS
-        SELECT user_id, user_age FROM users_checked WHERE user_id IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY row_number) = 1
-        """,
-    )
-    _copy(con, "SELECT * FROM users ORDER BY user_id", staging_dir / "users.parquet")
-    bad_rows, kept_rows, users_kept, unknown_age = con.execute(
-        """SELECT count(*) FILTER (WHERE user_id IS NULL), count(*) FILTER (WHERE user_id IS NOT NULL),
-                  (SELECT count(*) FROM users), (SELECT count(*) FROM users WHERE user_age IS NULL)
-           FROM users_checked"""
-    ).fetchall()[0]
+    _run(con, sql("users"))
+    _copy(con, sql("users_file"), staging_dir / "users.parquet")
+    bad_rows, kept_rows, users_kept, unknown_age = con.execute(sql("counts")).fetchall()[0]
     return {
         "bad_user_rows": bad_rows + len(malformed),
         "duplicate_user_rows": kept_rows - users_kept,
@@ -333,73 +220,22 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
             {"file_no": range(len(inputs.streams)), "source_file": [inputs.relative(p) for p in inputs.streams]}
         ),
     )
-    day_start, day_end = run_date.isoformat(), (run_date + dt.timedelta(days=1)).isoformat()
-    # One pass over the CSV rows parses and classifies them into a narrow table. Most fields take a
-    # fast path that is exact by construction: the value cast back to text must give the raw text
-    # back (a canonical integer; a plain "YYYY-MM-DD HH:MM:SS" of the run date; a track_id without
-    # edge whitespace), so such a field's raw text need not be kept. Any other field goes through
-    # the full rules and keeps its raw text (NULL otherwise) for the rejects file; other-date rows
-    # keep none. A row's place in file order is ``id`` = file_no * 2^40 + row_number.
+    buckets = duplicate_buckets(sum(f.size for f in inputs.streams))
+    sql = partial(load_sql, "ingest_streams", row_id_factor=ROW_ID_FACTOR)
+    parsed = sql(
+        "parsed",
+        day_start=run_date.isoformat(),
+        day_end=(run_date + dt.timedelta(days=1)).isoformat(),
+        listen_time_pattern=LISTEN_TIME_PATTERN,
+        integer_pattern=INTEGER_PATTERN,
+        buckets=buckets,
+    )
     # DuckDB cannot size a stream of Arrow batches and would build the catalog join's hash table
     # on the streams: for this statement, the catalog is always the build side.
     _run(con, "SET disabled_optimizers = 'build_side_probe_side'")
-    buckets = duplicate_buckets(sum(f.size for f in inputs.streams))
     _store_parsed(
         con,
-        f"""
-        WITH raw AS (
-            SELECT file_no, row_number, user_id AS raw_user_id, track_id AS raw_track_id,
-                   listen_time AS raw_listen_time,
-                   TRY_CAST(listen_time AS TIMESTAMP) AS fast_listen_time,
-                   TRY_CAST(user_id AS BIGINT) AS fast_user_id
-            FROM streams_reader
-        ),
-        checked AS (
-            SELECT *,
-                   coalesce(length(raw_listen_time) = 19
-                            AND fast_listen_time >= TIMESTAMP '{day_start}' AND fast_listen_time < TIMESTAMP '{day_end}'
-                            AND CAST(fast_listen_time AS VARCHAR) = raw_listen_time, false) AS listen_time_ok,
-                   coalesce(CAST(fast_user_id AS VARCHAR) = raw_user_id, false) AS user_id_ok,
-                   raw_track_id <> '' AND ascii(raw_track_id) > 32 AND ascii(right(raw_track_id, 1)) > 32 AS track_id_ok
-            FROM raw
-        ),
-        typed AS (
-            SELECT file_no, row_number, listen_time_ok, user_id_ok, track_id_ok,
-                   raw_user_id, raw_track_id, raw_listen_time,
-                   CASE WHEN listen_time_ok THEN fast_listen_time
-                        WHEN regexp_full_match(clean_text(raw_listen_time), '{LISTEN_TIME_PATTERN}')
-                        THEN timezone('UTC', TRY_CAST(clean_text(raw_listen_time) AS TIMESTAMPTZ)) END AS listen_time,
-                   CASE WHEN user_id_ok THEN fast_user_id
-                        WHEN regexp_full_match(clean_text(raw_user_id), '{INTEGER_PATTERN}')
-                        THEN TRY_CAST(clean_text(raw_user_id) AS BIGINT) END AS user_id,
-                   CASE WHEN track_id_ok THEN raw_track_id ELSE nullif(clean_text(raw_track_id), '') END AS track_id
-            FROM checked
-        ),
-        classified AS (
-            SELECT *,
-                   CASE WHEN listen_time IS NULL THEN 'bad_stream'
-                        WHEN listen_time < TIMESTAMP '{day_start}' OR listen_time >= TIMESTAMP '{day_end}'
-                             THEN 'other_date'
-                        WHEN user_id IS NULL OR track_id IS NULL THEN 'bad_stream'
-                   END AS reason
-            FROM typed
-        )
-        SELECT CAST(file_no AS BIGINT) * {ROW_ID_FACTOR} + row_number AS id, reason,
-               CASE WHEN reason = 'bad_stream' THEN
-                   CASE WHEN listen_time IS NULL THEN 'unparseable listen_time'
-                        WHEN user_id IS NULL THEN 'empty or non-integer user_id'
-                        WHEN c.track_id IS NULL THEN 'empty track_id' END
-               END AS rule,
-               user_id, listen_time, t.track_key,
-               -- the cleaned text id only where no track has it (an unknown track, a bad row's)
-               CASE WHEN t.track_key IS NULL AND reason IS DISTINCT FROM 'other_date' THEN c.track_id END AS track_id,
-               CASE WHEN NOT user_id_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_user_id END AS raw_user_id,
-               CASE WHEN NOT track_id_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_track_id END AS raw_track_id,
-               CASE WHEN NOT listen_time_ok AND reason IS DISTINCT FROM 'other_date' THEN raw_listen_time END
-                   AS raw_listen_time,
-               CAST(hash(user_id) % {buckets} AS INTEGER) AS bucket
-        FROM classified c LEFT JOIN tracks t ON t.track_id = c.track_id
-        """,
+        parsed,
         buckets,
         staging_dir,
         make_source_empty=lambda: con.register("streams_reader", reader.schema.empty_table()),
@@ -407,90 +243,12 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     _run(con, "RESET disabled_optimizers")
     con.unregister("streams_reader")
     con.register("streams_malformed", _malformed_frame(malformed))
-    # Exact duplicates without sorting every row: a hash aggregate on one 64-bit hash of the key
-    # (user, instant, track) finds the few hashes seen more than once; only the rows of those are
-    # then numbered in file order on their exact keys, and every copy after the first is rejected.
-    # A candidate row's track is its key, or its text id when it has no key (an unknown track).
-    # Copies share their user, hence their bucket: one bucket at a time keeps the aggregate in memory.
-    _run(con, "CREATE TEMP TABLE duplicate_ids (id BIGINT)")
+    _run(con, sql("duplicate_ids"))
     for bucket in range(buckets):
-        _run(
-            con,
-            f"""
-            INSERT INTO duplicate_ids
-            SELECT id
-            FROM (SELECT id, row_number() OVER (PARTITION BY user_id, listen_time, track_key, track_id ORDER BY id)
-                             AS copy_no
-                  FROM parsed
-                  WHERE bucket = {bucket} AND reason IS NULL
-                    AND hash(user_id, listen_time, track_key, track_id) IN (
-                        SELECT hash(user_id, listen_time, track_key, track_id) AS key_hash FROM parsed
-                        WHERE bucket = {bucket} AND reason IS NULL GROUP BY key_hash HAVING count(*) > 1)) copies
-            WHERE copy_no > 1
-            """,
-        )
-    _copy(
-        con,
-        """SELECT user_id, track_key, listen_time FROM parsed
-           WHERE reason IS NULL AND track_key IS NOT NULL AND id NOT IN (SELECT id FROM duplicate_ids)""",
-        staging_dir / "streams.parquet",
-    )
-    # The raw text of a rejected row: as kept in ``parsed``, else the parsed value's text (equal to it);
-    # a track known by its key gets its id back from the catalog.
-    _copy(
-        con,
-        f"""
-        WITH rejected AS (
-            SELECT id, reason, rule, user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id,
-                   raw_listen_time
-            FROM parsed WHERE reason = 'bad_stream'
-            UNION ALL
-            SELECT id, 'duplicate_stream', 'exact duplicate of an earlier row',
-                   user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
-            FROM parsed WHERE reason IS NULL AND id IN (SELECT id FROM duplicate_ids)
-            UNION ALL
-            SELECT id, 'unknown_track', 'track_id not in the cleaned catalog',
-                   user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
-            FROM parsed WHERE reason IS NULL AND track_key IS NULL AND id NOT IN (SELECT id FROM duplicate_ids)
-        )
-        SELECT f.source_file, r.row_number, r.user_id, r.track_id, r.listen_time, r.reason, r.rule
-        FROM (
-            SELECT id // {ROW_ID_FACTOR} AS file_no, id % {ROW_ID_FACTOR} AS row_number,
-                   coalesce(raw_user_id, CAST(user_id AS VARCHAR)) AS user_id,
-                   coalesce(raw_track_id, rejected.track_id, t.track_id) AS track_id,
-                   coalesce(raw_listen_time, CAST(listen_time AS VARCHAR)) AS listen_time,
-                   reason, rule
-            FROM rejected LEFT JOIN tracks t ON t.track_key = rejected.track_key
-            UNION ALL
-            SELECT file_no, NULL, NULL, NULL, NULL, 'bad_stream', rule FROM streams_malformed
-        ) r
-        JOIN stream_files f ON f.file_no = r.file_no
-        ORDER BY r.reason, r.file_no, r.row_number NULLS LAST, r.rule
-        """,
-        staging_dir / "rejects" / "streams.csv",
-        csv=True,
-    )
-    # Per reason, then the kept streams (candidates less later copies) and their unknown users.
-    row = con.execute(
-        """
-        WITH duplicates AS (
-            SELECT p.track_key IS NOT NULL AS known_track, p.user_id NOT IN (SELECT user_id FROM users) AS unknown_user
-            FROM parsed p WHERE p.id IN (SELECT id FROM duplicate_ids)
-        )
-        SELECT count(*),
-               count(*) FILTER (WHERE reason = 'other_date'),
-               count(*) FILTER (WHERE reason = 'bad_stream'),
-               (SELECT count(*) FROM duplicates),
-               count(*) FILTER (WHERE reason IS NULL AND track_key IS NULL)
-                   - (SELECT count(*) FROM duplicates WHERE NOT known_track),
-               count(*) FILTER (WHERE reason IS NULL AND track_key IS NOT NULL)
-                   - (SELECT count(*) FROM duplicates WHERE known_track),
-               count(*) FILTER (WHERE reason IS NULL AND track_key IS NOT NULL
-                                AND user_id NOT IN (SELECT user_id FROM users))
-                   - (SELECT count(*) FROM duplicates WHERE known_track AND unknown_user)
-        FROM parsed
-        """
-    ).fetchall()[0]
+        _run(con, sql("duplicates_of_bucket", bucket=bucket))
+    _copy(con, sql("valid_streams_file"), staging_dir / "streams.parquet")
+    _copy(con, sql("rejects"), staging_dir / "rejects" / "streams.csv", csv=True)
+    row = con.execute(sql("counts")).fetchall()[0]
     counts = dict(
         zip(
             (
@@ -525,20 +283,20 @@ def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *, make_sour
         return
     folder = _parsed_folder(staging_dir)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _run(con, f"COPY ({query}) TO '{_sql_path(folder)}' (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE)")
+    _run(con, f"COPY ({query}) TO {literal(folder)} (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE)")
     if not any(folder.glob("*/*.parquet")):
         make_source_empty()
         _run(con, f"CREATE TEMP TABLE parsed AS {query}")
         return
     _run(
         con,
-        f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet('{_sql_path(folder)}/*/*.parquet', "
+        f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet({literal(folder / '*' / '*.parquet')}, "
         "hive_partitioning = true, hive_types = {'bucket': INTEGER})",
     )
 
 
 def _parsed_folder(staging_dir: Path) -> Path:
-    return staging_dir / ".spill" / "parsed"
+    return staging_dir / localdb.SPILL_DIR / "parsed"
 
 
 def _malformed_frame(malformed: list[MalformedRow]) -> pd.DataFrame:
@@ -551,10 +309,6 @@ def _malformed_frame(malformed: list[MalformedRow]) -> pd.DataFrame:
     )
 
 
-def _sql_text(value: str) -> str:
-    return value.replace("'", "''")
-
-
 def _run(con, statement: str) -> None:
     """Execute a statement and drain its result (DuckDB wants results consumed before the next call)."""
     con.execute(statement).fetchall()
@@ -563,4 +317,4 @@ def _run(con, statement: str) -> None:
 def _copy(con, query: str, target: Path, *, csv: bool = False) -> None:
     # Snappy: the Parquet compression every reader of the staged files supports (Redshift COPY included).
     options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet, COMPRESSION snappy"
-    _run(con, f"COPY ({query}) TO '{_sql_path(target)}' ({options})")
+    _run(con, f"COPY ({query}) TO {literal(target)} ({options})")

@@ -2,7 +2,7 @@
 
 The SQL files in ``sql/`` are the single definition of every KPI. They read four relations
 (``valid_streams``, ``tracks``, ``track_artists``, ``users``) that ingest staged; any engine
-that exposes those relations can run them unchanged. Two engines do:
+that exposes those relations can run them unchanged. Two engines do (:data:`ENGINES`):
 
 - ``duckdb`` (default): DuckDB on this machine reads the staged files;
 - ``redshift`` (pushdown): the staged files are COPYed into temporary tables of the warehouse
@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from string import Template
 
 import duckdb
 import pandas as pd
 
-from . import storage
-from .ingest import duckdb_memory_limit, parse_run_date
-from .warehouse import STAGED_TABLES, TABLES, TYPE_MAP, conform, warehouse_engine
+from . import localdb, redshift, storage, warehouse
+from .dates import parse_run_date
+from .sqltext import literal, load_sql
+from .tables import STAGED_TABLES, TABLES, conform, typed_query
 
 KPI_TABLES = ("genre_level_kpis", "hourly_kpis")
-ENGINES = ("duckdb", "redshift")
-SQL_DIR = Path(__file__).parent / "sql"
 
 STAGED_RELATIONS = {
     "valid_streams": "streams.parquet",
@@ -41,26 +39,19 @@ def kpi_sql(table: str, run_date: str | dt.date, session_gap_minutes: int = 30) 
         raise ValueError(f"unknown KPI table {table!r}; known: {', '.join(KPI_TABLES)}")
     if not isinstance(session_gap_minutes, int) or isinstance(session_gap_minutes, bool) or session_gap_minutes <= 0:
         raise ValueError(f"session_gap_minutes must be a positive whole number, not {session_gap_minutes!r}")
-    template = Template((SQL_DIR / f"{table}.sql").read_text("utf-8"))
-    return template.substitute(
-        run_date=parse_run_date(run_date).isoformat(),
-        session_gap_seconds=session_gap_minutes * 60,
-    )
+    return load_sql(table, run_date=parse_run_date(run_date).isoformat(), session_gap_seconds=session_gap_minutes * 60)
 
 
 def staged_connection(staging_dir: str | Path) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection exposing the staged files as the relations the KPI SQL reads."""
-    staging_dir = Path(staging_dir)
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    # Bounded memory whatever the day's size: DuckDB spills the rest to a folder inside the staging folder.
-    con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'").fetchall()
-    con.execute(f"SET temp_directory = '{_quote(staging_dir / '.spill')}'").fetchall()
-    for relation, file_name in STAGED_RELATIONS.items():
-        path = staging_dir / file_name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run the ingest step for this staging folder first")
-        con.execute(f"CREATE VIEW {relation} AS SELECT * FROM read_parquet('{_quote(path)}')").fetchall()
+    con = localdb.connect(staging_dir)
+    try:
+        for relation in STAGED_RELATIONS:
+            path = staged_path(staging_dir, relation)
+            con.execute(f"CREATE VIEW {relation} AS SELECT * FROM read_parquet({literal(path)})").fetchall()
+    except Exception:
+        con.close()
+        raise
     return con
 
 
@@ -74,20 +65,28 @@ def compute_kpis(
     warehouse_url: str | None = None,
     iam_role: str | None = None,
 ) -> pd.DataFrame:
-    """Compute one KPI table from the staged files, with ``engine`` (see the module docstring).
+    """Compute one KPI table from the staged files, with ``engine`` (a key of :data:`ENGINES`).
 
     The ``redshift`` engine runs in the warehouse of ``warehouse_url`` (Redshift or PostgreSQL);
     on Redshift the staging folder needs an S3 mirror and COPY uses ``iam_role`` if given.
     """
     sql = kpi_sql(table, run_date, session_gap_minutes)
-    if engine == "duckdb":
-        with staged_connection(staging_dir) as con:
-            return con.execute(sql).df()
-    if engine != "redshift":
+    if engine not in ENGINES:
         raise ValueError(f"unknown KPI engine {engine!r}; known: {', '.join(ENGINES)}")
-    from . import redshift
+    return ENGINES[engine](sql, staging_dir, table, warehouse_url=warehouse_url, iam_role=iam_role)
 
-    if not warehouse_url or warehouse_engine(warehouse_url) not in redshift.FLAVORS:
+
+def _on_this_machine(sql: str, staging_dir: str | Path, table: str, **_warehouse) -> pd.DataFrame:
+    """The KPI query run by DuckDB over the staged files; the warehouse plays no part."""
+    with staged_connection(staging_dir) as con:
+        return con.execute(sql).df()
+
+
+def _in_the_warehouse(
+    sql: str, staging_dir: str | Path, table: str, *, warehouse_url: str | None, iam_role: str | None
+) -> pd.DataFrame:
+    """The KPI query pushed down: run inside the warehouse over the staged relations it reads."""
+    if not warehouse_url or warehouse.warehouse_engine(warehouse_url) not in redshift.FLAVORS:
         raise ValueError(
             f"engine 'redshift' computes the KPIs inside the warehouse, so warehouse_url must be "
             f"redshift+psycopg2://… or postgresql+psycopg2://…, not {warehouse_url!r}"
@@ -98,6 +97,10 @@ def compute_kpis(
     }
     frame = redshift.run_query_on_staged(warehouse_url, sql, relations, iam_role=iam_role)
     return conform(frame, TABLES[table])
+
+
+# KPI engine -> how it runs a KPI query; its keys are the engines there are.
+ENGINES = {"duckdb": _on_this_machine, "redshift": _in_the_warehouse}
 
 
 def genre_level_kpis(staging_dir: str | Path, run_date: str | dt.date, **engine) -> pd.DataFrame:
@@ -133,15 +136,10 @@ def save_kpis(frame: pd.DataFrame, staging_dir: str | Path, table: str) -> Path:
     columns, and copy it to the staging folder's S3 mirror if it has one; returns the path."""
     path = kpi_path(staging_dir, table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    casts = ", ".join(f'CAST("{c.name}" AS {TYPE_MAP["duckdb"][c.type]}) AS "{c.name}"' for c in TABLES[table].columns)
     with duckdb.connect() as con:
         con.register("kpi_frame", frame)
         con.execute(
-            f"COPY (SELECT {casts} FROM kpi_frame) TO '{_quote(path)}' (FORMAT parquet, COMPRESSION snappy)"
+            f"COPY ({typed_query(TABLES[table], 'kpi_frame')}) TO {literal(path)} (FORMAT parquet, COMPRESSION snappy)"
         ).fetchall()
     storage.publish(staging_dir, [path])
     return path
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -1,5 +1,8 @@
 """Amazon Redshift, and PostgreSQL as its stand-in: loading the KPI tables, and pushdown.
 
+The backend of :mod:`streamkpi.warehouse` for ``redshift`` and ``postgresql`` URLs, and the
+warehouse side of the ``redshift`` KPI engine of :mod:`streamkpi.kpis`.
+
 Both are reached through SQLAlchemy (``redshift+psycopg2://`` via sqlalchemy-redshift,
 ``postgresql+psycopg2://``) with the password from the environment (``PGPASSWORD``,
 ``~/.pgpass``), never from the URL. They run the same statements except for one step, putting a
@@ -37,20 +40,23 @@ from sqlalchemy.pool import NullPool
 
 from . import storage
 from .errors import StorageError, WarehouseError
-from .warehouse import SCHEMA, TABLES, Table, conform, create_table_sql, ddl, warehouse_engine
+from .sqltext import literal
+from .tables import SCHEMA, TABLES, Table, conform, create_table_sql, ddl
 
 FLAVORS = ("postgresql", "redshift")
 STAGE_PREFIX = "stage_"
 
 
 def flavor_of(warehouse_url: str) -> str:
-    backend = warehouse_engine(warehouse_url)
+    """The flavor of a warehouse URL: ``postgresql`` or ``redshift``."""
+    backend = make_url(warehouse_url).get_backend_name()
     if backend not in FLAVORS:
         raise WarehouseError(f"{backend!r} is not Redshift or PostgreSQL")
     return backend
 
 
 def shown(warehouse_url: str) -> str:
+    """The URL as it may be printed: any password masked."""
     return make_url(warehouse_url).render_as_string(hide_password=True)
 
 
@@ -117,8 +123,8 @@ def _copy_from_stdin(conn, table_name: str, spec: Table, parquet: Path) -> None:
         csv_path = Path(tmp) / "rows.csv"
         with duckdb.connect() as con:
             con.execute(
-                f"COPY (SELECT {columns} FROM read_parquet('{_quote(parquet)}')) "
-                f"TO '{_quote(csv_path)}' (FORMAT csv, HEADER true)"
+                f"COPY (SELECT {columns} FROM read_parquet({literal(parquet)})) "
+                f"TO {literal(csv_path)} (FORMAT csv, HEADER true)"
             ).fetchall()
         cursor = conn.connection.cursor()
         try:
@@ -186,7 +192,7 @@ def load_day(
                 staged = STAGE_PREFIX + name
                 stage_file(conn, flavor, TABLES[name], staged, parquet, iam_role=iam_role)
                 total, other_dates = conn.exec_driver_sql(
-                    f"SELECT COUNT(*), COUNT(CASE WHEN listen_date IS NULL OR listen_date <> DATE '{run_date}' "
+                    f"SELECT COUNT(*), COUNT(CASE WHEN listen_date IS NULL OR listen_date <> DATE {literal(run_date)} "
                     f"THEN 1 END) FROM {staged}"
                 ).one()
                 if other_dates:
@@ -201,7 +207,7 @@ def load_day(
         with _errors_named(f"reading back {run_date} from {where}"):
             loaded = {
                 name: conn.exec_driver_sql(
-                    f"SELECT COUNT(*) FROM {SCHEMA}.{name} WHERE listen_date = DATE '{run_date}'"
+                    f"SELECT COUNT(*) FROM {SCHEMA}.{name} WHERE listen_date = DATE {literal(run_date)}"
                 ).scalar()
                 for name in tables
             }
@@ -211,7 +217,7 @@ def load_day(
 
 
 def _delete_day(conn, table: Table, run_date: dt.date) -> None:
-    conn.exec_driver_sql(f"DELETE FROM {SCHEMA}.{table.name} WHERE listen_date = DATE '{run_date}'")
+    conn.exec_driver_sql(f"DELETE FROM {SCHEMA}.{table.name} WHERE listen_date = DATE {literal(run_date)}")
 
 
 def _insert_from_staging(conn, table: Table, staged: str) -> None:
@@ -222,7 +228,7 @@ def _insert_from_staging(conn, table: Table, staged: str) -> None:
 def read_table(warehouse_url: str, table: str, run_date: dt.date | None = None) -> pd.DataFrame:
     """A KPI table (or one day of it) ordered by its key, with the same dtypes as from DuckDB."""
     spec = TABLES[table]
-    where = f"WHERE listen_date = DATE '{run_date}'" if run_date else ""
+    where = f"WHERE listen_date = DATE {literal(run_date)}" if run_date else ""
     engine = create_engine(warehouse_url)
     with _errors_named(f"reading {SCHEMA}.{table} from {shown(warehouse_url)}"), engine.connect() as conn:
         exists = conn.execute(
@@ -271,7 +277,3 @@ def run_query_on_staged(
         columns = list(result.keys())
         rows = [tuple(r) for r in result.fetchall()]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

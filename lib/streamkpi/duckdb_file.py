@@ -1,0 +1,91 @@
+"""The warehouse as an embedded DuckDB file (``duckdb:///path.duckdb``), the default.
+
+A load is one DuckDB transaction: create the schema and tables when missing, then for each table
+check that its file holds only the run date, delete the day's rows and insert the file's. Any
+failure rolls it all back, so the day keeps its previous rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from sqlalchemy.engine import make_url
+
+from .errors import WarehouseError
+from .sqltext import literal
+from .tables import SCHEMA, TABLES, Table, ddl
+
+
+def duckdb_path(warehouse_url: str) -> Path:
+    """The database file of a ``duckdb:///path.duckdb`` URL."""
+    database = make_url(warehouse_url).database
+    if not database or database == ":memory:":
+        raise WarehouseError(f"warehouse URL {warehouse_url!r} names no DuckDB file")
+    return Path(database)
+
+
+def create_tables(warehouse_url: str) -> None:
+    """Create the database file, ``reporting_schema`` and the KPI tables when missing."""
+    path = duckdb_path(warehouse_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        for statement in ddl("duckdb"):
+            con.execute(statement).fetchall()
+
+
+def load_day(
+    warehouse_url: str, run_date: dt.date, tables: dict[str, Path], *, iam_role: str | None = None
+) -> dict[str, int]:
+    """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file, in one
+    transaction; returns the rows read back per table. ``iam_role`` is Redshift's: unused here."""
+    path = duckdb_path(warehouse_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            for statement in ddl("duckdb"):
+                con.execute(statement).fetchall()
+            expected = {name: _replace_partition(con, TABLES[name], run_date, file) for name, file in tables.items()}
+            con.execute("COMMIT").fetchall()
+        except Exception:
+            con.execute("ROLLBACK").fetchall()
+            raise
+    loaded = {name: len(read_table(warehouse_url, name, run_date)) for name in tables}
+    if loaded != expected:
+        raise WarehouseError(f"read-back of {run_date} found {loaded} rows, expected {expected}")
+    return loaded
+
+
+def _replace_partition(con, table: Table, run_date: dt.date, parquet: Path) -> int:
+    columns = ", ".join(table.column_names)
+    source = f"read_parquet({literal(parquet)})"
+    day = f"DATE {literal(run_date)}"
+    query = f"SELECT count(*) FROM {source} WHERE listen_date IS DISTINCT FROM {day}"
+    other_dates = con.execute(query).fetchall()[0][0]
+    if other_dates:
+        raise WarehouseError(f"{parquet} holds {other_dates} row(s) not dated {run_date}; nothing is loaded")
+    con.execute(f"DELETE FROM {SCHEMA}.{table.name} WHERE listen_date = {day}").fetchall()
+    return con.execute(f"INSERT INTO {SCHEMA}.{table.name} ({columns}) SELECT {columns} FROM {source}").fetchall()[0][0]
+
+
+def read_table(warehouse_url: str, table: str, run_date: dt.date | None = None) -> pd.DataFrame:
+    """A KPI table (or the day ``run_date`` of it) ordered by its key; empty when it does not exist yet."""
+    spec = TABLES[table]
+    path = duckdb_path(warehouse_url)
+    if not path.exists():
+        return pd.DataFrame(columns=spec.column_names)
+    where = f"WHERE listen_date = DATE {literal(run_date)}" if run_date else ""
+    with duckdb.connect(str(path), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [SCHEMA, table],
+        ).fetchall()[0][0]
+        if not exists:
+            return pd.DataFrame(columns=spec.column_names)
+        return con.execute(
+            f"SELECT {', '.join(spec.column_names)} FROM {SCHEMA}.{table} {where} "
+            f"ORDER BY {', '.join(spec.primary_key)}"
+        ).df()
