@@ -46,7 +46,7 @@ def generator_command(out: Path, args: dict, python: str = sys.executable) -> li
     return [
         python,
         "-m",
-        "streamkpi.sample_data",
+        "tools.sample_data",
         "--out",
         str(out),
         "--start-date",
@@ -65,10 +65,14 @@ def generator_command(out: Path, args: dict, python: str = sys.executable) -> li
 
 
 def generator_source_hash() -> str | None:
+    """A hash of the generator's source: tools/sample_data.py and its helper modules (tools/sample_*.py)."""
     try:
-        import streamkpi.sample_data as sd
+        import tools.sample_data as sd
 
-        return hashlib.sha256(Path(sd.__file__).read_bytes()).hexdigest()[:16]
+        digest = hashlib.sha256()
+        for path in sorted(Path(sd.__file__).parent.glob("sample_*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()[:16]
     except Exception:  # pragma: no cover - the bench reports it as unknown
         return None
 
@@ -97,7 +101,7 @@ def ensure_dataset(
         if meta.get("args") == args:
             if source_hash and meta.get("generator_sha256") not in (None, source_hash):
                 log(
-                    f"bench: note: {folder} was made by another version of streamkpi/sample_data.py; "
+                    f"bench: note: {folder} was made by another version of tools/sample_*.py; "
                     "reusing it (pass --regenerate to rebuild)"
                 )
             return input_root, {**meta, "cached": True}
@@ -129,7 +133,7 @@ def ensure_dataset(
 
 def tiny_dataset(out: Path, streams: int = 1000, users: int = 1000, tracks: int = 2000) -> Path:
     """A small generated day for overhead runs and unit tests (not cached here)."""
-    from streamkpi.sample_data import generate
+    from tools.sample_data import generate
 
     generate(
         out,

@@ -15,7 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_FILE = REPO / "pipeline" / "airflow" / "streamkpi_daily.py"

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from streamkpi.archive import archive_processed_inputs, day_stream_files
 from streamkpi.errors import InputValidationError
-from streamkpi.sample_data import generate
 
 from pipeline.errors import ParamsError
 from pipeline.params import parse_params
+from tools.sample_data import generate
 
 DAY = "2024-06-25"
 

@@ -17,7 +17,8 @@ import pytest
 import yaml
 from servers import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, TEST_SESSION_TOKEN
 from streamkpi import storage, warehouse
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 DAY, OTHER_DAY = "2024-06-25", "2024-06-24"
 BUCKET = "streamkpi-e2e"

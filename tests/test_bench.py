@@ -28,7 +28,7 @@ RUN_DATE = "2024-06-25"
 @pytest.fixture(scope="module")
 def tiny_day(tmp_path_factory) -> Path:
     """A generated day with every kind of planted dirty row, dual-genre tracks and sessions."""
-    from streamkpi.sample_data import generate
+    from tools.sample_data import generate
 
     root = tmp_path_factory.mktemp("bench-day")
     generate(

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 from browser import Chromium, find_chromium
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 DAY = "2024-06-25"
 CHROMIUM = find_chromium()

@@ -16,7 +16,8 @@ import duckdb
 import pytest
 import yaml
 from reference_kpis import reference_run
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 REPO = Path(__file__).resolve().parents[1]
 DAY, OTHER_DAY = "2024-06-25", "2024-06-24"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import papermill
 import pytest
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

@@ -17,7 +17,8 @@ from streamkpi import inputs, presentation
 from streamkpi.errors import InputValidationError
 from streamkpi.ingest import stage_day
 from streamkpi.kpis import genre_level_kpis
-from streamkpi.sample_data import generate
+
+from tools.sample_data import generate
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
 USERS = [(1, 30), (2, 40), (3, 50)]

@@ -19,8 +19,9 @@ import pytest
 from botocore.stub import Stubber
 from streamkpi import ingest, inputs, storage
 from streamkpi.errors import InputValidationError, StorageError
-from streamkpi.sample_data import generate
 from urllib3.exceptions import ProtocolError
+
+from tools.sample_data import generate
 
 DAY = "2024-06-25"
 STREAMS_HEADER = b"user_id,track_id,listen_time\n"

@@ -1,4 +1,4 @@
-"""Tests of the sample-data generator (streamkpi.sample_data).
+"""Tests of the sample-data generator (tools.sample_data).
 
 The generated files are checked by parsing them independently with the csv module and
 applying the spec's rules here (not the pipeline's code).
@@ -14,7 +14,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from streamkpi import sample_data as sd
+
+from tools import sample_data as sd
 
 SMALL = dict(start_date="2024-06-24", days=2, streams_per_day=3000, n_users=400, n_tracks=2000, seed=7)
 DATES = ["2024-06-24", "2024-06-25"]
