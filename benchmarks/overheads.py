@@ -55,14 +55,15 @@ import time, tempfile, pathlib
 t0 = time.perf_counter()
 from pipeline import runner
 from pipeline.params import load_params
-from pipeline.paths import default_notebooks_dir, discover_notebooks
+from pipeline.params import repo_root
+from pipeline.stages import notebook_files
 from pipeline.execute import select_parameters
 t1 = time.perf_counter()
 params = load_params("params/local.yaml")
-nbs = discover_notebooks(default_notebooks_dir())
+nbs = notebook_files(repo_root() / "notebooks")
 select_parameters(nbs, [*runner.RUN_PARAMETERS, *params.notebook_parameters()])
 t2 = time.perf_counter()
-runner.collect_provenance()
+runner.provenance()
 t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2)
 """
@@ -70,12 +71,13 @@ print(t1 - t0, t2 - t1, t3 - t2)
 _RENDER = """
 import sys, time, json
 from pathlib import Path
-from pipeline.render import html_exporter, render_notebook
+from pipeline.pages import exporters, render_pages
 out = {}
-t = time.perf_counter(); ex = html_exporter(); out["render_exporter"] = time.perf_counter() - t
+t = time.perf_counter(); exporters(); out["render_exporter"] = time.perf_counter() - t
 tmp = Path(sys.argv[2])
 for nb in sorted(Path(sys.argv[1]).glob("[0-9][0-9]_*.ipynb")):
-    t = time.perf_counter(); render_notebook(nb, tmp / (nb.stem + ".html"), ex)
+    t = time.perf_counter()
+    render_pages(nb, tmp / (nb.stem + ".html"), tmp / (nb.stem + ".code.html"), subtitle="bench")
     out["render_" + nb.stem] = time.perf_counter() - t
 print(json.dumps(out))
 """

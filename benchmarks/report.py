@@ -318,8 +318,8 @@ NOTES = [
     "Per-stage CPU and peak RSS come from the samples falling in each stage's time window (CPU: the "
     "processes' cumulative CPU as last seen, so a process's final < 0.1 s may be missing).",
     "Stages come from the project's manifest.json: startup_and_exit = process wall minus the run's duration "
-    "(interpreter, imports, params, inspecting the notebooks); NN = each notebook's execution (its kernel "
-    "starts and imports ahead, while earlier notebooks run); render_NN = the gap until the next notebook "
+    "(interpreter, imports, params, inspecting the notebooks); NN = each notebook's execution (its kernel's "
+    "start and its cells); render_NN = the gap until the next notebook "
     "starts. 02 and 03 run side by side and HTML is rendered in the background, so stages overlap and do "
     "not add up to the wall time.",
 ]

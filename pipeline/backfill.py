@@ -1,26 +1,21 @@
-"""Backfill: run the pipeline for every date of a range, oldest first, each in its own run folder.
-
-A date that fails (or cannot start) does not stop the others; the summary table at the end lists
-every date's outcome and the exit status is non-zero when any failed. Ctrl-C (or SIGTERM) stops
-the backfill: the interrupted date's run folder is still written, the dates after it are listed
-as not run.
+"""Backfill: a run for every date of a range, oldest first, going on past a date that failed or
+could not start; Ctrl-C stops it (the dates after are not run). A summary table ends it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TextIO
 
-from .errors import EXIT_FAILED, EXIT_OK, PipelineError
-from .log import format_duration
-from .results import SUCCEEDED, RunResult
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PipelineError
+from .progress import format_duration
+from .results import NOT_RUN, SUCCEEDED, RunResult
 
 COULD_NOT_START = "could not start"
 INTERRUPTED = "interrupted"
-NOT_RUN = "not run"
-EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -63,16 +58,8 @@ def backfill(dates: list[str], run: Callable[[str], RunResult], *, stream: TextI
             outcomes.append(DateOutcome(run_date, INTERRUPTED, detail="stopped by Ctrl-C or SIGTERM"))
             outcomes.extend(DateOutcome(rest, NOT_RUN) for rest in dates[number:])
             break
-        error = next((nb.error for nb in result.notebooks if nb.error), None)
-        outcomes.append(
-            DateOutcome(
-                run_date,
-                result.status,
-                result.run_id,
-                (result.finished - result.started).total_seconds(),
-                detail=error.describe().splitlines()[0] if error else "",
-            )
-        )
+        detail = result.error.describe().splitlines()[0] if result.error else ""
+        outcomes.append(DateOutcome(run_date, result.status, result.run_id, result.duration_seconds, detail))
     return outcomes
 
 
@@ -85,17 +72,9 @@ def summary_table(outcomes: list[DateOutcome]) -> str:
     def line(row) -> str:
         return "  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[-1]
 
-    tally: dict[str, int] = {}
-    for outcome in outcomes:
-        tally[outcome.status] = tally.get(outcome.status, 0) + 1
-    total = sum(o.duration_seconds or 0 for o in outcomes)
-    lines = [
-        line(header),
-        *map(line, rows),
-        f"{len(outcomes)} dates: "
-        + ", ".join(f"{n} {status}" for status, n in tally.items())
-        + f"; {format_duration(total)} of runs",
-    ]
+    tally = ", ".join(f"{n} {status}" for status, n in Counter(o.status for o in outcomes).items())
+    total = format_duration(sum(o.duration_seconds or 0 for o in outcomes))
+    lines = [line(header), *map(line, rows), f"{len(outcomes)} dates: {tally}; {total} of runs"]
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -1,15 +1,11 @@
-"""Errors the runner raises on purpose.
-
-Everything detected *before* a notebook runs (bad date, bad params file, a notebook asking for a
-parameter the run cannot provide, an existing run folder) is a :class:`PipelineError`; the CLI
-prints its message and exits with :data:`EXIT_USAGE`. A notebook that fails while running is not
-an exception of the runner: it is recorded in the run's ``RunResult`` / manifest / index and the
-CLI exits with :data:`EXIT_FAILED`.
+"""What stops a run before a notebook runs (a :class:`PipelineError`: exit 2, its message says what
+to fix), and the exit codes. A failing notebook is no exception: it is recorded, and the exit is 1.
 """
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 
 class PipelineError(Exception):

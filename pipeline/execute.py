@@ -1,52 +1,53 @@
-"""Running notebooks with papermill: which parameters each one gets, and how a failure is reported."""
+"""Running one notebook with stock papermill, and what a failure says. Papermill gets a kernel
+manager of the runner's: the kernel starts with the notebook's environment and logs its output,
+Ctrl-C kills them all at once, and it shuts down after the notebooks waiting for this one started.
+The working directory comes from nbclient's ``resources``, never from a ``chdir`` of the runner.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import nbformat
 import papermill
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from papermill.exceptions import PapermillExecutionError
 
-from .engine import ENGINE_NAME
 from .errors import NotebookParameterError
-from .kernels import KERNEL_NAME
 from .progress import NotebookProgress
-from .results import NotebookError
+from .results import FAILED, SUCCEEDED, NotebookError, NotebookResult
 
+KERNEL_NAME = "python3"
+# After its notebook ran (everything is saved by then) a kernel gets this long to exit before
+# SIGTERM; jupyter_client's 5 s default is now and then all used by ipykernel.
+SHUTDOWN_WAIT_SECONDS = 1.0
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SOURCE_LIMIT = 4000
 
 
-def declared_parameters(notebook: str | Path) -> list[str]:
-    """Names assigned in the notebook's ``parameters`` cell (empty if it has none)."""
-    notebook = Path(notebook)
-    try:
-        return list(papermill.inspect_notebook(str(notebook)))
-    except Exception as exc:  # unreadable JSON, no kernelspec, ...
-        raise NotebookParameterError(
-            f"{notebook.name}: cannot inspect its parameters cell: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def select_parameters(notebooks: Sequence[str | Path], available: Iterable[str]) -> dict[Path, list[str]]:
-    """For each notebook, the parameter names it declares, all of which the run must provide.
-
-    Raises :class:`NotebookParameterError` naming every notebook and parameter the run cannot
-    provide, before anything runs.
-    """
+def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> dict[Path, list[str]]:
+    """For each notebook, the names its ``parameters`` cell assigns, all of which the run must
+    provide; :class:`NotebookParameterError` naming every one it cannot, before anything runs."""
     available = set(available)
-    plan: dict[Path, list[str]] = {}
-    problems: list[str] = []
-    for notebook in map(Path, notebooks):
-        names = declared_parameters(notebook)
-        for name in names:
-            if name not in available:
-                problems.append(f"{notebook.name} declares parameter {name!r}")
-        plan[notebook] = [n for n in names if n in available]
+    plan, problems = {}, []
+    for notebook in notebooks:
+        try:
+            plan[notebook] = list(papermill.inspect_notebook(str(notebook)))
+        except Exception as exc:  # unreadable JSON, no kernelspec, ...
+            raise NotebookParameterError(
+                f"{notebook.name}: cannot inspect its parameters cell: {type(exc).__name__}: {exc}"
+            ) from exc
+        problems += [f"{notebook.name} declares parameter {name!r}" for name in plan[notebook] if name not in available]
     if problems:
         raise NotebookParameterError(
             "notebook parameters the run cannot provide:\n"
@@ -58,110 +59,109 @@ def select_parameters(notebooks: Sequence[str | Path], available: Iterable[str])
     return plan
 
 
-def parameters_for(names: Iterable[str], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of ``values`` a notebook declared, in the notebook's order."""
-    return {name: values[name] for name in names}
+class NotebookKernel(AsyncKernelManager):
+    """The kernel papermill starts for a notebook, with the notebook's environment and output."""
+
+    def __init__(self, *, kernels: Kernels, env: Mapping[str, str], output: Any):
+        super().__init__(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS)
+        self._kernels, self._launch = kernels, {"env": dict(env), "stdout": output, "stderr": output}
+
+    async def start_kernel(self, **kw: Any) -> None:
+        if self._kernels.interrupted:
+            raise RuntimeError("the run was interrupted")
+        await super().start_kernel(**kw, **self._launch)
+        if self._kernels.interrupted:  # killed while it started: the kill did not see its process
+            kill(self)
+
+
+class Kernels:
+    """The kernels of a run's running notebooks: :meth:`kill_all` (Ctrl-C) kills them at once."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._lock = threading.Lock()
+        self._live: set[NotebookKernel] = set()
+
+    @contextlib.contextmanager
+    def kernel(self, env: Mapping[str, str], output: Any):
+        """A kernel manager for papermill; its kernel is gone when the block ends."""
+        km = NotebookKernel(kernels=self, env=env, output=output)
+        with self._lock:
+            self._live.add(km)
+        try:
+            yield km
+        finally:
+            run_sync(_shut_down)(km, now=self.interrupted)
+            with self._lock:
+                self._live.discard(km)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            self.interrupted = True
+            for km in self._live:
+                kill(km)
+
+
+async def _shut_down(km: NotebookKernel, *, now: bool) -> None:
+    """What nbclient does with a kernel it owns once the notebook ran."""
+    try:
+        if km.has_kernel and await km.is_alive():
+            await km.shutdown_kernel(now=now)
+    except Exception:  # already gone, or it would not stop: the kill is the last word
+        kill(km)
+    finally:
+        with contextlib.suppress(Exception):
+            await km.cleanup_resources()
+
+
+def kill(km: AsyncKernelManager) -> None:
+    """SIGKILL the kernel's process group (it leads its own session, so its children go too)."""
+    process = getattr(km.provisioner, "process", None)  # jupyter_client's LocalProvisioner
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:  # it does not lead a group
+        process.kill()
 
 
 def execute_notebook(
-    input_path: str | Path,
-    output_path: str | Path,
-    parameters: Mapping[str, Any],
-    *,
-    cwd: str | Path,
-    timeout: int | None,
-    progress: NotebookProgress | None = None,
-    kernel_manager: Any = None,
-    env: Mapping[str, str] | None = None,
-) -> NotebookError | None:
-    """Execute one notebook with papermill; ``None`` on success, else where and how it failed.
-
-    The executed notebook is written to ``output_path`` in both cases (papermill saves after
-    every cell). ``progress`` is told of every cell and gets what the cells print. The notebook
-    runs in the kernel of ``kernel_manager`` if it has one (left running: the caller shuts it
-    down); otherwise a kernel is started (by that manager, if given) in ``cwd`` with ``env``
-    (default: this process's environment). Only failures of the notebook itself are returned;
-    a failure to even read the input notebook propagates.
-    """
-    input_path, output_path = Path(input_path), Path(output_path)
-    kernel_start = {"cwd": str(cwd)} if env is None else {"cwd": str(cwd), "env": dict(env)}
+    nb: NotebookResult, km: NotebookKernel, *, cwd: Path, timeout: int, progress: NotebookProgress
+) -> None:
+    """Run ``nb`` with papermill in the kernel of ``km``; record status, times and error on ``nb``.
+    The executed notebook is saved in every case (papermill saves after every cell)."""
+    nb.started, clock = datetime.now(UTC), monotonic()
     try:
         papermill.execute_notebook(
-            str(input_path),
-            str(output_path),
-            parameters=dict(parameters),
-            engine_name=ENGINE_NAME,
-            kernel_name=KERNEL_NAME,
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=False,
-            progress=progress,
-            km=kernel_manager,
-            kernel_start=kernel_start,
-        )
+            str(nb.input_path), str(nb.output_path), nb.parameters, kernel_name=KERNEL_NAME, execution_timeout=timeout,
+            progress_bar=False, stdout_file=progress, stderr_file=progress, km=km,
+            resources={"metadata": {"path": str(cwd)}}, **progress.hooks(),
+        )  # fmt: skip
     except PapermillExecutionError as exc:
-        return error_from_papermill(input_path.name, exc)
-    except Exception as exc:  # cell timeout, dead kernel, kernel that does not start, ...
-        return error_from_exception(input_path.name, exc, output_path)
-    return None
+        nb.error = NotebookError(
+            nb.name, exc.exec_count, exc.cell_index, exc.ename, _ANSI.sub("", str(exc.evalue)), _clip(exc.source)
+        )
+    except Exception as exc:  # cell timeout, dead kernel, a kernel that does not start, ...
+        nb.error = error_around_cells(nb, exc)
+    finally:
+        nb.finished, nb.duration_seconds = datetime.now(UTC), monotonic() - clock
+        nb.status = FAILED if nb.error else SUCCEEDED
+        if nb.error:
+            progress.event(f"failed: {nb.error.describe()}")
 
 
-def error_from_papermill(notebook: str, exc: PapermillExecutionError) -> NotebookError:
-    """A :class:`NotebookError` from papermill's exception (cell = execution count ``In [N]``)."""
-    return NotebookError(
-        notebook=notebook,
-        cell=exc.exec_count,
-        cell_index=exc.cell_index,
-        ename=exc.ename,
-        evalue=strip_ansi(str(exc.evalue)),
-        source=_clip(exc.source),
-    )
-
-
-def error_from_exception(notebook: str, exc: BaseException, output_path: Path) -> NotebookError:
-    """A :class:`NotebookError` for an exception raised around the cells (timeout, dead kernel).
-
-    The cell is the last one that started, read from the notebook papermill saved.
-    """
+def error_around_cells(nb: NotebookResult, exc: BaseException) -> NotebookError:
+    """The failure of ``nb`` by ``exc``, at the last cell papermill started (read from the saved notebook)."""
     cell = cell_index = source = None
-    found = last_started_cell(output_path)
-    if found is not None:
-        cell_index, cell, source = found
-    message = strip_ansi(str(exc)).strip()
-    return NotebookError(
-        notebook=notebook,
-        cell=cell,
-        cell_index=cell_index,
-        ename=type(exc).__name__,
-        evalue=_first_line(message),
-        source=_clip(source),
-    )
-
-
-def last_started_cell(executed: str | Path) -> tuple[int, int | None, str] | None:
-    """``(cell_index, execution count, source)`` of the last cell papermill started, if any."""
-    try:
-        nb = nbformat.read(str(executed), as_version=4)
-    except Exception:
-        return None
-    found = None
-    for index, cell in enumerate(nb.cells):
-        if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
-            found = (index, cell.get("execution_count"), cell.get("source", ""))
-    return found
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def _first_line(text: str) -> str:
-    # nbclient's timeout/dead-kernel messages go on with a preview of the cell source.
-    lines = text.strip().splitlines()
-    return lines[0].strip() if lines else ""
+    with contextlib.suppress(Exception):
+        for index, c in enumerate(nbformat.read(str(nb.output_path), as_version=4).cells):
+            if c.get("metadata", {}).get("papermill", {}).get("start_time"):
+                cell_index, cell, source = index, c.get("execution_count"), c.get("source", "")
+    # nbclient's timeout and dead-kernel messages go on with a preview of the cell's source.
+    lines = _ANSI.sub("", str(exc)).strip().splitlines()
+    message = lines[0].strip() if lines else ""
+    return NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
 
 
 def _clip(source: str | None) -> str | None:
-    if source is None:
-        return None
-    return source if len(source) <= _SOURCE_LIMIT else source[:_SOURCE_LIMIT] + "\n..."
+    return source if source is None or len(source) <= _SOURCE_LIMIT else source[:_SOURCE_LIMIT] + "\n..."

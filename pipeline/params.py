@@ -1,18 +1,16 @@
-"""The run's inputs: the ``--date`` and the params file.
+"""The run's inputs: the ``--date`` and the params file, every key declared once in :data:`KEYS`.
 
-The params file is a YAML mapping. Each key is declared once in :data:`KEYS` with its parser,
-whether it is required, its default, and whether notebooks receive it as a parameter; adding a
-key is one :class:`Key` line (plus a parser if no existing one fits). Parsers receive the raw
-YAML value and the repository root, return the resolved value, and raise ``ValueError`` with a
-message that completes the sentence "``<key>`` ...".
+A parser takes the raw YAML value and the repository root, returns the resolved value, and raises
+``ValueError`` with a message that completes the sentence "``<key>`` ...".
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,6 @@ from typing import Any
 import yaml
 
 from .errors import ParamsError, RunDateError
-from .paths import repo_root, resolve_local_path
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -34,24 +31,30 @@ CREDENTIALS_HINT = (
 )
 
 
-# --------------------------------------------------------------------------- run date
+def repo_root() -> Path:
+    """The repository root (the folder with ``pyproject.toml`` beside the package), else the
+    current folder: the params file's relative paths are taken from here, never from the cwd."""
+    candidate = Path(__file__).resolve().parent.parent
+    return candidate if (candidate / "pyproject.toml").is_file() else Path.cwd().resolve()
+
+
+def resolve_local_path(path: str | Path, root: Path | None = None) -> Path:
+    """``path`` made absolute: ``~`` expanded, relative to ``root`` (the repo root); ``.`` and ``..``
+    collapsed without resolving symlinks or requiring the path to exist."""
+    p = Path(path).expanduser()
+    return Path(os.path.normpath(p if p.is_absolute() else (root or repo_root()) / p))
 
 
 def validate_run_date(value: str) -> str:
     """``value`` if it is a real calendar date written ``YYYY-MM-DD``, else :class:`RunDateError`."""
     text = str(value)
     try:
-        if not DATE_PATTERN.fullmatch(text):
-            raise ValueError("not in YYYY-MM-DD form")
-        date.fromisoformat(text)
+        date.fromisoformat(text if DATE_PATTERN.fullmatch(text) else "not YYYY-MM-DD")
     except ValueError:
         raise RunDateError(
             f"invalid run date {text!r}: expected a calendar date written YYYY-MM-DD, e.g. 2024-06-25"
         ) from None
     return text
-
-
-# --------------------------------------------------------------------------- value parsers
 
 
 def _non_empty_str(value: Any) -> str:
@@ -76,10 +79,16 @@ def parse_input_uri(value: Any, root: Path) -> str:
         return str(resolve_local_path(text, root))
     if match.group(1).lower() != "s3":
         raise ValueError(f"must be a local folder or s3://bucket/prefix, got the URI {text!r}")
-    bucket = text[match.end() :].split("/", 1)[0]
-    if not bucket or "@" in bucket or ":" in bucket:
+    if not _s3_bucket(text):
         raise ValueError(f"must be s3://bucket/prefix with a bucket name, got {text!r}")
     return text
+
+
+def _s3_bucket(text: str) -> str | None:
+    """The bucket of ``s3://bucket/prefix``, if ``text`` is such a URI with a valid-looking bucket."""
+    match = URI_SCHEME.match(text)
+    bucket = text[match.end() :].split("/", 1)[0] if match and match.group(1).lower() == "s3" else ""
+    return bucket if bucket and "@" not in bucket and ":" not in bucket else None
 
 
 def parse_warehouse_url(value: Any, root: Path) -> str:
@@ -115,15 +124,17 @@ def parse_warehouse_url(value: Any, root: Path) -> str:
 
 def parse_positive_int(value: Any, root: Path) -> int:
     """An integer > 0 (``true``/``false`` and floats are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"must be an integer > 0, got {_show(value)}")
-    return value
+    return _integer(value, 1, "> 0")
 
 
 def parse_non_negative_int(value: Any, root: Path) -> int:
     """An integer >= 0 (``true``/``false`` and floats are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"must be an integer >= 0, got {_show(value)}")
+    return _integer(value, 0, ">= 0")
+
+
+def _integer(value: Any, minimum: int, bound: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"must be an integer {bound}, got {_show(value)}")
     return value
 
 
@@ -141,22 +152,16 @@ def parse_engine(value: Any, root: Path) -> str:
     return value
 
 
-def parse_staging_uri(value: Any, root: Path) -> str | None:
-    """``s3://bucket/prefix`` (unchanged), or null for none."""
-    if value is None:
-        return None
+def parse_staging_uri(value: Any, root: Path) -> str:
+    """``s3://bucket/prefix`` (unchanged)."""
     text = _non_empty_str(value)
-    match = URI_SCHEME.match(text)
-    bucket = text[match.end() :].split("/", 1)[0] if match else ""
-    if not match or match.group(1).lower() != "s3" or not bucket or "@" in bucket or ":" in bucket:
+    if not _s3_bucket(text):
         raise ValueError(f"must be s3://bucket/prefix, got {text!r}")
     return text
 
 
-def parse_endpoint_url(value: Any, root: Path) -> str | None:
-    """An ``http(s)://host[:port]`` URL without credentials, or null for AWS's own endpoints."""
-    if value is None:
-        return None
+def parse_endpoint_url(value: Any, root: Path) -> str:
+    """An ``http(s)://host[:port]`` URL without credentials."""
     from urllib.parse import urlsplit
 
     text = _non_empty_str(value)
@@ -172,10 +177,8 @@ def parse_endpoint_url(value: Any, root: Path) -> str | None:
     return text
 
 
-def parse_iam_role_arn(value: Any, root: Path) -> str | None:
-    """An IAM role ARN (``arn:aws:iam::123456789012:role/name``), or null."""
-    if value is None:
-        return None
+def parse_iam_role_arn(value: Any, root: Path) -> str:
+    """An IAM role ARN (``arn:aws:iam::123456789012:role/name``)."""
     text = _non_empty_str(value)
     if not IAM_ROLE_ARN.fullmatch(text):
         raise ValueError(f"must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy, got {text!r}")
@@ -186,9 +189,6 @@ def _show(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     return f"{value!r} ({type(value).__name__})"
-
-
-# --------------------------------------------------------------------------- the keys
 
 
 @dataclass(frozen=True)
@@ -203,78 +203,32 @@ class Key:
     help: str = ""
 
 
+# fmt: off
 KEYS: tuple[Key, ...] = (
-    Key(
-        "input_uri",
-        parse_input_uri,
-        help="Input root: a local folder (relative to the repo root) or s3://bucket/prefix.",
-    ),
+    Key("input_uri", parse_input_uri,
+        help="Input root: a local folder (relative to the repo root) or s3://bucket/prefix."),
     Key("warehouse_url", parse_warehouse_url, help="SQLAlchemy URL of the warehouse, without password."),
-    Key(
-        "reports_dir",
-        parse_local_dir,
-        notebook=False,
-        help="Where run folders <reports_dir>/<date>/<run id>/ are created.",
-    ),
-    Key(
-        "session_gap_minutes",
-        parse_positive_int,
-        required=False,
-        default=30,
-        help="Inactivity gap that ends a listening session.",
-    ),
-    Key(
-        "notebook_timeout_seconds",
-        parse_positive_int,
-        required=False,
-        default=3600,
-        notebook=False,
-        help="Maximum run time of one notebook cell.",
-    ),
-    Key(
-        "partition_lookaround_days",
-        parse_non_negative_int,
-        required=False,
-        default=1,
-        help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k.",
-    ),
-    Key(
-        "archive_processed_inputs",
-        parse_bool,
-        required=False,
-        default=False,
+    Key("reports_dir", parse_local_dir, notebook=False,
+        help="Where run folders <reports_dir>/<date>/<run id>/ are created."),
+    Key("session_gap_minutes", parse_positive_int, required=False, default=30,
+        help="Inactivity gap that ends a listening session."),
+    Key("notebook_timeout_seconds", parse_positive_int, required=False, default=3600, notebook=False,
+        help="Maximum run time of one notebook cell."),
+    Key("partition_lookaround_days", parse_non_negative_int, required=False, default=1,
+        help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
+    Key("archive_processed_inputs", parse_bool, required=False, default=False,
         help="After a successful load, move the dated stream folder of D-k, which no later date reads, "
-        "to archived/ (off: inputs stay immutable).",
-    ),
-    Key(
-        "engine",
-        parse_engine,
-        required=False,
-        default="duckdb",
-        help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse).",
-    ),
-    Key(
-        "staging_uri",
-        parse_staging_uri,
-        required=False,
-        default=None,
-        help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse).",
-    ),
-    Key(
-        "s3_endpoint_url",
-        parse_endpoint_url,
-        required=False,
-        default=None,
-        help="Endpoint of an S3-compatible store (default: AWS S3).",
-    ),
-    Key(
-        "redshift_iam_role",
-        parse_iam_role_arn,
-        required=False,
-        default=None,
-        help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys).",
-    ),
+             "to archived/ (off: inputs stay immutable)."),
+    Key("engine", parse_engine, required=False, default="duckdb",
+        help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
+    Key("staging_uri", parse_staging_uri, required=False,
+        help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),
+    Key("s3_endpoint_url", parse_endpoint_url, required=False,
+        help="Endpoint of an S3-compatible store (default: AWS S3)."),
+    Key("redshift_iam_role", parse_iam_role_arn, required=False,
+        help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys)."),
 )
+# fmt: on
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 
 
@@ -284,14 +238,13 @@ class Params:
 
     values: Mapping[str, Any]
     source: Path | None = None
-    spec: tuple[Key, ...] = field(default=KEYS, repr=False)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
 
     def notebook_parameters(self) -> dict[str, Any]:
         """The values notebooks may receive (runner-only keys left out)."""
-        return {k.name: self.values[k.name] for k in self.spec if k.notebook and k.name in self.values}
+        return {k.name: self.values[k.name] for k in KEYS if k.notebook and k.name in self.values}
 
     def sanitised(self) -> dict[str, Any]:
         """All values, with any URL password masked (safe for reports)."""
@@ -325,8 +278,9 @@ def parse_params(raw: Any, source: str | Path | None = None, root: Path | None =
             else:
                 values[key.name] = key.default
             continue
-        try:
-            values[key.name] = key.parse(raw[key.name], root)
+        try:  # an optional key whose default is null may be null
+            optional_null = raw[key.name] is None and not key.required and key.default is None
+            values[key.name] = None if optional_null else key.parse(raw[key.name], root)
         except ValueError as exc:
             problems.append(f"{key.name!r} {exc}")
     if problems:

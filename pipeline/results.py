@@ -1,31 +1,31 @@
-"""What a run produced: plain dataclasses shared by the runner, the manifest and the CLI."""
+"""What a run produced: one result per notebook, its manifest entry, and the outcome of a call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import EXIT_FAILED, EXIT_OK
-from .render import code_page_path
+from .scraps import to_jsonable
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 NOT_RUN = "not run"
 INCOMPLETE = "incomplete"  # a run folder where some stages have not run yet (and none failed)
+CODE_PAGE_SUFFIX = ".code.html"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC ISO-8601 with a ``Z``, e.g. ``2026-11-27T19:35:01.123456Z``."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 @dataclass
 class NotebookError:
-    """Where and how a notebook failed.
-
-    ``cell`` is the execution count shown in the executed notebook and its HTML (``In [5]`` is
-    cell 5; the cell papermill injects after the ``parameters`` cell counts as one code cell).
-    ``cell_index`` is the 0-based position of the failing cell among all cells (markdown
-    included) of the executed notebook, before papermill adds its red error banner. Both are
-    ``None`` when the failure is not tied to a cell (e.g. the kernel did not start).
-    """
+    """Where and how a notebook failed: ``cell`` is the ``In [N]`` of the executed notebook,
+    ``cell_index`` the 0-based position among its cells; ``None`` when no cell is to blame."""
 
     notebook: str
     cell: int | None
@@ -41,23 +41,12 @@ class NotebookError:
             where += f", cell {self.cell}"
         elif self.cell_index is not None:
             where += f", cell #{self.cell_index + 1} (not executed)"
-        message = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
-        return f"{where}: {message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "notebook": self.notebook,
-            "cell": self.cell,
-            "cell_index": self.cell_index,
-            "ename": self.ename,
-            "evalue": self.evalue,
-            "source": self.source,
-        }
+        return f"{where}: {self.ename}: {self.evalue}" if self.evalue else f"{where}: {self.ename}"
 
 
 @dataclass
 class NotebookResult:
-    """One notebook of a run."""
+    """One notebook of a run; :meth:`entry` is its manifest entry."""
 
     name: str  # file name, e.g. 01_ingest.ipynb
     input_path: Path
@@ -76,35 +65,52 @@ class NotebookResult:
     figures: dict[str, str] = field(default_factory=dict)  # published figure -> file in the run folder
 
     @property
-    def stem(self) -> str:
+    def stem(self) -> str:  # 01_ingest
         return self.input_path.stem
 
     @property
-    def saved(self) -> bool:
-        return self.output_path.is_file()
-
-    @property
-    def rendered(self) -> bool:
-        return self.html_path.is_file()
-
-    @property
     def code_html_path(self) -> Path:
-        """The page with the code, beside the report ``html_path``: ``NN_name.code.html``."""
-        return code_page_path(self.html_path)
+        """The page with the code, beside the report: ``NN_name.code.html``."""
+        return self.html_path.with_name(self.html_path.stem + CODE_PAGE_SUFFIX)
 
     @property
     def log_path(self) -> Path:
-        """The notebook's log in the run folder: ``logs/NN_name.log``."""
+        """``logs/NN_name.log`` in the run folder."""
         return self.output_path.parent / "logs" / f"{self.stem}.log"
+
+    def entry(self) -> dict[str, Any]:
+        """The manifest entry: file names relative to the run folder, ``attempts`` only if any."""
+
+        def present(path: Path) -> str | None:
+            return path.relative_to(self.output_path.parent).as_posix() if path.is_file() else None
+
+        entry = {
+            "name": self.name,
+            "status": self.status,
+            "input": str(self.input_path),
+            "ipynb": present(self.output_path),
+            "html": present(self.html_path),
+            "html_code": present(self.code_html_path),
+            "log": present(self.log_path),
+            "figures": dict(self.figures),
+            "started": iso(self.started),
+            "finished": iso(self.finished),
+            "duration_seconds": None if self.duration_seconds is None else round(self.duration_seconds, 3),
+            "parameters": to_jsonable(self.parameters),
+            "error": asdict(self.error) if self.error else None,
+            "scraps": to_jsonable(self.scraps),
+            "scraps_error": self.scraps_error,
+            "render_error": self.render_error,
+        }
+        if self.attempts:
+            entry["attempts"] = list(self.attempts)
+        return entry
 
 
 @dataclass
 class RunResult:
-    """The outcome of :func:`pipeline.run_pipeline` or :func:`pipeline.run_stage`.
-
-    ``status`` is the run folder's: after a stage run it may be ``incomplete`` (later stages not
-    run yet) while the stage itself succeeded (``ok``, exit status 0).
-    """
+    """The outcome of :func:`pipeline.run_pipeline` or :func:`pipeline.run_stage`; ``status`` is the
+    run folder's (``incomplete`` after a stage run whose stage succeeded: ``ok``, exit status 0)."""
 
     run_date: str
     run_id: str
@@ -114,7 +120,7 @@ class RunResult:
     finished: datetime
     notebooks: list[NotebookResult]  # the notebooks this call ran (one for a stage run)
     manifest: dict[str, Any]
-    stage: str | None = None  # set when one stage ran (``run_stage``)
+    stage: str | None = None  # set when one stage ran
 
     @property
     def ok(self) -> bool:
@@ -135,15 +141,3 @@ class RunResult:
     @property
     def duration_seconds(self) -> float:
         return (self.finished - self.started).total_seconds()
-
-    @property
-    def staging_dir(self) -> Path:
-        return self.run_dir / "staging"
-
-    @property
-    def index_path(self) -> Path:
-        return self.run_dir / "index.html"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.run_dir / "manifest.json"

@@ -1,53 +1,89 @@
-"""One run folder shared by several processes, each running one stage (the Airflow tasks).
-
-``manifest.json`` is the run folder's state. A stage process changes it only while holding an
-exclusive ``flock`` on the run folder itself (no lock file is left behind): it reads the
-manifest, replaces its own notebook's entry, recomputes the run's summary and writes the
-manifest and ``index.html`` back, each atomically (a temporary file renamed over the old one).
-Stages running at the same time therefore never lose each other's results. The lock needs a
-file system with working ``flock`` (local disks; NFS/EFS via the kernel's lock emulation).
-
-Nothing is overwritten: when a stage runs again in a folder where it already ran, its earlier
-executed notebook, its two HTML pages and its published figures are renamed
-``<stem>.try<N>.ipynb`` / ``.html`` / ``.code.html`` / ``figures/<stem>.try<N>.<name>.png`` and its
-earlier entry is kept under the entry's ``attempts``; its log ``logs/<stem>.log`` goes on with the
-new attempt's lines.
+"""The run folder ``<reports_dir>/<date>/<run id>/`` and its state, ``manifest.json``, which
+stage processes running at once (Airflow) change only under a ``flock`` of the folder, in
+:func:`record`. Nothing is overwritten: a stage run again keeps its earlier files as ``*.try<N>.*``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
+import secrets
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import pages
 from .errors import RunFolderError
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; stage runs on one folder must then not overlap
-    fcntl = None
+from .results import FAILED, INCOMPLETE, NOT_RUN, SUCCEEDED, NotebookResult, iso
+from .scraps import to_jsonable
 
 MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+LIFTED_SCRAPS = ("input_files",)  # scraps also copied to the top level of the manifest
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time plus 4 random hex digits, e.g. ``20261127T193501Z-3f2a``."""
+    return f"{(now or datetime.now(UTC)).astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def validate_run_id(run_id: str) -> str:
+    """``run_id`` if it is a safe folder name (letters, digits, ``.``, ``_``, ``-``), else an error."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id) or run_id in {".", ".."}:
+        raise RunFolderError(
+            f"invalid run id {run_id!r}: use letters, digits, '.', '_' and '-' "
+            "(first character a letter or digit, at most 128 characters)"
+        )
+    return run_id
+
+
+def create_run_dir(date_dir: Path, run_id: str | None = None) -> tuple[Path, str]:
+    """Create ``(run folder, run id)`` with its ``staging/``; never reuses a folder (an explicit id
+    that exists is an error, a generated one that collides is drawn again)."""
+    date_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(20):
+        rid = run_id or new_run_id()
+        try:
+            (date_dir / rid).mkdir()
+        except FileExistsError:
+            if run_id is not None:
+                raise RunFolderError(
+                    f"run folder {date_dir / rid} already exists; choose another --run-id "
+                    "(runs never overwrite earlier reports)"
+                ) from None
+            continue
+        (date_dir / rid / "staging").mkdir()
+        return date_dir / rid, rid
+    raise RunFolderError(f"could not create a new run folder under {date_dir}")
 
 
 @contextlib.contextmanager
-def locked(directory: str | Path) -> Iterator[None]:
+def locked(directory: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``directory`` (blocks until other holders release it)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` through a temporary file in the same folder, then rename it over ``path``."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
     """The run folder's manifest; :class:`RunFolderError` if it has none or it is unreadable."""
-    path = Path(run_dir) / MANIFEST
+    path = run_dir / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -61,9 +97,60 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def check_same_run(
-    manifest: Mapping[str, Any], *, run_date: str, notebooks: list[str], params: Mapping[str, Any], run_dir: Path
-) -> None:
+def write_manifest(manifest: dict[str, Any], run_dir: Path) -> None:
+    """``manifest.json`` and the run's ``index.html`` rendered from it."""
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False)
+    write_text_atomically(run_dir / MANIFEST, text + "\n")
+    write_text_atomically(run_dir / "index.html", pages.render_run_index(manifest))
+
+
+def new_manifest(run_date: str, run_id: str, notebooks: list[NotebookResult], context: Mapping[str, Any]) -> dict:
+    """The manifest of a new run folder; ``context``: params, params file, folders, provenance."""
+    now = iso(datetime.now(UTC))
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "run_date": run_date,
+        "run_id": run_id,
+        "status": INCOMPLETE,
+        "started": now,
+        "finished": now,
+        "duration_seconds": 0.0,
+        "error": None,
+    }  # the summary comes first
+    manifest.update(to_jsonable(dict(context)), notebooks=[nb.entry() for nb in notebooks])
+    return summarised(manifest, datetime.now(UTC))
+
+
+def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
+    """Recompute the summary (status, first error, finish, duration, lifted scraps) from the entries."""
+    entries, statuses = manifest["notebooks"], [e["status"] for e in manifest["notebooks"]]
+    manifest["status"] = FAILED if FAILED in statuses else INCOMPLETE
+    if statuses and all(s == SUCCEEDED for s in statuses):
+        manifest["status"] = SUCCEEDED
+    # The page with the code shows the failing cell's source.
+    manifest["error"] = next(
+        ({**e["error"], "html": e.get("html_code") or e["html"]} for e in entries if e["error"]), None
+    )
+    manifest["finished"] = iso(finished)
+    started = datetime.fromisoformat(manifest["started"].replace("Z", "+00:00"))
+    manifest["duration_seconds"] = round((finished - started).total_seconds(), 3)
+    for name in LIFTED_SCRAPS:
+        manifest[name] = next((e["scraps"][name] for e in entries if name in (e["scraps"] or {})), None)
+    return manifest
+
+
+def record(run_dir: Path, notebooks: list[NotebookResult], finished: datetime) -> dict[str, Any]:
+    """Put what ``notebooks`` did into the run folder's manifest and index, under the folder's
+    lock; the one way a manifest changes after its folder was created. Returns the manifest."""
+    with locked(run_dir):
+        manifest = read_manifest(run_dir)
+        entries = {nb.name: nb.entry() for nb in notebooks}
+        manifest["notebooks"] = [entries.get(e["name"], e) for e in manifest["notebooks"]]
+        write_manifest(summarised(manifest, finished), run_dir)
+    return manifest
+
+
+def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[str], params: Mapping[str, Any]) -> None:
     """Refuse to add a stage to a run folder made for another date, other notebooks or other params."""
     problems = []
     if manifest.get("run_date") != run_date:
@@ -77,61 +164,42 @@ def check_same_run(
         problems.append(f"it was made with other params (different {', '.join(differing)})")
     if problems:
         raise RunFolderError(
-            f"cannot add a stage to run folder {run_dir}: "
+            f"cannot add a stage to run folder {manifest.get('run_dir')}: "
             + "; ".join(problems)
             + ". A run folder holds one run: use the params file it was made with, or another --run-id."
         )
 
 
-def entry_of(manifest: Mapping[str, Any], notebook: str) -> dict[str, Any]:
-    return next(e for e in manifest["notebooks"] if e["name"] == notebook)
-
-
-def set_aside_earlier_attempt(
-    manifest: dict[str, Any], notebook: str, run_dir: Path, not_run_entry: dict[str, Any]
-) -> dict[str, Any] | None:
-    """If ``notebook`` already ran in this folder, keep that attempt aside and reset its entry.
-
-    Files become ``<stem>.try<N>.ipynb`` / ``.html`` / ``.code.html`` and the figures
-    ``figures/<stem>.try<N>.<name>.png`` (N = 1 for the first attempt); the old entry, with those
-    names, is appended to the new entry's ``attempts``. Returns the earlier entry.
-    """
+def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> dict[str, Any] | None:
+    """If ``nb`` already ran in this folder, rename its files to ``<stem>.try<N>.*`` (N = 1 for the
+    first attempt), keep its old entry in ``nb.attempts`` and reset the manifest's entry to ``nb``'s.
+    Returns the earlier entry, or ``None`` when it had not run."""
     entries = manifest["notebooks"]
-    position = next(i for i, e in enumerate(entries) if e["name"] == notebook)
+    position = next(i for i, e in enumerate(entries) if e["name"] == nb.name)
     earlier = entries[position]
-    if earlier.get("status") in (None, "not run") and not earlier.get("ipynb"):
+    nb.attempts = list(earlier.get("attempts") or [])
+    if earlier.get("status") in (None, NOT_RUN) and not earlier.get("ipynb"):
         return None
-    attempts = list(earlier.get("attempts") or [])
-    number = len(attempts) + 1
     kept = {k: v for k, v in earlier.items() if k != "attempts"}
-    stem = Path(notebook).stem
+    run_dir, number = nb.output_path.parent, len(nb.attempts) + 1
+
+    def set_aside(name: str | None) -> str | None:
+        source = run_dir / name if name else None
+        if source is None or not source.exists():
+            return None
+        target = source.with_name(f"{nb.stem}.try{number}{source.name[len(nb.stem) :]}")
+        os.replace(source, target)
+        return target.relative_to(run_dir).as_posix()
+
     for key in ("ipynb", "html", "html_code"):
-        kept[key] = _set_aside(run_dir, kept.get(key), stem, number)
-    kept["figures"] = {
-        name: _set_aside(run_dir, path, stem, number) for name, path in (kept.get("figures") or {}).items()
-    }
-    entries[position] = {**not_run_entry, "attempts": [*attempts, kept]}
+        kept[key] = set_aside(kept.get(key))
+    kept["figures"] = {name: set_aside(path) for name, path in (kept.get("figures") or {}).items()}
+    nb.attempts.append(kept)
+    entries[position] = nb.entry()
     return kept
 
 
-def _set_aside(run_dir: Path, name: str | None, stem: str, attempt: int) -> str | None:
-    """Rename the run folder's file ``name`` of notebook ``stem`` (e.g. ``02_left.code.html``,
-    ``figures/02_left.chart.png``) to its attempt's name (``02_left.try1.code.html``); returns the
-    new name, or ``None`` if the file is missing."""
-    if not name:
-        return None
-    source = run_dir / name
-    target = source.with_name(f"{stem}.try{attempt}{source.name[len(stem) :]}")
-    if not source.exists():
-        return None
-    os.replace(source, target)
-    return target.relative_to(run_dir).as_posix()
-
-
-def write_text_atomically(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+def write_overview(reports_dir: Path) -> Path:
+    """Rebuild ``<reports_dir>/index.html``, the index of every run, from the run folders' manifests."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    return write_text_atomically(reports_dir / "index.html", pages.render_overview(pages.collect_runs(reports_dir)))

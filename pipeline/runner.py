@@ -1,40 +1,36 @@
-"""Chaining the notebooks of one run: plan, execute, collect scraps, render, report.
-
-``run_pipeline`` runs every notebook in a new run folder (``make run``), side by side as the
-stage graph allows (:mod:`pipeline.parallel`); ``run_stage`` runs one notebook (stage) in a new
-or an existing run folder, once the stages it depends on (see :mod:`pipeline.stages`) have
-succeeded there, and merges its result into that folder's manifest (see
-:mod:`pipeline.runfolder`).
-
-papermill is imported only once the first kernels are starting
-(:func:`pipeline.parallel.notebook_kernels`): they start while the runner imports it.
+"""A run is "open the run folder, then run its stages": all of them side by side as the stage graph
+allows (``make run``), or one in a folder where those it needs succeeded (``--stage``, Airflow).
+Both end in :func:`pipeline.runfolder.record`; pages are rendered in the background meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import platform
+import queue
+import subprocess
 import sys
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
+from graphlib import TopologicalSorter
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
-from .environment import git_info, package_versions, python_version
-from .kernels import KernelPool
-from .log import RunLog, format_duration
-from .overview import write_overview
-from .parallel import notebook_kernels, run_notebooks
-from .params import Params, load_params, validate_run_date
-from .paths import create_run_dir, default_notebooks_dir, discover_notebooks, repo_root, validate_run_id
-from .progress import CONSOLE_MODES
-from .report import build_manifest, notebook_entry, refresh_manifest, write_index, write_manifest
-from .results import FAILED, INCOMPLETE, SUCCEEDED, NotebookResult, RunResult
-from .runfolder import check_same_run, entry_of, locked, read_manifest, set_aside_earlier_attempt
-from .schedule import max_parallel as resolve_max_parallel
-from .scraps import to_jsonable
-from .stages import Stage, StageError, alongside, find_stage, prerequisites, read_stages
+from . import pages, runfolder
+from .execute import Kernels, execute_notebook, select_parameters
+from .params import load_params, repo_root, validate_run_date
+from .progress import CONSOLE_MODES, LIVE_SHOWN, NotebookProgress, RunLog, format_duration
+from .results import FAILED, SUCCEEDED, NotebookError, NotebookResult, RunResult
+from .scraps import read_scraps, save_figures
+from .stages import Stage, StageError, alongside, find_stage, load_stages, prerequisites, resolve_max_parallel
 
-# Parameters the runner itself provides, next to the params-file keys meant for notebooks.
-RUN_PARAMETERS = ("run_date", "run_id", "staging_dir")
+RUN_PARAMETERS = ("run_date", "run_id", "staging_dir")  # what the runner provides besides the params keys
+PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"  # in each kernel: how many notebooks may run with it
+# Distributions whose versions go into the manifest (missing ones are null).
+KEY_PACKAGES = """streamkpi-pipeline streamkpi papermill nbclient nbconvert nbformat ipykernel jupyter_client
+    scrapbook pandas numpy pyarrow duckdb sqlalchemy matplotlib seaborn pyyaml""".split()
 
 
 def run_pipeline(
@@ -48,91 +44,18 @@ def run_pipeline(
     max_parallel: int | None = None,
 ) -> RunResult:
     """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for
-    ``run_date`` and write the run folder ``<reports_dir>/<run_date>/<run_id>/``, then the
-    top-level ``<reports_dir>/index.html``.
+    ``run_date`` in a new run folder ``<reports_dir>/<run_date>/<run_id>/``.
 
-    Each notebook starts once the notebooks it depends on have succeeded, at most
-    ``max_parallel`` at once (default ``$PIPELINE_MAX_PARALLEL``, else 2; 1 runs them one after
-    the other); after a failure nothing new starts and the running notebooks finish.
-
-    Raises :class:`pipeline.errors.PipelineError` before anything runs or any folder is created
-    if the date, the params file, the run id, ``max_parallel`` or a notebook's parameters are
-    wrong (an existing run folder is detected when it is created). A failing notebook does not
-    raise: the result's ``status`` is ``"failed"`` and ``error`` says where. ``stream`` (default
-    stderr) receives the runner's lines, which are also written to ``run.log``; ``console`` is
-    how cell progress shows there (:data:`pipeline.progress.CONSOLE_MODES`; default ``live``
-    when ``stream`` is a terminal, else ``lines``; ``quiet`` prints failures only).
+    Raises :class:`pipeline.errors.PipelineError` before any folder is made when the date, the
+    params, the run id, ``max_parallel`` or a notebook's parameters are wrong; a failing notebook
+    does not raise (``status`` ``failed``, ``error`` says where). ``stream`` (default stderr) gets
+    the runner's lines as ``console`` says (default ``live`` on a terminal, else ``lines``).
     """
-    run_date, notebooks_dir, notebooks = _checked_inputs(run_date, run_id, notebooks_dir)
-    stages = read_stages(notebooks)  # a malformed stage declaration stops every kind of run
+    run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream)
     parallel = resolve_max_parallel(max_parallel)
-    console = _console_mode(console, stream)
-    with notebook_kernels(
-        stages, max_parallel=parallel, cwd=notebooks_dir, at_once=lambda stage: _at_once(stages, stage, parallel)
-    ) as (schedule, kernels):
-        params = _loaded_params(params_path, kernels)
-        from .execute import parameters_for, select_parameters  # papermill, while the first kernels start
-
-        plan = select_parameters(notebooks, [*RUN_PARAMETERS, *params.notebook_parameters()])
-        provenance = collect_provenance()
-
-        run_dir, run_id = create_run_dir(Path(params["reports_dir"]), run_date, run_id)
-        values = run_parameters(run_date, run_id, run_dir / "staging", params)
-        results = [
-            NotebookResult(
-                name=path.name,
-                input_path=path,
-                output_path=run_dir / path.name,
-                html_path=run_dir / f"{path.stem}.html",
-                parameters=parameters_for(plan[path], values),
-            )
-            for path in notebooks
-        ]
-
-        log = RunLog(stream, quiet=console == "quiet")
-        log.attach(run_dir / "run.log")
-        started = _now()
-        log.line(f"pipeline: run {run_date} {run_id} with {params.source} -> {run_dir}")
-        try:
-            run_notebooks(results, schedule, kernels, log, console=console, run_date=run_date)
-        finally:
-            finished = _now()
-            status = SUCCEEDED if all(nb.status == SUCCEEDED for nb in results) else FAILED
-            manifest = build_manifest(
-                run_date=run_date,
-                run_id=run_id,
-                status=status,
-                started=started,
-                finished=finished,
-                params=params.sanitised(),
-                params_file=str(Path(params.source).resolve()),
-                notebooks_dir=str(notebooks_dir),
-                run_dir=str(run_dir),
-                notebooks=results,
-                provenance=provenance,
-            )
-            write_manifest(manifest, run_dir / "manifest.json")
-            write_index(manifest, run_dir / "index.html")
-            overview = _write_overview(Path(params["reports_dir"]), log)
-            error = next((nb.error for nb in results if nb.error), None)
-            if error is not None:
-                log.line(f"pipeline failed in {error.describe()}", always=True)
-            log.line(
-                f"pipeline: {status} in {format_duration((finished - started).total_seconds())};"
-                f" report {run_dir / 'index.html'}; all runs {overview}",
-                always=error is not None,
-            )
-            log.close()
-    return RunResult(
-        run_date=run_date,
-        run_id=run_id,
-        run_dir=run_dir,
-        status=status,
-        started=started,
-        finished=finished,
-        notebooks=results,
-        manifest=manifest,
-    )
+    run.create_folder()
+    run.start_log(f"pipeline: run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}")
+    return run.execute(run.results(run.stages), parallel, side_by_side=parallel)
 
 
 def run_stage(
@@ -145,228 +68,257 @@ def run_stage(
     console: str | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
-    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) of the run ``run_id``.
-
-    The run folder ``<reports_dir>/<run_date>/<run_id>/`` is reused when it exists and created
-    otherwise (``run_id`` defaults to a new one). The stage's executed notebook and HTML go
-    there exactly as in a whole run, its lines are appended to ``run.log``, and its entry in
-    ``manifest.json`` and ``index.html`` is updated under the folder's lock, so stages running
-    at the same time on one folder do not clobber each other; the top-level index is rebuilt.
-    ``console`` and ``stream``: as for :func:`run_pipeline`.
+    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) in the run folder ``run_id``,
+    reused when it exists and created otherwise (``run_id`` defaults to a new one).
 
     Raises :class:`pipeline.errors.PipelineError` before anything runs when the stage is unknown,
-    when a stage it depends on has not succeeded in that folder
-    (:class:`pipeline.stages.StageError`), or when the existing folder belongs to another date,
-    other notebooks or other params (:class:`pipeline.errors.RunFolderError`). The result's
-    ``ok``/``exit_code`` are the stage's; its ``status`` is the run folder's (``incomplete``
-    until every stage has succeeded).
+    when a stage it needs has not succeeded in that folder, or when the folder is another run's.
+    ``ok`` / ``exit_code`` are the stage's, ``status`` the folder's (``incomplete`` until all ran).
     """
-    run_date, notebooks_dir, notebooks = _checked_inputs(run_date, run_id, notebooks_dir)
-    stages = read_stages(notebooks)
-    target = find_stage(stages, stage)
-    needed = prerequisites(stages, target)
-    console = _console_mode(console, stream)
-    alone = replace(target, depends_on=())  # its prerequisites are checked in the run folder below
-    # An orchestrator (Airflow) may run the stages beside this one at the same time.
-    with notebook_kernels(
-        [alone],
-        max_parallel=1,
-        cwd=notebooks_dir,
-        at_once=lambda _: _at_once(stages, target, resolve_max_parallel(None)),
-    ) as (schedule, kernels):
-        params = _loaded_params(params_path, kernels)
-        from .execute import parameters_for, select_parameters  # papermill, while the kernel starts
-
-        plan = select_parameters([target.path], [*RUN_PARAMETERS, *params.notebook_parameters()])
-        names = [p.name for p in notebooks]
-        sanitised = params.sanitised()
-        date_dir = Path(params["reports_dir"]) / run_date
-
-        def blank(path: Path, run_dir: Path) -> NotebookResult:
-            return NotebookResult(
-                name=path.name,
-                input_path=path,
-                output_path=run_dir / path.name,
-                html_path=run_dir / f"{path.stem}.html",
+    run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream, stage)
+    target, needed = run.target, prerequisites(run.stages, run.target)
+    run.date_dir.mkdir(parents=True, exist_ok=True)
+    with runfolder.locked(run.date_dir):  # creating a folder and its first manifest is one step for others
+        existing = run_id is not None and (run.date_dir / run_id).is_dir()
+        if existing:
+            run.run_dir = run.date_dir / run_id
+        elif needed:
+            where = (
+                f"run folder {run.date_dir / run_id} does not exist" if run_id else "a new run folder would be empty"
             )
-
-        date_dir.mkdir(parents=True, exist_ok=True)
-        with locked(date_dir):  # creating a folder and its first manifest is one step for others
-            existing = run_id is not None and (date_dir / run_id).is_dir()
-            if existing:
-                run_dir = date_dir / run_id
-            else:
-                if needed:
-                    where = (
-                        f"run folder {date_dir / run_id} does not exist"
-                        if run_id is not None
-                        else "a new run folder would be empty (pass the --run-id of the run to continue)"
-                    )
-                    raise StageError(
-                        f"cannot run stage {target.name} ({target.notebook}): {where}; it needs "
-                        + ", ".join(f"{s.name} ({s.notebook})" for s in needed)
-                        + " to have succeeded there first"
-                    )
-                run_dir, run_id = create_run_dir(Path(params["reports_dir"]), run_date, run_id)
-                started = _now()
-                write_run_documents(
-                    build_manifest(
-                        run_date=run_date,
-                        run_id=run_id,
-                        status=INCOMPLETE,
-                        started=started,
-                        finished=started,
-                        params=sanitised,
-                        params_file=str(Path(params.source).resolve()),
-                        notebooks_dir=str(notebooks_dir),
-                        run_dir=str(run_dir),
-                        notebooks=[blank(p, run_dir) for p in notebooks],
-                        provenance=collect_provenance(),
-                    ),
-                    run_dir,
-                )
-
-        with locked(run_dir):
-            manifest = read_manifest(run_dir)
-            if existing:
-                check_same_run(
-                    manifest, run_date=run_date, notebooks=names, params=to_jsonable(sanitised), run_dir=run_dir
-                )
-                missing = [
-                    (s, entry_of(manifest, s.notebook)["status"])
-                    for s in needed
-                    if entry_of(manifest, s.notebook)["status"] != SUCCEEDED
-                ]
-                if missing:
-                    raise StageError(
-                        f"cannot run stage {target.name} ({target.notebook}) in run folder {run_dir}: it needs "
-                        + ", ".join(f"{s.name} ({s.notebook}: {status})" for s, status in missing)
-                        + " to have succeeded there first; run "
-                        + ("it" if len(missing) == 1 else "them")
-                        + f" with --run-id {run_id} --stage NAME"
-                    )
-            earlier = set_aside_earlier_attempt(
-                manifest, target.notebook, run_dir, notebook_entry(blank(target.path, run_dir))
+            raise StageError(
+                f"cannot run stage {target.name} ({target.notebook}): {where}"
+                + ("" if run_id else " (pass the --run-id of the run to continue)")
+                + "; it needs "
+                + ", ".join(f"{s.name} ({s.notebook})" for s in needed)
+                + " to have succeeded there first"
             )
-            if earlier is not None:
-                write_run_documents(manifest, run_dir)
-            attempts = entry_of(manifest, target.notebook).get("attempts") or []
-
-        values = run_parameters(run_date, run_id, run_dir / "staging", params)
-        nb = blank(target.path, run_dir)
-        nb.parameters = parameters_for(plan[target.path], values)
-        nb.attempts = list(attempts)
-        position = names.index(target.notebook) + 1
-
-        log = RunLog(stream, quiet=console == "quiet")
-        log.attach(run_dir / "run.log", append=True)
-        started = _now()
-        log.line(f"pipeline: stage {target.name} of run {run_date} {run_id} with {params.source} -> {run_dir}")
+        else:
+            run.create_folder()
+    (nb,) = run.results([target])
+    with runfolder.locked(run.run_dir):
+        manifest = runfolder.read_manifest(run.run_dir)
+        if existing:
+            runfolder.check_same_run(manifest, run.run_date, [s.notebook for s in run.stages], run.params.sanitised())
+            status = {e["name"]: e["status"] for e in manifest["notebooks"]}
+            missing = [s for s in needed if status[s.notebook] != SUCCEEDED]
+            if missing:
+                raise StageError(
+                    f"cannot run stage {target.name} ({target.notebook}) in run folder {run.run_dir}: it needs "
+                    + ", ".join(f"{s.name} ({s.notebook}: {status[s.notebook]})" for s in missing)
+                    + f" to have succeeded there first; run {'it' if len(missing) == 1 else 'them'}"
+                    + f" with --run-id {run.run_id} --stage NAME"
+                )
+        earlier = runfolder.set_aside_earlier_attempt(manifest, nb)
         if earlier is not None:
-            log.line(
-                f"pipeline: {target.notebook} ran here before ({earlier.get('status')});"
-                f" kept as {earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}"
-            )
-        try:
-            run_notebooks(
-                [nb], schedule, kernels, log, console=console, run_date=run_date, numbering=(position, len(names))
-            )
-        finally:
-            finished = _now()
-            with locked(run_dir):
-                manifest = read_manifest(run_dir)
-                entries = manifest["notebooks"]
-                entries[names.index(target.notebook)] = notebook_entry(nb)
-                write_run_documents(refresh_manifest(manifest, finished), run_dir)
-            overview = _write_overview(Path(params["reports_dir"]), log)
-            if nb.error is not None:
-                log.line(f"pipeline failed in {nb.error.describe()}", always=True)
-            done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
-            log.line(
-                f"pipeline: stage {target.name} {nb.status} in {format_duration((finished - started).total_seconds())};"
-                f" run {manifest['status']} ({done} of {len(names)} notebooks succeeded);"
-                f" report {run_dir / 'index.html'}; all runs {overview}",
-                always=nb.error is not None,
-            )
-            log.close()
-    return RunResult(
-        run_date=run_date,
-        run_id=run_id,
-        run_dir=run_dir,
-        status=manifest["status"],
-        started=started,
-        finished=finished,
-        notebooks=[nb],
-        manifest=manifest,
-        stage=target.name,
+            runfolder.write_manifest(manifest, run.run_dir)
+    run.start_log(
+        f"pipeline: stage {target.name} of run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}"
     )
+    if earlier is not None:
+        kept = f"{earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}"
+        run.logger.info(f"pipeline: {nb.name} ran here before ({earlier.get('status')}); kept as {kept}")
+    return run.execute([nb], 1, side_by_side=resolve_max_parallel())  # its siblings may run beside it
 
 
-def write_run_documents(manifest: dict[str, Any], run_dir: Path) -> None:
-    """``manifest.json`` and the ``index.html`` rendered from it."""
-    write_manifest(manifest, run_dir / "manifest.json")
-    write_index(manifest, run_dir / "index.html")
+class _Run:
+    """One call: what it starts from, validated before any folder is made, then its run folder."""
+
+    def __init__(self, run_date, params_path, notebooks_dir, run_id, console, stream, stage: str | None = None):
+        self.run_date, self.run_id = validate_run_date(run_date), run_id
+        if run_id is not None:
+            runfolder.validate_run_id(run_id)
+        self.notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else repo_root() / "notebooks"
+        self.stages = load_stages(self.notebooks_dir)  # a malformed stage declaration stops every kind of run
+        self.target = find_stage(self.stages, stage) if stage is not None else None
+        self.params = load_params(params_path)
+        to_run = [self.target] if self.target else self.stages
+        self.plan = select_parameters([s.path for s in to_run], [*RUN_PARAMETERS, *self.params.notebook_parameters()])
+        self.stream = stream if stream is not None else sys.stderr
+        self.console = console or ("live" if getattr(self.stream, "isatty", bool)() else "lines")
+        if self.console not in CONSOLE_MODES:
+            raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}, not {console!r}")
+        self.date_dir = Path(self.params["reports_dir"]) / self.run_date
+        self.run_dir: Path | None = None
+        self.logger: logging.Logger | None = None
+
+    def results(self, stages: list[Stage]) -> list[NotebookResult]:
+        """A result per stage, each with the parameters its notebook declares."""
+        values = {"run_date": self.run_date, "run_id": self.run_id, "staging_dir": str(self.run_dir / "staging")}
+        values.update(self.params.notebook_parameters())
+        return [
+            NotebookResult(
+                s.notebook,
+                s.path,
+                self.run_dir / s.notebook,
+                self.run_dir / f"{s.stem}.html",
+                parameters={name: values[name] for name in self.plan.get(s.path, [])},
+            )
+            for s in stages
+        ]
+
+    def create_folder(self) -> None:
+        """A new run folder and its first manifest, every notebook not run yet."""
+        self.run_dir, self.run_id = runfolder.create_run_dir(self.date_dir, self.run_id)
+        context = {
+            "params_file": str(Path(self.params.source).resolve()),
+            "params": self.params.sanitised(),
+            "notebooks_dir": str(self.notebooks_dir),
+            "run_dir": str(self.run_dir),
+            **provenance(),
+        }
+        manifest = runfolder.new_manifest(self.run_date, self.run_id, self.results(self.stages), context)
+        runfolder.write_manifest(manifest, self.run_dir)
+
+    def start_log(self, first_line: str) -> None:
+        """The run's logger: ``run.log`` (a stage appends to its folder's) and the console."""
+        append = self.target is not None
+        self.logger = RunLog(self.run_dir / "run.log", console=self.stream, mode=self.console, append=append)
+        self.logger.info(first_line)
+
+    def execute(self, notebooks: list[NotebookResult], parallel: int, side_by_side: int) -> RunResult:
+        """Run ``notebooks``, then, whatever happened, record them and rebuild the index of every run."""
+        started = datetime.now(UTC)
+        try:
+            _run_notebooks(self, notebooks, parallel, side_by_side)
+        finally:
+            finished = datetime.now(UTC)
+            manifest = runfolder.record(self.run_dir, notebooks, finished)
+            overview = Path(self.params["reports_dir"]) / "index.html"
+            try:
+                runfolder.write_overview(overview.parent)
+            except Exception as exc:  # never fails the run
+                self.logger.warning(f"pipeline: could not rebuild {overview}: {type(exc).__name__}: {exc}")
+            error = next((nb.error for nb in notebooks if nb.error), None)
+            if error is not None:
+                self.logger.warning(f"pipeline failed in {error.describe()}")
+            took, status = format_duration((finished - started).total_seconds()), manifest["status"]
+            outcome = f"{status} in {took}"
+            if self.target is not None:
+                done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
+                outcome = (
+                    f"stage {self.target.name} {notebooks[0].status} in {took}; run {status}"
+                    f" ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
+                )
+            level = logging.WARNING if error else logging.INFO
+            self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
+            self.logger.close()
+        stage = self.target.name if self.target else None
+        return RunResult(
+            self.run_date, self.run_id, self.run_dir, status, started, finished, notebooks, manifest, stage
+        )
 
 
-def _checked_inputs(
-    run_date: str, run_id: str | None, notebooks_dir: str | Path | None
-) -> tuple[str, Path, list[Path]]:
-    """Everything a run starts from but its params (:func:`_loaded_params`), validated before any
-    folder is made: ``(run date, notebooks folder, notebooks)``."""
-    run_date = validate_run_date(run_date)
-    if run_id is not None:
-        validate_run_id(run_id)
-    notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else default_notebooks_dir()
-    return run_date, notebooks_dir, discover_notebooks(notebooks_dir)
+def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, side_by_side: int) -> None:
+    """Each notebook as soon as those it depends on succeeded, at most ``parallel`` at once, in
+    notebook order when more may start; after a failure nothing new starts. Ctrl-C kills every
+    kernel: the notebooks running then fail with ``KeyboardInterrupt``."""
+    by_stem = {nb.stem: nb for nb in notebooks}
+    stages = {s.stem: s for s in run.stages if s.stem in by_stem}
+    order = {s.stem: i for i, s in enumerate(run.stages)}
+    tags = {stem: f"[{order[stem] + 1}/{len(run.stages)}] {s.notebook}" for stem, s in stages.items()}
+    graph = TopologicalSorter({stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()})
+    graph.prepare()
+    kernels, ended, log = Kernels(), queue.Queue(), run.logger
+    ready, running, started = [], set(), set()
+
+    def run_one(nb: NotebookResult) -> None:
+        at_once = min(side_by_side, 1 + len(alongside(run.stages, stages[nb.stem])))
+        env = {**os.environ, PARALLEL_NOTEBOOKS_ENV: str(at_once)}
+        reported = False
+        try:
+            with (
+                NotebookProgress(tags[nb.stem], nb.log_path, log) as progress,
+                kernels.kernel(env, progress.file) as km,
+            ):
+                timeout = run.params["notebook_timeout_seconds"]
+                execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
+                ended.put(nb)  # what depends on it may start while its kernel shuts down
+                reported = True
+        except Exception as exc:  # a bug around the notebook, not in it
+            if not reported:
+                nb.error, nb.status = NotebookError(nb.name, None, None, type(exc).__name__, str(exc)), FAILED
+                ended.put(nb)
+
+    def finish(nb: NotebookResult, interrupted: BaseException | None = None) -> None:
+        running.discard(nb.stem)
+        took = format_duration(nb.duration_seconds)
+        if interrupted is not None and nb.status != SUCCEEDED:
+            message = str(interrupted) or "the run was interrupted"
+            nb.error, nb.status = NotebookError(nb.name, None, None, type(interrupted).__name__, message), FAILED
+            log.warning(f"{tags[nb.stem]} FAILED ({took}): interrupted")
+        elif nb.status != SUCCEEDED:
+            log.warning(f"{tags[nb.stem]} FAILED ({took})")
+        else:
+            log.info(f"{tags[nb.stem]} ok ({took})")
+        collected.append(collector.submit(_collect, nb, tags[nb.stem], log, run.run_date))
+
+    with ThreadPoolExecutor(len(notebooks), "notebook") as workers, ThreadPoolExecutor(1, "collect") as collector:
+        collected = [collector.submit(pages.exporters)]  # nbconvert is imported while the first notebooks run
+        try:
+            stopped = False
+            while True:
+                ready = sorted([*ready, *graph.get_ready()], key=order.get) if not stopped else []
+                while ready and len(running) < parallel:
+                    stem = ready.pop(0)
+                    running.add(stem)
+                    started.add(stem)
+                    log.info(f"{tags[stem]} ...", extra={LIVE_SHOWN: True})
+                    workers.submit(run_one, by_stem[stem])
+                if not running:
+                    break
+                nb = ended.get()
+                if nb.status == SUCCEEDED:
+                    graph.done(nb.stem)
+                stopped = stopped or nb.status != SUCCEEDED
+                finish(nb)
+        except KeyboardInterrupt as exc:
+            kernels.kill_all()
+            while running:  # each ends within a second or so: its kernel is gone
+                finish(ended.get(), interrupted=exc)
+            raise
+        finally:
+            for stem in stages:
+                if stem not in started:
+                    log.info(f"{tags[stem]} not run")
+            wait(collected)
 
 
-def _loaded_params(params_path: str | Path, kernels: KernelPool) -> Params:
-    """The params file, loaded once the first kernels are starting (it takes a while: the
-    warehouse URL is parsed with SQLAlchemy); their cells' timeout comes from it."""
-    params = load_params(params_path)
-    kernels.cell_timeout = params["notebook_timeout_seconds"]
-    return params
-
-
-def run_parameters(run_date: str, run_id: str, staging_dir: Path, params: Params) -> dict[str, Any]:
-    """Every value a notebook may declare: the runner's own plus the params-file keys for notebooks."""
-    return {"run_date": run_date, "run_id": run_id, "staging_dir": str(staging_dir), **params.notebook_parameters()}
-
-
-def collect_provenance() -> dict[str, Any]:
-    """Git commit/dirty state of the repository and tool versions, taken at the start of a run."""
-    return {**git_info(repo_root()), "python": python_version(), "packages": package_versions()}
-
-
-def _at_once(stages: list[Stage], stage: Stage, max_parallel: int) -> int:
-    """How many notebooks may run at the same time as ``stage``, itself included."""
-    return min(max_parallel, 1 + len(alongside(stages, stage)))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _console_mode(console: str | None, stream: TextIO | None) -> str:
-    """The console mode asked for, else ``live`` on a terminal and ``lines`` elsewhere."""
-    if console is None:
-        return "live" if _isatty(stream if stream is not None else sys.stderr) else "lines"
-    if console not in CONSOLE_MODES:
-        raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}, not {console!r}")
-    return console
-
-
-def _write_overview(reports_dir: Path, log: RunLog) -> Path:
-    """Rebuild the top-level index; a failure to do so is reported, never fails the run."""
+def _collect(nb: NotebookResult, tag: str, log: logging.Logger, run_date: str) -> None:
+    """Scraps, published figures and the two pages of an executed notebook."""
+    if not nb.output_path.is_file():
+        return
     try:
-        return write_overview(reports_dir)
+        nb.scraps = read_scraps(nb.output_path)
+        nb.figures = save_figures(nb.output_path, nb.output_path.parent)
     except Exception as exc:
-        log.line(f"pipeline: could not rebuild {reports_dir / 'index.html'}: {type(exc).__name__}: {exc}", always=True)
-        return reports_dir / "index.html"
-
-
-def _isatty(stream: Any) -> bool:
+        nb.scraps_error = f"{type(exc).__name__}: {exc}"
+        log.warning(f"{tag}: could not read scraps: {nb.scraps_error}")
     try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+        pages.render_pages(nb.output_path, nb.html_path, nb.code_html_path, subtitle=run_date)
+    except Exception as exc:
+        nb.render_error = f"{type(exc).__name__}: {exc}"
+        log.warning(f"{tag}: could not render {nb.html_path.name}: {nb.render_error}")
+
+
+def provenance() -> dict[str, Any]:
+    """The repository's commit (and whether the work tree differs from it) and the tools' versions."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(repo_root()), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    commit = git("rev-parse", "--verify", "--quiet", "HEAD")
+    status = git("status", "--porcelain") if commit else None
+    dirty = None if status is None else bool(status)
+    packages = {name: version(name) for name in KEY_PACKAGES}
+    return {"git_commit": commit, "git_dirty": dirty, "python": platform.python_version(), "packages": packages}

@@ -1,13 +1,11 @@
-"""Reading what notebooks glued with scrapbook, as JSON-ready values (no KPI knowledge here).
-
-Scraps glued with scrapbook's ``json`` and ``text`` encoders (every plain value) and display scraps
-are read straight from the notebook's JSON: importing scrapbook (with pandas and jsonschema) costs
-about a second of CPU, which the two cores would take from the notebooks still running. A notebook
-with a scrap of another encoder (a DataFrame glued as Parquet, ...) is read with scrapbook itself.
+"""What notebooks glued with scrapbook: scraps as JSON-ready values, and the figures glued for display
+(published: saved as ``figures/<notebook>.<name>.png`` for the indexes). Plain scraps are read from
+the notebook's JSON, as importing scrapbook takes a second of CPU from the notebooks still running.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -62,10 +60,7 @@ def _decoded(encoded: dict) -> Any:
 
 
 def read_scraps(executed: str | Path) -> dict[str, Any]:
-    """``{name: data}`` of the scraps glued in the executed notebook, JSON-serialisable.
-
-    Display-only scraps (glued with ``display=True`` and no data) map to ``None``.
-    """
+    """``{name: data}`` of the executed notebook's scraps, JSON-ready (display-only ones: ``None``)."""
     return {name: to_jsonable(scrap.data) for name, scrap in notebook_scraps(executed).items()}
 
 
@@ -78,11 +73,8 @@ def _scrapbook_scraps(executed: str | Path) -> dict[str, Scrap]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """``value`` as JSON data: dicts, lists, str, int, float (finite), bool, None.
-
-    Handles numpy scalars and arrays, pandas DataFrames (list of row dicts) and Series (dict),
-    dates (ISO strings) and Decimals; anything else becomes its ``str``.
-    """
+    """``value`` as JSON data (non-finite floats as ``None``): numpy, pandas (a frame as a list of
+    row dicts), dates (ISO) and Decimals converted; anything else becomes its ``str``."""
     if value is None or isinstance(value, (bool, str, int)):
         return value
     if isinstance(value, float):
@@ -104,3 +96,32 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):  # pandas Timestamp, numpy datetime
         return value.isoformat()
     return str(value)
+
+
+FIGURES_DIR = "figures"
+IMAGE_TYPES = {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg"}
+
+
+def save_figures(executed: str | Path, run_dir: str | Path) -> dict[str, str]:
+    """Save the images of the display scraps of the executed notebook; returns ``{scrap name:
+    path relative to the run folder}`` (empty when it published none)."""
+    executed, run_dir = Path(executed), Path(run_dir)
+    saved = {}
+    for name, scrap in notebook_scraps(executed).items():
+        shown = (scrap.display or {}).get("data", {})
+        mime = next((m for m in IMAGE_TYPES if m in shown), None)
+        if mime is None:
+            continue
+        relative = Path(FIGURES_DIR) / f"{executed.stem}.{_file_name(name)}{IMAGE_TYPES[mime]}"
+        content = shown[mime]
+        if isinstance(content, list):  # nbformat may split text content into lines
+            content = "".join(content)
+        data = content.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(content)
+        (run_dir / relative).parent.mkdir(exist_ok=True)
+        (run_dir / relative).write_bytes(data)
+        saved[name] = relative.as_posix()
+    return saved
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "figure"

@@ -1,29 +1,13 @@
-"""The stage graph: which notebooks a notebook needs, declared in each notebook's own metadata.
-
-Every ``NN_<name>.ipynb`` is one stage. A notebook names the notebooks whose results it reads in
-its notebook-level metadata (JupyterLab: *Property Inspector* > *Notebook Metadata*)::
-
-    "pipeline": {"depends_on": ["01_ingest"]}
-
-Rules, all checked before anything runs:
-
-- entries are notebook stems (``01_ingest``) of notebooks that come **earlier** in notebook order,
-  so the order ``make run`` uses is always a valid one and the graph cannot have a cycle;
-- without the key a notebook depends on **every** notebook before it (the plain chain);
-  ``[]`` means it needs nothing;
-- stage names (the stem without ``NN_``, e.g. ``load``) must be unique: they name Airflow tasks
-  and ``--stage`` accepts them.
-
-Running one stage requires every stage it depends on, directly or not, to have succeeded in the
-same run folder. The runner knows nothing else about the notebooks.
-
-This module uses the standard library only: the Airflow DAG, which runs in Airflow's own
-environment, loads this file by path to build one task per stage.
+"""The stage graph, declared by each notebook in its own metadata: ``"pipeline": {"depends_on":
+["01_ingest"]}`` names the earlier notebooks whose results it reads (without it: every earlier one),
+so notebook order is always a valid order and there can be no cycle. Stage names (``load``) must be
+unique. Standard library only: the Airflow DAG, in Airflow's own environment, loads it by path.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +22,8 @@ NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 METADATA_KEY = "pipeline"
 DEPENDS_ON = "depends_on"
 _PREFIX = re.compile(r"^\d\d_")
+DEFAULT_MAX_PARALLEL = 2
+MAX_PARALLEL_ENV = "PIPELINE_MAX_PARALLEL"  # the default of --max-parallel
 
 
 class StageError(_Base):
@@ -53,18 +39,15 @@ class Stage:
     declared: bool  # depends_on came from the notebook's metadata (else: every earlier notebook)
 
     @property
-    def notebook(self) -> str:
-        """File name, e.g. ``02_genre_kpis.ipynb``."""
+    def notebook(self) -> str:  # 02_genre_kpis.ipynb
         return self.path.name
 
     @property
-    def stem(self) -> str:
-        """``02_genre_kpis``."""
+    def stem(self) -> str:  # 02_genre_kpis
         return self.path.stem
 
     @property
-    def name(self) -> str:
-        """``genre_kpis``: the stem without its ``NN_`` prefix (the Airflow task id)."""
+    def name(self) -> str:  # genre_kpis: the stem without NN_, the Airflow task id
         return _PREFIX.sub("", self.stem)
 
 
@@ -177,3 +160,15 @@ def _declared_dependencies(path: Path) -> list | None:
     if not isinstance(value, list):
         raise StageError(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} must be a list of notebook stems, got {value!r}")
     return value
+
+
+def resolve_max_parallel(value: int | str | None = None) -> int:
+    """How many notebooks may run at once: ``value``, else ``$PIPELINE_MAX_PARALLEL``, else 2;
+    :class:`PipelineError` unless a whole number >= 1."""
+    if value is None:
+        source, text = MAX_PARALLEL_ENV, os.environ.get(MAX_PARALLEL_ENV, "").strip() or str(DEFAULT_MAX_PARALLEL)
+    else:
+        source, text = "max_parallel", str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise StageError(f"{source} must be a whole number of notebooks, 1 or more, not {text!r}")
+    return int(text)

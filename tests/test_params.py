@@ -11,8 +11,7 @@ import yaml
 
 from pipeline import cli
 from pipeline.errors import ParamsError, RunDateError
-from pipeline.params import KEYS, load_params, parse_params, sanitise, validate_run_date
-from pipeline.paths import repo_root
+from pipeline.params import KEYS, load_params, parse_params, repo_root, sanitise, validate_run_date
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,11 +24,10 @@ from pipeline.backfill import (
     summary_table,
 )
 from pipeline.errors import PipelineError
-from pipeline.overview import collect_runs, latest_figures, render_overview, write_overview
-from pipeline.progress import NotebookProgress
-from pipeline.render import notebook_title
-from pipeline.report import render_scraps
+from pipeline.pages import collect_runs, latest_figures, notebook_title, render_overview, render_scraps
+from pipeline.progress import NotebookProgress, RunLog
 from pipeline.results import NotebookError, NotebookResult, RunResult
+from pipeline.runfolder import write_overview
 
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
 
@@ -267,17 +266,24 @@ def test_page_title_is_the_first_heading():
 
 @pytest.mark.parametrize("mode", ["live", "lines", "quiet"])
 def test_progress_of_a_notebook(tmp_path, mode):
-    console, said = io.StringIO(), []
-    with NotebookProgress(
-        "[1/2] 01_a.ipynb", tmp_path / "logs" / "01_a.log", mode=mode, console=console, say=said.append
-    ) as progress:
-        progress.notebook_loaded(code_cells=3)
-        progress.cell_started(1)
+    import nbformat
+
+    console = io.StringIO()
+    run_log = RunLog(tmp_path / "run.log", console=console, mode=mode, append=False)
+    with NotebookProgress("[1/2] 01_a.ipynb", tmp_path / "logs" / "01_a.log", run_log) as progress:
+        hooks = progress.hooks()  # called by nbclient as it runs the cells
+        hooks["on_notebook_start"](
+            notebook=nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell() for _ in "abc"])
+        )
+        hooks["on_cell_start"](cell=None, cell_index=0)
         progress.write("printed by cell 1, no newline")
-        progress.cell_finished(1, failed=False)
-        progress.cell_started(2)
-        progress.cell_failed(2, "ValueError", "bad")
-        progress.cell_finished(2, failed=True)
+        hooks["on_cell_executed"](cell=None, cell_index=0, execute_reply={"content": {"status": "ok"}})
+        hooks["on_cell_start"](cell=None, cell_index=1)
+        failure = {"content": {"status": "error", "ename": "ValueError", "evalue": "bad"}}
+        hooks["on_cell_executed"](cell=None, cell_index=1, execute_reply=failure)
+        hooks["on_cell_error"](cell=None, cell_index=1, execute_reply=failure)
+    run_log.close()
+    said = (tmp_path / "run.log").read_text().splitlines()
     assert [line.split(" in ")[0] for line in said] == [
         "[1/2] 01_a.ipynb cell 1/3 done",
         "[1/2] 01_a.ipynb cell 2/3 FAILED",
@@ -285,8 +291,8 @@ def test_progress_of_a_notebook(tmp_path, mode):
     live = console.getvalue()
     if mode == "live":
         assert "\r\x1b[2K[1/2] 01_a.ipynb  cell 2/3  " in live and live.endswith("\r\x1b[2K")
-    else:
-        assert live == ""
+    else:  # a line per finished cell, but not when quiet
+        assert live.splitlines() == (said if mode == "lines" else [])
     log = (tmp_path / "logs" / "01_a.log").read_text().splitlines()
     events = [line.split("] ", 1)[1] if line.startswith("[20") else line for line in log]
     assert events[0] == "[1/2] 01_a.ipynb: started" and events[-1].startswith("[1/2] 01_a.ipynb: ended after ")

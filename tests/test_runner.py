@@ -23,13 +23,18 @@ from params_files import write_params
 from pipeline import cli, run_pipeline
 from pipeline.errors import NotebookParameterError, RunFolderError
 from pipeline.execute import select_parameters
-from pipeline.paths import discover_notebooks, new_run_id
-from pipeline.render import external_references
-from pipeline.report import render_scraps
+from pipeline.pages import render_scraps
 from pipeline.results import NotebookError
+from pipeline.runfolder import new_run_id
 from pipeline.scraps import to_jsonable
+from pipeline.stages import notebook_files
 
 NOTEBOOKS = Path(__file__).resolve().parent / "runner_notebooks"
+# A reference that needs the network: src/href/data attributes, CSS url(...) and JS import(...) of
+# http(s):// or //host (a markdown link a notebook author wrote would be one too).
+EXTERNAL_REFERENCE = re.compile(
+    r"""(?:\b(?:src|href|data)\s*=\s*["']?\s*|\burl\(\s*["']?|\bimport\(\s*["'])(https?:)?//""", re.IGNORECASE
+)
 DATE = "2024-06-25"
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
 FAILURE = (
@@ -41,6 +46,11 @@ FAILURE = (
 def only_run_folder(reports: Path) -> Path:
     (run,) = [p for p in (reports / DATE).iterdir()]
     return run
+
+
+def external_references(html: str) -> list[str]:
+    """What in ``html`` would need a connection (empty: the page renders offline)."""
+    return [html[m.start() : m.end() + 40] for m in EXTERNAL_REFERENCE.finditer(html)]
 
 
 def executed_parameters(path: Path) -> dict:
@@ -416,7 +426,7 @@ def test_undeclared_parameter_exits_2(tmp_path, capsys):
 
 def test_select_parameters_keeps_the_notebook_order():
     plan = select_parameters(
-        discover_notebooks(NOTEBOOKS / "ok"),
+        notebook_files(NOTEBOOKS / "ok"),
         ["staging_dir", "run_id", "run_date", "input_uri", "warehouse_url", "session_gap_minutes"],
     )
     assert list(plan.values()) == [
@@ -449,7 +459,7 @@ def test_unsafe_run_id_is_refused(tmp_path, run_id):
 def test_discovery_takes_only_numbered_notebooks_in_order(tmp_path):
     for name in ("02_b.ipynb", "01_a.ipynb", "10_c.ipynb", "1_x.ipynb", "readme.ipynb", "03_d.py", "ab_c.ipynb"):
         (tmp_path / name).write_text("{}")
-    assert [p.name for p in discover_notebooks(tmp_path)] == ["01_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
+    assert [p.name for p in notebook_files(tmp_path)] == ["01_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
 
 
 def test_run_ids_sort_by_time_and_differ():

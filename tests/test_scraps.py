@@ -7,8 +7,7 @@ import nbformat
 import papermill
 import scrapbook
 
-from pipeline.figures import save_figures
-from pipeline.scraps import notebook_scraps, read_scraps, to_jsonable
+from pipeline.scraps import notebook_scraps, read_scraps, save_figures, to_jsonable
 
 GLUES = """
 import matplotlib.pyplot as plt

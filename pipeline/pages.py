@@ -1,0 +1,223 @@
+"""Every HTML page the runner writes, each self-contained (no external resource): per notebook,
+``NN_name.html`` (the report, without code) and ``NN_name.code.html`` (the audit record), by
+nbconvert with ``templates/offline/``; the run's ``index.html`` from its manifest alone and the
+top-level ``<reports_dir>/index.html`` from every run folder's, by the Jinja ``templates/pages/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+import warnings
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .progress import format_duration
+from .results import FAILED, NOT_RUN, SUCCEEDED
+
+STATUS_CSS = {SUCCEEDED: "succeeded", FAILED: "failed"}  # any other status is shown as "not-run"
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "offline"  # the nbconvert template of the notebook pages
+INDEX_NAME = "index.html"
+DATE_FOLDER = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+SUMMARY_SCRAP = "summary"  # a text scrap of this name is shown as the notebook's lead paragraph
+SCALARS = (str, int, float, bool, type(None))  # shown in a scraps' table of key | value
+MAX_TABLE_ROWS = 500
+OPEN_TABLE_ROWS = 10  # a longer table of records is folded
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+# --------------------------------------------------------------------------- notebook pages
+
+
+@functools.cache
+def exporters() -> tuple[Any, Any]:
+    """nbconvert's ``HTMLExporter`` with the offline template, for the report (without code and
+    prompts) and for the code page; built once (it takes a while), then reused."""
+    from nbconvert import HTMLExporter
+
+    def exporter(show_code: bool) -> Any:
+        hide = not show_code
+        return HTMLExporter(
+            template_name=TEMPLATE_NAME,
+            extra_template_basedirs=[str(TEMPLATES_DIR)],
+            embed_images=True,
+            exclude_input=hide,
+            exclude_input_prompt=hide,
+            exclude_output_prompt=hide,
+        )
+
+    return exporter(False), exporter(True)
+
+
+def render_pages(executed: Path, report: Path, code: Path, *, subtitle: str, index_page: str = INDEX_NAME) -> None:
+    """The two pages of an executed notebook, each linking to the other and to the run's index,
+    titled with its first ``# heading`` (else its file name) and ``subtitle`` (the run date)."""
+    import nbformat
+
+    for path, exporter, other in ((report, exporters()[0], code), (code, exporters()[1], report)):
+        nb = nbformat.read(str(executed), as_version=4)  # read anew: the export may change it
+        nb.metadata["title"] = f"{notebook_title(nb) or executed.stem} · {subtitle}"
+        bar = {"shows_code": not exporter.exclude_input, "other_page": other.name, "index_page": index_page}
+        resources = {"metadata": {"name": executed.stem, "path": str(executed.parent)}, "report_bar": bar}
+        with warnings.catch_warnings():  # scrapbook's scrap outputs have no visible form: expected
+            warnings.filterwarnings("ignore", message="Your element with mimetype", category=UserWarning)
+            path.write_text(exporter.from_notebook_node(nb, resources=resources)[0], encoding="utf-8")
+
+
+def notebook_title(nb) -> str | None:
+    """The text of the first ``# heading`` of the notebook's markdown cells, if any."""
+    found = (_HEADING.search(cell.source) for cell in nb.cells if cell.cell_type == "markdown")
+    return next((heading.group(1) for heading in found if heading), None)
+
+
+# --------------------------------------------------------------------------- run index
+
+
+def render_run_index(manifest: Mapping[str, Any]) -> str:
+    """The HTML of the run's ``index.html``, from its ``manifest`` (the run folder's ``manifest.json``)."""
+    environment = {"python": manifest.get("python"), **(manifest.get("packages") or {})}
+    return _environment().get_template("run_index.html.j2").render(m=manifest, environment=environment)
+
+
+def render_scraps(scraps: Mapping[str, Any]) -> str:
+    """HTML for a notebook's scraps, whatever their names: a text ``summary`` first, as Markdown,
+    the scalars in one table, then each other scrap under its name: a dict as a table, a list of
+    dicts as a table (folded beyond 10 rows, cut at 500), a list of scalars as text, else JSON."""
+    return str(_environment().get_template("macros.html.j2").module.scraps_html(scraps)).strip()
+
+
+def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> str:
+    """A manifest error as text, ``[notebook, ]cell N: Ename: evalue`` (empty for none)."""
+    if not error:
+        return ""
+    where = [str(error.get("notebook"))] if notebook else []
+    if error.get("cell") is not None:
+        where.append(f"cell {error['cell']}")
+    what = f"{error.get('ename')}: {error.get('evalue') or ''}"
+    return f"{', '.join(where)}: {what}" if where else what
+
+
+# --------------------------------------------------------------------------- top-level index
+
+
+def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
+    """The manifests of every run folder ``<reports_dir>/<date>/<run id>/``, each with its
+    ``folder`` relative to ``reports_dir``: newest date first, then newest run first. A manifest
+    that cannot be read is listed with status ``unreadable``."""
+    reports_dir = Path(reports_dir)
+    runs = []
+    for manifest_path in reports_dir.glob("*/*/manifest.json"):
+        run_dir = manifest_path.parent
+        if not DATE_FOLDER.fullmatch(run_dir.parent.name):  # not a run folder (e.g. benchmark output)
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            error = {"notebook": "manifest.json", "ename": type(exc).__name__, "evalue": str(exc)}
+            manifest = {"run_date": run_dir.parent.name, "run_id": run_dir.name, "status": "unreadable"}
+            manifest.update(error=error, notebooks=[])
+        manifest["folder"] = run_dir.relative_to(reports_dir).as_posix()
+        runs.append(manifest)
+    runs.sort(key=lambda m: (str(m.get("run_date")), str(m.get("started") or ""), str(m.get("run_id"))), reverse=True)
+    return runs
+
+
+def latest_figures(runs: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
+    """The most recently finished successful run that published figures, and its figures as
+    ``(name, path relative to the reports folder)``; ``(None, [])`` when there is none."""
+    candidates = [r for r in runs if r.get("status") == SUCCEEDED and _figures_of(r)]
+    if not candidates:
+        return None, []
+    newest = max(candidates, key=lambda r: str(r.get("finished") or ""))
+    return newest, [(name, f"{newest['folder']}/{path}") for name, path in _figures_of(newest)]
+
+
+def render_overview(runs: list[Mapping[str, Any]], now: datetime | None = None) -> str:
+    """The HTML of the top-level index for ``runs`` (from :func:`collect_runs`), built at ``now``."""
+    dates = sorted({str(r.get("run_date")) for r in runs}, reverse=True)
+    by_date = [(d, [r for r in runs if str(r.get("run_date")) == d]) for d in dates]
+    counts = sorted(Counter(str(of_date[0].get("status")) for _, of_date in by_date).items())  # latest runs
+    source, figures = latest_figures(runs)
+    context = {"runs": runs, "by_date": by_date, "counts": counts, "source": source, "figures": figures}
+    return _environment().get_template("overview.html.j2").render(context, now=now or datetime.now(UTC))
+
+
+def _figures_of(run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(name, path) for nb in run.get("notebooks") or [] for name, path in (nb.get("figures") or {}).items()]
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(TEMPLATES_DIR / "pages")
+    options = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True}
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, **options)
+    env.filters.update(
+        text=_text,
+        duration=format_duration,
+        error_text=error_text,
+        markdown=_markdown,
+        json=lambda value: json.dumps(value, indent=2, ensure_ascii=False),
+        time=lambda moment: str(moment or "-").replace("T", " ").split(".")[0].rstrip("Z"),
+        stem=lambda name: Path(name).stem,
+        scrap_parts=_scrap_parts,
+        columns=lambda records: list(dict.fromkeys(str(k) for record in records for k in record)),
+    )
+    env.tests["num"] = lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
+    env.globals.update(
+        STATUS_CSS=STATUS_CSS, NOT_RUN=NOT_RUN, MAX_TABLE_ROWS=MAX_TABLE_ROWS, OPEN_TABLE_ROWS=OPEN_TABLE_ROWS
+    )
+    return env
+
+
+def _markdown(text: str) -> str:
+    """Markdown as HTML (to mark safe), with any HTML in the text escaped first (a scrap is data, not markup)."""
+    from nbconvert.filters import markdown2html
+
+    return markdown2html(html.escape(text, quote=False))
+
+
+def _scrap_parts(scraps: Mapping[str, Any] | None, skip=()) -> tuple[str | None, dict, list[tuple[str, str, Any]]]:
+    """A notebook's scraps but those named in ``skip``, as the text summary (or ``None``), the
+    scalars, and the others as ``(name, kind, value)`` (see :func:`_scrap_kind`)."""
+    scraps = {k: v for k, v in (scraps or {}).items() if k not in skip}
+    summary = scraps.pop(SUMMARY_SCRAP) if isinstance(scraps.get(SUMMARY_SCRAP), str) else None
+    scalars = {k: v for k, v in scraps.items() if isinstance(v, SCALARS)}
+    return summary, scalars, [(k, _scrap_kind(v), v) for k, v in scraps.items() if k not in scalars]
+
+
+def _scrap_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "records"
+    if isinstance(value, list) and all(isinstance(v, SCALARS) for v in value):
+        return "list"
+    return "json"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
