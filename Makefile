@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml lib/pyprojec
 venv: $(VENV)/.installed ## Create the virtual environment (pinned by constraints.txt)
 
 sample-data: $(VENV)/.installed ## Generate the deterministic sample week into data/sample
-	$(PY) -m streamkpi.sample_data --out $(SAMPLE_DIR)
+	$(PY) -m tools.sample_data --out $(SAMPLE_DIR)
 
 # QUIET=1 (cron): print nothing but failures (not even the command); the run folder's logs still get everything.
 QUIET_FLAG := $(if $(filter 1 yes true,$(QUIET)),--quiet)
@@ -44,6 +44,15 @@ backfill: $(VENV)/.installed ## Run every date from START to END (YYYY-MM-DD), i
 
 test: $(VENV)/.installed ## Run the test suite
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## Check the Python code and the notebooks with ruff (lint, format) and that notebooks are clean
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/nbstripout --keep-id --verify notebooks/[0-9][0-9]_*.ipynb
+
+format: $(VENV)/.installed ## Fix what ruff can fix and format the Python code and the notebooks
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_REQ := pipeline/airflow/requirements.txt
@@ -72,11 +81,12 @@ bench: $(VENV)/.installed ## Benchmark the project vs the seed approach and the 
 
 .PHONY: bench
 
+# JupyterLab refuses to start as root (a container) without --allow-root.
 lab: $(VENV)/.installed ## Open JupyterLab on notebooks/ with the project's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 strip-notebooks: $(VENV)/.installed ## Clear outputs and execution counts of notebooks/*.ipynb before committing
-	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9][0-9]_*.ipynb
+	$(VENV)/bin/nbstripout --keep-id notebooks/[0-9][0-9]_*.ipynb
 
 lock: ## Re-resolve constraints.txt from requirements.txt (needs the registry)
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
@@ -88,5 +98,5 @@ lock: ## Re-resolve constraints.txt from requirements.txt (needs the registry)
 clean: ## Remove generated reports, staging, sample data and the local warehouse (keeps .venv)
 	rm -rf reports data warehouse
 
-.PHONY: help venv sample-data run backfill test lab strip-notebooks lock clean
+.PHONY: help venv sample-data run backfill test lint format lab strip-notebooks lock clean
 .PHONY: airflow-venv airflow-lock
