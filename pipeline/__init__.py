@@ -7,17 +7,8 @@ from .errors import PipelineError
 from .params import Params, load_params, validate_run_date
 from .results import NotebookError, NotebookResult, RunResult
 
-__all__ = [
-    "NotebookError",
-    "NotebookResult",
-    "Params",
-    "PipelineError",
-    "RunResult",
-    "load_params",
-    "run_pipeline",
-    "run_stage",
-    "validate_run_date",
-]
+__all__ = ["NotebookError", "NotebookResult", "Params", "PipelineError", "RunResult", "load_params"]
+__all__ += ["validate_run_date", "run_pipeline", "run_stage"]  # the last two imported on first use, below
 
 
 def __getattr__(name: str):

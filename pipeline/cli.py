@@ -16,6 +16,7 @@ from pathlib import Path
 from .backfill import backfill, dates_between, exit_code, summary_table
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipelineError
 from .params import KEYS, load_params, repo_root, validate_run_date
+from .results import RunResult
 from .runfolder import validate_run_id, write_overview
 from .stages import describe, load_stages, resolve_max_parallel
 
@@ -52,9 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = ", ".join(k.name + ("" if k.required else " (optional)") for k in KEYS)
     # fmt: off
     run = commands.add_parser(
-        "run", help="run all notebooks for one date",
-        description="Run notebooks/NN_*.ipynb for --date and write <reports_dir>/<date>/<run-id>/ (executed "
-                    "notebooks, HTML, index.html, manifest.json, run.log).",
+        "run", help="run all notebooks for one date into <reports_dir>/<date>/<run-id>/",
         epilog=f"params keys: {keys}. Exit status: 0 all notebooks succeeded, 1 a notebook failed, 2 the run "
                "could not start.")
     run.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD", help="the run date")
@@ -65,9 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only this notebook (e.g. load, 04_load or 04_load.ipynb; see 'python -m pipeline "
                           "stages'); refused unless the stages it depends on succeeded in the run folder --run-id")
     backfill = commands.add_parser(
-        "backfill", help="run all notebooks for every date of a range, oldest first",
-        description="Run the pipeline for each date from --start to --end (both included), in order, each in its "
-                    "own run folder; a failed date does not stop the others. A summary table ends the output.",
+        "backfill", help="run all notebooks for every date of a range, oldest first, past failures; a summary "
+                         "table ends the output",
         epilog="Exit status: 0 every date succeeded, 1 a date failed or could not start, 2 bad arguments, "
                "130 interrupted.")
     backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD", help="first date")
@@ -79,15 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     backfill.add_argument("--quiet", action="store_true",
                           help=QUIET_HELP + "; the summary table is printed only when a date failed")
-    index = commands.add_parser(
-        "index", help="rebuild <reports_dir>/index.html from the run folders",
-        description="Rebuild the top-level index of every date and run from the run folders' manifests (every "
-                    "run does this itself at its end).")
+    index = commands.add_parser("index", help="rebuild <reports_dir>/index.html from the run folders' manifests "
+                                               "(every run does it at its end)")
     index.add_argument("--params", required=True, metavar="FILE", help="params YAML naming the reports_dir")
-    stages = commands.add_parser(
-        "stages", help="list the stages (notebooks) and what each depends on",
-        description="One line per notebook: stage name, notebook, the stages it needs (declared in the "
-                    "notebook's metadata as pipeline.depends_on; default: every earlier notebook).")
+    stages = commands.add_parser("stages", help="list the stages (notebooks) and the stages each depends on "
+                                                "(its metadata's pipeline.depends_on; default: every earlier one)")
     # fmt: on
     stages.add_argument("--notebooks-dir", metavar="DIR", help=NOTEBOOKS_HELP)
     return parser
@@ -130,14 +124,11 @@ def _command(args: argparse.Namespace) -> int:
         return EXIT_OK
     from .runner import run_pipeline, run_stage  # imported late: ``--help`` and usage errors stay fast
 
-    def run(run_date: str):
+    options = {"notebooks_dir": args.notebooks_dir, "console": "quiet" if args.quiet else None}
+
+    def run(run_date: str) -> RunResult:
         return run_pipeline(
-            run_date,
-            args.params,
-            notebooks_dir=args.notebooks_dir,
-            run_id=getattr(args, "run_id", None),
-            console="quiet" if args.quiet else None,
-            max_parallel=args.max_parallel,
+            run_date, args.params, run_id=getattr(args, "run_id", None), max_parallel=args.max_parallel, **options
         )
 
     if args.command == "backfill":
@@ -147,10 +138,7 @@ def _command(args: argparse.Namespace) -> int:
         return exit_code(outcomes)
     if args.stage is None:
         return run(args.date).exit_code
-    console = "quiet" if args.quiet else None
-    return run_stage(
-        args.date, args.params, args.stage, notebooks_dir=args.notebooks_dir, run_id=args.run_id, console=console
-    ).exit_code
+    return run_stage(args.date, args.params, args.stage, run_id=args.run_id, **options).exit_code
 
 
 if __name__ == "__main__":

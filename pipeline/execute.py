@@ -10,7 +10,6 @@ import contextlib
 import os
 import re
 import signal
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,7 +68,7 @@ class NotebookKernel(AsyncKernelManager):
     async def start_kernel(self, **kw: Any) -> None:
         if self._kernels.interrupted:
             raise RuntimeError("the run was interrupted")
-        await super().start_kernel(**kw, **self._launch)
+        await super().start_kernel(**{**kw, **self._launch})  # a restart passes them again
         if self._kernels.interrupted:  # killed while it started: the kill did not see its process
             kill(self)
 
@@ -79,39 +78,25 @@ class Kernels:
 
     def __init__(self) -> None:
         self.interrupted = False
-        self._lock = threading.Lock()
-        self._live: set[NotebookKernel] = set()
+        self._live: set[NotebookKernel] = set()  # set.add and set.discard are atomic
 
     @contextlib.contextmanager
     def kernel(self, env: Mapping[str, str], output: Any):
         """A kernel manager for papermill; its kernel is gone when the block ends."""
         km = NotebookKernel(kernels=self, env=env, output=output)
-        with self._lock:
-            self._live.add(km)
+        self._live.add(km)
         try:
             yield km
-        finally:
-            run_sync(_shut_down)(km, now=self.interrupted)
-            with self._lock:
-                self._live.discard(km)
+        finally:  # what nbclient does with a kernel it owns once the notebook ran (shutdown also cleans up)
+            with contextlib.suppress(Exception):  # already gone, or it would not stop: the kill is the last word
+                run_sync(km.shutdown_kernel)(now=self.interrupted)
+            kill(km)
+            self._live.discard(km)
 
     def kill_all(self) -> None:
-        with self._lock:
-            self.interrupted = True
-            for km in self._live:
-                kill(km)
-
-
-async def _shut_down(km: NotebookKernel, *, now: bool) -> None:
-    """What nbclient does with a kernel it owns once the notebook ran."""
-    try:
-        if km.has_kernel and await km.is_alive():
-            await km.shutdown_kernel(now=now)
-    except Exception:  # already gone, or it would not stop: the kill is the last word
-        kill(km)
-    finally:
-        with contextlib.suppress(Exception):
-            await km.cleanup_resources()
+        self.interrupted = True
+        for km in list(self._live):
+            kill(km)
 
 
 def kill(km: AsyncKernelManager) -> None:
@@ -163,5 +148,5 @@ def error_around_cells(nb: NotebookResult, exc: BaseException) -> NotebookError:
     return NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
 
 
-def _clip(source: str | None) -> str | None:
+def _clip(source: str | None) -> str | None:  # a cell's source, as the manifest keeps it
     return source if source is None or len(source) <= _SOURCE_LIMIT else source[:_SOURCE_LIMIT] + "\n..."

@@ -35,9 +35,6 @@ OPEN_TABLE_ROWS = 10  # a longer table of records is folded
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
-# --------------------------------------------------------------------------- notebook pages
-
-
 @functools.cache
 def exporters() -> tuple[Any, Any]:
     """nbconvert's ``HTMLExporter`` with the offline template, for the report (without code and
@@ -79,9 +76,6 @@ def notebook_title(nb) -> str | None:
     return next((heading.group(1) for heading in found if heading), None)
 
 
-# --------------------------------------------------------------------------- run index
-
-
 def render_run_index(manifest: Mapping[str, Any]) -> str:
     """The HTML of the run's ``index.html``, from its ``manifest`` (the run folder's ``manifest.json``)."""
     environment = {"python": manifest.get("python"), **(manifest.get("packages") or {})}
@@ -104,9 +98,6 @@ def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> st
         where.append(f"cell {error['cell']}")
     what = f"{error.get('ename')}: {error.get('evalue') or ''}"
     return f"{', '.join(where)}: {what}" if where else what
-
-
-# --------------------------------------------------------------------------- top-level index
 
 
 def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
@@ -153,9 +144,6 @@ def render_overview(runs: list[Mapping[str, Any]], now: datetime | None = None) 
 
 def _figures_of(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(name, path) for nb in run.get("notebooks") or [] for name, path in (nb.get("figures") or {}).items()]
-
-
-# --------------------------------------------------------------------------- templates
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from .errors import ParamsError, RunDateError
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 FILE_DATABASE_BACKENDS = {"duckdb", "sqlite"}
-ENGINES = ("duckdb", "redshift")
+ENGINES = ("duckdb", "redshift")  # where the KPI SQL runs: this machine, or inside the warehouse
 IAM_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "secret", "token", "aws_secret_access_key"}
 CREDENTIALS_HINT = (
@@ -109,47 +109,33 @@ def parse_warehouse_url(value: Any, root: Path) -> str:
     secret_keys = sorted(k for k in url.query if k.lower() in SECRET_QUERY_KEYS)
     if secret_keys:
         raise ValueError(f"must not carry {', '.join(secret_keys)} in its query: {CREDENTIALS_HINT}")
-    database = url.database
-    if (
-        url.get_backend_name() in FILE_DATABASE_BACKENDS
-        and database
-        and database != ":memory:"
-        and not database.startswith("file:")
-    ):
-        absolute = str(resolve_local_path(database, root))
-        if absolute != database:
-            return url.set(database=absolute).render_as_string(hide_password=False)
-    return text
+    database = url.database or ":memory:"  # no file named: nothing to resolve
+    if url.get_backend_name() not in FILE_DATABASE_BACKENDS or database == ":memory:" or database.startswith("file:"):
+        return text
+    absolute = str(resolve_local_path(database, root))
+    return text if absolute == database else url.set(database=absolute).render_as_string(hide_password=False)
 
 
-def parse_positive_int(value: Any, root: Path) -> int:
-    """An integer > 0 (``true``/``false`` and floats are rejected)."""
-    return _integer(value, 1, "> 0")
+def at_least(minimum: int) -> Callable[[Any, Path], int]:
+    """A parser of integers >= ``minimum`` (``true``/``false`` and floats are rejected)."""
+
+    def parse(value: Any, root: Path) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"must be an integer {'> 0' if minimum == 1 else f'>= {minimum}'}, got {_show(value)}")
+        return value
+
+    return parse
 
 
-def parse_non_negative_int(value: Any, root: Path) -> int:
-    """An integer >= 0 (``true``/``false`` and floats are rejected)."""
-    return _integer(value, 0, ">= 0")
+def one_of(*choices: Any, said: str | None = None) -> Callable[[Any, Path], Any]:
+    """A parser of exactly one of ``choices`` (``said``: how the message names them)."""
 
+    def parse(value: Any, root: Path) -> Any:
+        if not any(value is choice or (type(value) is type(choice) and value == choice) for choice in choices):
+            raise ValueError(f"must be {said or 'one of ' + ', '.join(map(str, choices))}, got {_show(value)}")
+        return value
 
-def _integer(value: Any, minimum: int, bound: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"must be an integer {bound}, got {_show(value)}")
-    return value
-
-
-def parse_bool(value: Any, root: Path) -> bool:
-    """YAML ``true`` or ``false`` (strings and numbers are rejected)."""
-    if not isinstance(value, bool):
-        raise ValueError(f"must be true or false, got {_show(value)}")
-    return value
-
-
-def parse_engine(value: Any, root: Path) -> str:
-    """Where the KPI SQL runs: ``duckdb`` (this machine) or ``redshift`` (inside the warehouse)."""
-    if value not in ENGINES:
-        raise ValueError(f"must be one of {', '.join(ENGINES)}, got {_show(value)}")
-    return value
+    return parse
 
 
 def parse_staging_uri(value: Any, root: Path) -> str:
@@ -210,16 +196,16 @@ KEYS: tuple[Key, ...] = (
     Key("warehouse_url", parse_warehouse_url, help="SQLAlchemy URL of the warehouse, without password."),
     Key("reports_dir", parse_local_dir, notebook=False,
         help="Where run folders <reports_dir>/<date>/<run id>/ are created."),
-    Key("session_gap_minutes", parse_positive_int, required=False, default=30,
+    Key("session_gap_minutes", at_least(1), required=False, default=30,
         help="Inactivity gap that ends a listening session."),
-    Key("notebook_timeout_seconds", parse_positive_int, required=False, default=3600, notebook=False,
+    Key("notebook_timeout_seconds", at_least(1), required=False, default=3600, notebook=False,
         help="Maximum run time of one notebook cell."),
-    Key("partition_lookaround_days", parse_non_negative_int, required=False, default=1,
+    Key("partition_lookaround_days", at_least(0), required=False, default=1,
         help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
-    Key("archive_processed_inputs", parse_bool, required=False, default=False,
+    Key("archive_processed_inputs", one_of(True, False, said="true or false"), required=False, default=False,
         help="After a successful load, move the dated stream folder of D-k, which no later date reads, "
              "to archived/ (off: inputs stay immutable)."),
-    Key("engine", parse_engine, required=False, default="duckdb",
+    Key("engine", one_of(*ENGINES), required=False, default="duckdb",
         help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
     Key("staging_uri", parse_staging_uri, required=False,
         help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),

@@ -6,6 +6,7 @@ as warnings); each notebook's cells, output and kernel output to its ``logs/NN_n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 CONSOLE_MODES = ("live", "lines", "quiet")
 CLEAR_LINE = "\r\x1b[2K"
 SEPARATOR = "  |  "  # between notebooks running at the same time on the live line
+HOOKS = ("on_notebook_start", "on_cell_start", "on_cell_error", "on_cell_executed")  # nbclient's, used here
 LIVE_SHOWN = "live_shown"  # marks a record whose news the live line shows instead
 
 
@@ -33,54 +35,40 @@ def format_duration(seconds: float | None) -> str:
 
 
 class LiveLine(logging.StreamHandler):
-    """The ``live`` console: records print above one line that shows every running notebook."""
+    """The ``live`` console: records print above one line, redrawn every second, that shows each
+    running notebook's cell and time."""
 
     def __init__(self, stream: TextIO):
         super().__init__(stream)
         self.running: list[NotebookProgress] = []
-        self._shown = False
         self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="live-line", daemon=True)
+        self._ticker = threading.Thread(target=self._tick, name="live-line")
         self._ticker.start()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, LIVE_SHOWN, False):
-            return
-        self._clear()
-        super().emit(record)
-        self.redraw()
+        if not getattr(record, LIVE_SHOWN, False):
+            self.stream.write(CLEAR_LINE)
+            super().emit(record)
+            self.redraw()
 
     def redraw(self) -> None:
         with self.lock:
-            if not self.running:
-                return self._clear()
             text = SEPARATOR.join(progress.status() for progress in self.running)
-            try:
+            with contextlib.suppress(AttributeError, OSError, ValueError):  # not a terminal: no width
                 width = os.get_terminal_size(self.stream.fileno()).columns
-            except (AttributeError, OSError, ValueError):  # not a terminal
-                width = None
-            if width is not None and len(text) >= width:  # a wrapped line would not be rewritten
-                text = text[: max(width - 4, 0)] + "..."
+                text = text if len(text) < width else text[: max(width - 4, 0)] + "..."  # else it would wrap
             self.stream.write(CLEAR_LINE + text)
             self.stream.flush()
-            self._shown = True
 
     def close(self) -> None:
         self._stop.set()
         self._ticker.join()
-        with self.lock:
-            self._clear()
-            self.flush()
+        self.redraw()  # nothing runs any more: the line is cleared
         super().close()
 
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
             self.redraw()
-
-    def _clear(self) -> None:
-        if self._shown:
-            self.stream.write(CLEAR_LINE)
-            self._shown = False
 
 
 class RunLog(logging.Logger):
@@ -108,9 +96,9 @@ class RunLog(logging.Logger):
 
 
 class NotebookProgress:
-    """One notebook's progress: nbclient's cell hooks (:meth:`hooks`) log each cell to the
-    notebook's log and a line per finished cell to the run's logger; its state shows on the live
-    line. :attr:`file` (the log itself) takes what the cells and the kernel process print."""
+    """One notebook's progress, told by nbclient's hooks (:meth:`hooks`): each cell into the
+    notebook's log (:attr:`file`, which also takes what the cells and the kernel print), a line per
+    finished cell to the run's log, the running cell on the live line."""
 
     def __init__(self, tag: str, log_path: Path, logger: RunLog):
         self.tag, self.logger, self.live = tag, logger, logger.live
@@ -125,30 +113,19 @@ class NotebookProgress:
     def __enter__(self) -> NotebookProgress:
         self.event(f"{self.tag}: started")
         if self.live is not None:
-            with self.live.lock:
-                self.live.running.append(self)
+            self.live.running.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            with self.live.lock:
-                self.live.running.remove(self)
+            self.live.running.remove(self)
             self.live.redraw()
-        self.event(f"{self.tag}: ended after {format_duration(self.elapsed)}")
+        self.event(f"{self.tag}: ended after {format_duration(time.monotonic() - self._started)}")
         self.file.close()
 
-    @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self._started
-
     def hooks(self) -> dict[str, Any]:
-        """nbclient's hooks for this notebook (``on_notebook_start``, ``on_cell_*``)."""
-        return {
-            "on_notebook_start": self._loaded,
-            "on_cell_start": self._start,
-            "on_cell_error": self._error,
-            "on_cell_executed": self._executed,
-        }
+        """nbclient's ``on_notebook_start`` and ``on_cell_*`` hooks for this notebook: its methods of those names."""
+        return {name: getattr(self, name) for name in HOOKS}
 
     def write(self, text: str) -> None:
         """What a cell printed (papermill's ``stdout_file`` / ``stderr_file``)."""
@@ -167,32 +144,32 @@ class NotebookProgress:
     def status(self) -> str:
         """The live line's part: ``[2/4] 02_genre_kpis.ipynb  cell 5/9  3.1 s``."""
         cell = f"cell {self.cell}/{len(self.numbers)}" if self.cell else "starting"
-        return f"{self.tag}  {cell}  {format_duration(self.elapsed)}"
+        return f"{self.tag}  {cell}  {format_duration(time.monotonic() - self._started)}"
 
-    def _loaded(self, notebook: Any) -> None:
-        """The notebook as papermill runs it, its injected parameters cell included."""
+    def on_notebook_start(self, notebook: Any) -> None:  # as papermill runs it, its injected parameters cell included
         code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
         self.numbers = {index: number for number, index in enumerate(code, 1)}
 
-    def _start(self, cell: Any, cell_index: int) -> None:
+    def on_cell_start(self, cell: Any, cell_index: int) -> None:
         if cell_index in self.numbers:
             self.cell, self._cell_started = self.numbers[cell_index], time.monotonic()
             self.event(f"cell {self.cell}/{len(self.numbers)} started")
             if self.live is not None:
                 self.live.redraw()
 
-    def _error(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
+    def on_cell_error(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
         content = execute_reply.get("content", {})
-        number = self.numbers[cell_index]
-        self.event(f"cell {number}/{len(self.numbers)} raised {content.get('ename')}: {content.get('evalue')}")
-        self._finished(number, "FAILED")
+        self._finished(cell_index, "FAILED", f"raised {content.get('ename')}: {content.get('evalue')}")
 
-    def _executed(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
-        if execute_reply.get("content", {}).get("status") != "error":  # else: _error, once it is known
-            self._finished(self.numbers[cell_index], "done")
+    def on_cell_executed(self, cell: Any, cell_index: int, execute_reply: dict) -> None:
+        if execute_reply.get("content", {}).get("status") != "error":  # else: on_cell_error, once it is known
+            self._finished(cell_index, "done")
 
-    def _finished(self, number: int, outcome: str) -> None:
-        took = format_duration(time.monotonic() - self._cell_started)
-        line = f"cell {number}/{len(self.numbers)} {outcome} in {took}"
+    def _finished(self, cell_index: int, outcome: str, raised: str | None = None) -> None:
+        cell = f"cell {self.numbers[cell_index]}/{len(self.numbers)}"
+        if raised:
+            self.event(f"{cell} {raised}")
+        line = f"{cell} {outcome} in {format_duration(time.monotonic() - self._cell_started)}"
         self.event(line)
-        self.logger.info(f"{self.tag} {line} ({format_duration(self.elapsed)} so far)", extra={LIVE_SHOWN: True})
+        so_far = format_duration(time.monotonic() - self._started)
+        self.logger.info(f"{self.tag} {line} ({so_far} so far)", extra={LIVE_SHOWN: True})

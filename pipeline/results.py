@@ -36,12 +36,10 @@ class NotebookError:
 
     def describe(self) -> str:
         """``01_ingest.ipynb, cell 5: InputValidationError: <message>``."""
-        where = self.notebook
-        if self.cell is not None:
-            where += f", cell {self.cell}"
-        elif self.cell_index is not None:
-            where += f", cell #{self.cell_index + 1} (not executed)"
-        return f"{where}: {self.ename}: {self.evalue}" if self.evalue else f"{where}: {self.ename}"
+        where = f", cell {self.cell}" if self.cell is not None else ""
+        if self.cell is None and self.cell_index is not None:
+            where = f", cell #{self.cell_index + 1} (not executed)"
+        return f"{self.notebook}{where}: {self.ename}" + (f": {self.evalue}" if self.evalue else "")
 
 
 @dataclass
@@ -51,7 +49,6 @@ class NotebookResult:
     name: str  # file name, e.g. 01_ingest.ipynb
     input_path: Path
     output_path: Path  # executed notebook in the run folder
-    html_path: Path
     parameters: dict[str, Any] = field(default_factory=dict)  # what was injected
     status: str = NOT_RUN
     started: datetime | None = None
@@ -69,13 +66,15 @@ class NotebookResult:
         return self.input_path.stem
 
     @property
-    def code_html_path(self) -> Path:
-        """The page with the code, beside the report: ``NN_name.code.html``."""
-        return self.html_path.with_name(self.html_path.stem + CODE_PAGE_SUFFIX)
+    def html_path(self) -> Path:  # the report, beside the executed notebook: NN_name.html
+        return self.output_path.with_suffix(".html")
 
     @property
-    def log_path(self) -> Path:
-        """``logs/NN_name.log`` in the run folder."""
+    def code_html_path(self) -> Path:  # the page with the code: NN_name.code.html
+        return self.output_path.with_suffix(CODE_PAGE_SUFFIX)
+
+    @property
+    def log_path(self) -> Path:  # logs/NN_name.log in the run folder
         return self.output_path.parent / "logs" / f"{self.stem}.log"
 
     def entry(self) -> dict[str, Any]:
@@ -134,8 +133,7 @@ class RunResult:
         return EXIT_OK if self.ok else EXIT_FAILED
 
     @property
-    def error(self) -> NotebookError | None:
-        """The first notebook failure, if any."""
+    def error(self) -> NotebookError | None:  # the first notebook failure, if any
         return next((nb.error for nb in self.notebooks if nb.error is not None), None)
 
     @property

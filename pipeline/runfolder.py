@@ -51,12 +51,10 @@ def create_run_dir(date_dir: Path, run_id: str | None = None) -> tuple[Path, str
         try:
             (date_dir / rid).mkdir()
         except FileExistsError:
-            if run_id is not None:
-                raise RunFolderError(
-                    f"run folder {date_dir / rid} already exists; choose another --run-id "
-                    "(runs never overwrite earlier reports)"
-                ) from None
-            continue
+            if run_id is None:
+                continue  # a generated id drawn twice: draw again
+            why = "choose another --run-id (runs never overwrite earlier reports)"
+            raise RunFolderError(f"run folder {date_dir / rid} already exists; {why}") from None
         (date_dir / rid / "staging").mkdir()
         return date_dir / rid, rid
     raise RunFolderError(f"could not create a new run folder under {date_dir}")
@@ -87,9 +85,8 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RunFolderError(
-            f"{run_dir} exists but holds no {MANIFEST}: it is not a run folder the runner made; choose another --run-id"
-        ) from None
+        why = "it is not a run folder the runner made; choose another --run-id"
+        raise RunFolderError(f"{run_dir} exists but holds no {MANIFEST}: {why}") from None
     except (OSError, ValueError) as exc:
         raise RunFolderError(f"{path} cannot be read: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("notebooks"), list):
@@ -107,16 +104,8 @@ def write_manifest(manifest: dict[str, Any], run_dir: Path) -> None:
 def new_manifest(run_date: str, run_id: str, notebooks: list[NotebookResult], context: Mapping[str, Any]) -> dict:
     """The manifest of a new run folder; ``context``: params, params file, folders, provenance."""
     now = iso(datetime.now(UTC))
-    manifest = {
-        "manifest_version": MANIFEST_VERSION,
-        "run_date": run_date,
-        "run_id": run_id,
-        "status": INCOMPLETE,
-        "started": now,
-        "finished": now,
-        "duration_seconds": 0.0,
-        "error": None,
-    }  # the summary comes first
+    manifest = dict(manifest_version=MANIFEST_VERSION, run_date=run_date, run_id=run_id, status=INCOMPLETE)
+    manifest.update(started=now, finished=now, duration_seconds=0.0, error=None)  # the summary comes first
     manifest.update(to_jsonable(dict(context)), notebooks=[nb.entry() for nb in notebooks])
     return summarised(manifest, datetime.now(UTC))
 

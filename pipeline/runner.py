@@ -5,12 +5,15 @@ Both end in :func:`pipeline.runfolder.record`; pages are rendered in the backgro
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import os
 import platform
 import queue
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from graphlib import TopologicalSorter
@@ -18,7 +21,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import pages, runfolder
+from jupyter_core.utils import run_sync
+
+from . import pages, runfolder, warmup
 from .execute import Kernels, execute_notebook, select_parameters
 from .params import load_params, repo_root, validate_run_date
 from .progress import CONSOLE_MODES, LIVE_SHOWN, NotebookProgress, RunLog, format_duration
@@ -77,37 +82,33 @@ def run_stage(
     """
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream, stage)
     target, needed = run.target, prerequisites(run.stages, run.target)
+    refused = f"cannot run stage {target.name} ({target.notebook})"
     run.date_dir.mkdir(parents=True, exist_ok=True)
     with runfolder.locked(run.date_dir):  # creating a folder and its first manifest is one step for others
         existing = run_id is not None and (run.date_dir / run_id).is_dir()
-        if existing:
-            run.run_dir = run.date_dir / run_id
-        elif needed:
+        if not existing and needed:
             where = (
                 f"run folder {run.date_dir / run_id} does not exist" if run_id else "a new run folder would be empty"
             )
-            raise StageError(
-                f"cannot run stage {target.name} ({target.notebook}): {where}"
-                + ("" if run_id else " (pass the --run-id of the run to continue)")
-                + "; it needs "
-                + ", ".join(f"{s.name} ({s.notebook})" for s in needed)
-                + " to have succeeded there first"
-            )
-        else:
+            names = ", ".join(f"{s.name} ({s.notebook})" for s in needed)
+            hint = "" if run_id else " (pass the --run-id of the run to continue)"
+            raise StageError(f"{refused}: {where}{hint}; it needs {names} to have succeeded there first")
+        if not existing:
             run.create_folder()
+    run.run_dir = run.date_dir / run.run_id
     (nb,) = run.results([target])
     with runfolder.locked(run.run_dir):
         manifest = runfolder.read_manifest(run.run_dir)
         if existing:
             runfolder.check_same_run(manifest, run.run_date, [s.notebook for s in run.stages], run.params.sanitised())
             status = {e["name"]: e["status"] for e in manifest["notebooks"]}
-            missing = [s for s in needed if status[s.notebook] != SUCCEEDED]
+            missing = [
+                f"{s.name} ({s.notebook}: {status[s.notebook]})" for s in needed if status[s.notebook] != SUCCEEDED
+            ]
             if missing:
                 raise StageError(
-                    f"cannot run stage {target.name} ({target.notebook}) in run folder {run.run_dir}: it needs "
-                    + ", ".join(f"{s.name} ({s.notebook}: {status[s.notebook]})" for s in missing)
-                    + f" to have succeeded there first; run {'it' if len(missing) == 1 else 'them'}"
-                    + f" with --run-id {run.run_id} --stage NAME"
+                    f"{refused} in run folder {run.run_dir}: it needs {', '.join(missing)} to have succeeded there "
+                    f"first; run {'it' if len(missing) == 1 else 'them'} with --run-id {run.run_id} --stage NAME"
                 )
         earlier = runfolder.set_aside_earlier_attempt(manifest, nb)
         if earlier is not None:
@@ -140,22 +141,14 @@ class _Run:
             raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}, not {console!r}")
         self.date_dir = Path(self.params["reports_dir"]) / self.run_date
         self.run_dir: Path | None = None
-        self.logger: logging.Logger | None = None
+        self.logger: RunLog | None = None
 
     def results(self, stages: list[Stage]) -> list[NotebookResult]:
         """A result per stage, each with the parameters its notebook declares."""
         values = {"run_date": self.run_date, "run_id": self.run_id, "staging_dir": str(self.run_dir / "staging")}
         values.update(self.params.notebook_parameters())
-        return [
-            NotebookResult(
-                s.notebook,
-                s.path,
-                self.run_dir / s.notebook,
-                self.run_dir / f"{s.stem}.html",
-                parameters={name: values[name] for name in self.plan.get(s.path, [])},
-            )
-            for s in stages
-        ]
+        parameters = {s.path: {name: values[name] for name in self.plan.get(s.path, [])} for s in stages}
+        return [NotebookResult(s.notebook, s.path, self.run_dir / s.notebook, parameters[s.path]) for s in stages]
 
     def create_folder(self) -> None:
         """A new run folder and its first manifest, every notebook not run yet."""
@@ -211,65 +204,82 @@ class _Run:
 
 def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, side_by_side: int) -> None:
     """Each notebook as soon as those it depends on succeeded, at most ``parallel`` at once, in
-    notebook order when more may start; after a failure nothing new starts. Ctrl-C kills every
-    kernel: the notebooks running then fail with ``KeyboardInterrupt``."""
+    notebook order when more may start; after a failure nothing new starts. A notebook's worker, its
+    kernel and its imports are started ahead of its turn (:mod:`pipeline.warmup`) once those it
+    depends on succeeded or run, at most ``parallel`` waiting. Ctrl-C kills every kernel: the
+    notebooks running then fail with ``KeyboardInterrupt``."""
     by_stem = {nb.stem: nb for nb in notebooks}
     stages = {s.stem: s for s in run.stages if s.stem in by_stem}
+    needs = {stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()}
     order = {s.stem: i for i, s in enumerate(run.stages)}
     tags = {stem: f"[{order[stem] + 1}/{len(run.stages)}] {s.notebook}" for stem, s in stages.items()}
-    graph = TopologicalSorter({stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()})
+    graph = TopologicalSorter(needs)
     graph.prepare()
     kernels, ended, log = Kernels(), queue.Queue(), run.logger
-    ready, running, started = [], set(), set()
+    turns: dict[str, threading.Event] = {}  # the workers started, each waiting for its turn
+    ready, running, done, cancelled = [], set(), set(), set()
 
     def run_one(nb: NotebookResult) -> None:
         at_once = min(side_by_side, 1 + len(alongside(run.stages, stages[nb.stem])))
         env = {**os.environ, PARALLEL_NOTEBOOKS_ENV: str(at_once)}
-        reported = False
+        had_log, reported = nb.log_path.exists(), False
+        progress = NotebookProgress(tags[nb.stem], nb.log_path, log)  # the kernel's output goes to the log
         try:
-            with (
-                NotebookProgress(tags[nb.stem], nb.log_path, log) as progress,
-                kernels.kernel(env, progress.file) as km,
-            ):
-                timeout = run.params["notebook_timeout_seconds"]
-                execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
-                ended.put(nb)  # what depends on it may start while its kernel shuts down
-                reported = True
+            with kernels.kernel(env, progress.file) as km:
+                note = run_sync(warmup.prepare)(km, nb.input_path, run.params["notebook_timeout_seconds"])
+                turns[nb.stem].wait()
+                if nb.stem in cancelled:  # its turn never came: no trace of it
+                    progress.file.close()
+                    return None if had_log else nb.log_path.unlink()
+                with progress:
+                    progress.event(note)
+                    timeout = run.params["notebook_timeout_seconds"]
+                    execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
+                    ended.put(nb)  # what depends on it may start while its kernel shuts down
+                    reported = True
         except Exception as exc:  # a bug around the notebook, not in it
-            if not reported:
+            if not reported and nb.stem not in cancelled:
                 nb.error, nb.status = NotebookError(nb.name, None, None, type(exc).__name__, str(exc)), FAILED
                 ended.put(nb)
 
+    def start_ahead(stem: str) -> None:
+        turns[stem] = threading.Event()
+        workers.submit(run_one, by_stem[stem])
+
     def finish(nb: NotebookResult, interrupted: BaseException | None = None) -> None:
         running.discard(nb.stem)
-        took = format_duration(nb.duration_seconds)
+        line = f"{tags[nb.stem]} ok ({format_duration(nb.duration_seconds)})"
         if interrupted is not None and nb.status != SUCCEEDED:
             message = str(interrupted) or "the run was interrupted"
             nb.error, nb.status = NotebookError(nb.name, None, None, type(interrupted).__name__, message), FAILED
-            log.warning(f"{tags[nb.stem]} FAILED ({took}): interrupted")
-        elif nb.status != SUCCEEDED:
-            log.warning(f"{tags[nb.stem]} FAILED ({took})")
-        else:
-            log.info(f"{tags[nb.stem]} ok ({took})")
+        if nb.status != SUCCEEDED:
+            line = line.replace(" ok (", " FAILED (") + (": interrupted" if interrupted else "")
+        log.log(logging.INFO if nb.status == SUCCEEDED else logging.WARNING, line)
         collected.append(collector.submit(_collect, nb, tags[nb.stem], log, run.run_date))
 
     with ThreadPoolExecutor(len(notebooks), "notebook") as workers, ThreadPoolExecutor(1, "collect") as collector:
-        collected = [collector.submit(pages.exporters)]  # nbconvert is imported while the first notebooks run
+        # nbconvert and scrapbook are imported while the first notebooks run
+        collected = [collector.submit(pages.exporters), collector.submit(importlib.import_module, "scrapbook")]
         try:
             stopped = False
-            while True:
+            while not stopped or running:
                 ready = sorted([*ready, *graph.get_ready()], key=order.get) if not stopped else []
                 while ready and len(running) < parallel:
                     stem = ready.pop(0)
                     running.add(stem)
-                    started.add(stem)
                     log.info(f"{tags[stem]} ...", extra={LIVE_SHOWN: True})
-                    workers.submit(run_one, by_stem[stem])
+                    if stem not in turns:
+                        start_ahead(stem)
+                    turns[stem].set()
+                soon = [s for s in stages if s not in turns and all(d in done | running for d in needs[s])]
+                for stem in [] if stopped else soon[: parallel - sum(not turn.is_set() for turn in turns.values())]:
+                    start_ahead(stem)
                 if not running:
                     break
                 nb = ended.get()
                 if nb.status == SUCCEEDED:
                     graph.done(nb.stem)
+                    done.add(nb.stem)
                 stopped = stopped or nb.status != SUCCEEDED
                 finish(nb)
         except KeyboardInterrupt as exc:
@@ -278,9 +288,12 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
                 finish(ended.get(), interrupted=exc)
             raise
         finally:
-            for stem in stages:
-                if stem not in started:
-                    log.info(f"{tags[stem]} not run")
+            for stem, turn in turns.items():  # the workers still waiting: their notebooks will not run
+                if not turn.is_set():
+                    cancelled.add(stem)
+                    turn.set()
+            for stem in (stem for stem in stages if stem not in turns or stem in cancelled):
+                log.info(f"{tags[stem]} not run")
             wait(collected)
 
 
@@ -305,17 +318,13 @@ def provenance() -> dict[str, Any]:
     """The repository's commit (and whether the work tree differs from it) and the tools' versions."""
 
     def git(*args: str) -> str | None:
-        try:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
             done = subprocess.run(["git", "-C", str(repo_root()), *args], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
+            return done.stdout.strip() if done.returncode == 0 else None
 
     def version(name: str) -> str | None:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
 
     commit = git("rev-parse", "--verify", "--quiet", "HEAD")
     status = git("status", "--porcelain") if commit else None

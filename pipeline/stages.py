@@ -71,12 +71,9 @@ def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
             depends_on = tuple(declared)
             for stem in depends_on:
                 if not isinstance(stem, str) or stem not in earlier:
-                    later = any(p.stem == stem for p in paths[position:])
-                    why = (
-                        "is not an earlier notebook (dependencies must come earlier in notebook order)"
-                        if later
-                        else "is not a notebook of " + str(path.parent)
-                    )
+                    why = f"is not a notebook of {path.parent}"
+                    if any(p.stem == stem for p in paths[position:]):
+                        why = "is not an earlier notebook (dependencies must come earlier in notebook order)"
                     problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
             if len(set(map(str, depends_on))) != len(depends_on):
                 problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
@@ -101,13 +98,10 @@ def load_stages(notebooks_dir: str | Path) -> list[Stage]:
 def find_stage(stages: Iterable[Stage], name: str) -> Stage:
     """The stage called ``name``: ``load``, ``04_load`` or ``04_load.ipynb``."""
     stages = list(stages)
-    for stage in stages:
-        if name in (stage.name, stage.stem, stage.notebook):
-            return stage
-    raise StageError(
-        f"unknown stage {name!r}; stages: {', '.join(s.name for s in stages)}"
-        " (or their notebook names, e.g. " + (stages[0].stem if stages else "01_ingest") + ")"
-    )
+    if found := next((s for s in stages if name in (s.name, s.stem, s.notebook)), None):
+        return found
+    names, example = ", ".join(s.name for s in stages), stages[0].stem if stages else "01_ingest"
+    raise StageError(f"unknown stage {name!r}; stages: {names} (or their notebook names, e.g. {example})")
 
 
 def prerequisites(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
@@ -133,15 +127,13 @@ def alongside(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
 
 def describe(stages: Sequence[Stage]) -> str:
     """One line per stage: ``load  04_load.ipynb  after genre_kpis, hourly_kpis``."""
-    by_stem = {s.stem: s for s in stages}
-    width = max(len(s.name) for s in stages)
-    files = max(len(s.notebook) for s in stages)
-    lines = []
-    for s in stages:
-        after = ", ".join(by_stem[d].name for d in s.depends_on) or "-"
-        note = "" if s.declared or not s.depends_on else "  (default: every earlier notebook)"
-        lines.append(f"{s.name:<{width}}  {s.notebook:<{files}}  after: {after}{note}")
-    return "\n".join(lines)
+    names = {s.stem: s.name for s in stages}
+    width, files = max(len(s.name) for s in stages), max(len(s.notebook) for s in stages)
+    return "\n".join(
+        f"{s.name:<{width}}  {s.notebook:<{files}}  after: {', '.join(names[d] for d in s.depends_on) or '-'}"
+        + ("" if s.declared or not s.depends_on else "  (default: every earlier notebook)")
+        for s in stages
+    )
 
 
 def _declared_dependencies(path: Path) -> list | None:

@@ -1,11 +1,11 @@
-"""Notebooks side by side, with real kernels.
+"""Notebooks side by side and kernels started ahead of their turn, with real kernels.
 
 Toy set ``parallel``: 01_first; 02_left and 03_right need 01 only; 04_join needs both branches;
 05_extra needs 01 only. Files in the input folder tell the branches what to do: ``together``
 (each waits until the other has started, so both can succeed only if they ran at the same time),
 ``fail_left`` (left fails, and right ends only once run.log shows the runner has seen that),
 ``hold`` (both sleep a minute, to be interrupted). Toy set ``warm``: 01_clean (plain imports),
-02_noisy (an import that prints), 03_missing (an import that fails), run as papermill alone runs them.
+02_noisy (an import that prints), 03_missing (an import that fails).
 
 The whole runs go through ``python -m pipeline run`` in a process of their own, with a marker in
 its environment that the kernels inherit: after the run no process may carry it.
@@ -35,6 +35,7 @@ from pipeline.progress import NotebookProgress, RunLog
 from pipeline.results import FAILED, NOT_RUN, SUCCEEDED
 from pipeline.stages import MAX_PARALLEL_ENV
 from pipeline.stages import resolve_max_parallel as max_parallel
+from pipeline.warmup import Import, cell_imports, notebook_imports, warm_up_code
 
 TOYS = Path(__file__).resolve().parent / "runner_notebooks"
 PARALLEL, WARM = TOYS / "parallel", TOYS / "warm"
@@ -168,6 +169,7 @@ def test_lines_and_logs_name_their_notebook(together_run):
     for nb in together_run["manifest"]["notebooks"]:
         log = (run_dir / nb["log"]).read_text()
         assert log.count(": started") == 1 and "ended after" in log
+        assert "kernel started ahead of the notebook's turn" in log
         assert (run_dir / nb["html"]).is_file() and (run_dir / nb["html_code"]).is_file()
     assert "02_left.ipynb" in (run_dir / "logs" / "02_left.log").read_text()
     assert "03_right" not in (run_dir / "logs" / "02_left.log").read_text()
@@ -217,7 +219,8 @@ def test_ctrl_c_kills_every_kernel_and_records_the_interrupted_notebooks(tmp_pat
 
 
 def test_a_kernel_that_cannot_start_fails_its_notebook_as_papermill_reports_it(tmp_path):
-    """The kernel does not start: the notebook fails as papermill reports it, saved and rendered."""
+    """The kernel started ahead fails to start: papermill tries again at the notebook's turn and
+    reports why, as it did when it started every kernel itself."""
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(
@@ -235,12 +238,15 @@ def test_a_kernel_that_cannot_start_fails_its_notebook_as_papermill_reports_it(t
     assert first["status"] == FAILED and first["error"]["ename"] == "FileNotFoundError"
     assert "pipeline failed in 01_first.ipynb: FileNotFoundError" in run["stderr"]
     assert first["ipynb"] == "01_first.ipynb" and first["html"] == "01_first.html"  # saved and rendered
-    assert "failed: 01_first.ipynb: FileNotFoundError" in (run["run_dir"] / "logs" / "01_first.log").read_text()
+    assert (
+        "kernel could not start ahead of the notebook's turn (FileNotFoundError"
+        in (run["run_dir"] / "logs" / "01_first.log").read_text()
+    )
     assert [nb["status"] for nb in run["manifest"]["notebooks"][1:]] == [NOT_RUN] * 4
     assert run["survivors"] == []
 
 
-# --------------------------------------------------------------------------- the notebooks as papermill runs them
+# --------------------------------------------------------------------------- warm kernels
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +278,7 @@ def cells_without_timing(path: Path) -> list[dict]:
     ]  # parameters cell it injects
 
 
-def test_the_executed_notebooks_are_those_papermill_alone_makes(warm_run):
+def test_warm_kernels_leave_the_executed_notebooks_as_papermill_alone_makes_them(warm_run):
     result, reference = warm_run
     assert [nb.status for nb in result.notebooks] == [SUCCEEDED, SUCCEEDED, FAILED]
     for nb in result.notebooks:
@@ -284,6 +290,18 @@ def test_the_executed_notebooks_are_those_papermill_alone_makes(warm_run):
     assert noisy[4].outputs[0].text == "noisy_module: imported\n"  # printed by its own cell
 
 
+def test_what_the_warm_up_did_is_in_each_notebook_log(warm_run):
+    result, _ = warm_run
+    clean, noisy, missing = (nb.log_path.read_text() for nb in result.notebooks)
+    assert "kernel started ahead of the notebook's turn, json, os.path, collections, pathlib pre-imported in" in clean
+    assert "pre-importing json, noisy_module failed or printed (it showed stream output)" in noisy
+    assert (
+        "pre-importing json, missing_module_of_the_warm_toy failed or printed (ModuleNotFoundError: "
+        "No module named 'missing_module_of_the_warm_toy')"
+    ) in missing
+    assert "a fresh kernel runs the notebook" in noisy and "a fresh kernel runs the notebook" in missing
+
+
 def test_a_failing_import_fails_in_its_own_cell(warm_run):
     result, _ = warm_run
     error = result.notebooks[2].error
@@ -293,6 +311,32 @@ def test_a_failing_import_fails_in_its_own_cell(warm_run):
 
 
 # --------------------------------------------------------------------------- units
+
+
+def test_imports_are_the_top_level_import_statements():
+    source = (
+        "%matplotlib inline\n!ls\nimport os, json as j\nimport a.b.c\nfrom x.y import z, w as v\n"
+        "from . import rel\nfrom p import *\nif True:\n    import hidden\ndef f():\n    import inner\n"
+    )
+    assert cell_imports(source) == [
+        Import("os"),
+        Import("json"),
+        Import("a.b.c"),
+        Import("x.y", ("z", "w")),
+        Import("p", ("*",)),
+    ]
+    assert cell_imports("%%time\nimport os") == [] and cell_imports("this is not python") == []
+    assert notebook_imports(PARALLEL / "01_first.ipynb") == [Import("pathlib", ("Path",))]
+    assert notebook_imports(TOYS / "no-such.ipynb") == []
+
+
+def test_the_warm_up_imports_submodules_and_binds_nothing():
+    namespace: dict = {}
+    exec(warm_up_code([Import("json"), Import("email", ("mime",)), Import("xml.dom", ("minidom",))]), namespace)
+    assert set(namespace) == {"__builtins__"}
+    assert "email.mime" in sys.modules and "xml.dom.minidom" in sys.modules
+    with pytest.raises(ModuleNotFoundError):
+        exec(warm_up_code([Import("json"), Import("no_module_called_this")]), {})
 
 
 def test_max_parallel_comes_from_the_argument_the_environment_or_the_default(monkeypatch):

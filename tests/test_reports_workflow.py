@@ -127,7 +127,6 @@ def fake_result(date: str, ok: bool) -> RunResult:
         name="01_a.ipynb",
         input_path=Path("01_a.ipynb"),
         output_path=Path("/r/01_a.ipynb"),
-        html_path=Path("/r/01_a.html"),
         status="succeeded" if ok else "failed",
     )
     if not ok:
