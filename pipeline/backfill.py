@@ -2,8 +2,6 @@
 could not start; Ctrl-C stops it (the dates after are not run). A summary table ends it.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -4,8 +4,6 @@ Exit status: 0 when every notebook (with ``--stage``: that stage's; with ``backf
 succeeded, 1 when one failed, 2 when the run could not start (nothing ran), 130 when interrupted.
 """
 
-from __future__ import annotations
-
 import argparse
 import signal
 import sys
@@ -139,7 +137,3 @@ def _command(args: argparse.Namespace) -> int:
     if args.stage is None:
         return run(args.date).exit_code
     return run_stage(args.date, args.params, args.stage, run_id=args.run_id, **options).exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,8 +4,6 @@ nbconvert with ``templates/offline/``; the run's ``index.html`` from its manifes
 top-level ``<reports_dir>/index.html`` from every run folder's, by the Jinja ``templates/pages/``.
 """
 
-from __future__ import annotations
-
 import functools
 import html
 import json

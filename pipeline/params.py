@@ -4,8 +4,6 @@ A parser takes the raw YAML value and the repository root, returns the resolved 
 ``ValueError`` with a message that completes the sentence "``<key>`` ...".
 """
 
-from __future__ import annotations
-
 import difflib
 import os
 import re

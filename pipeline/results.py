@@ -1,7 +1,5 @@
 """What a run produced: one result per notebook, its manifest entry, and the outcome of a call."""
 
-from __future__ import annotations
-
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path

@@ -3,8 +3,6 @@ stage processes running at once (Airflow) change only under a ``flock`` of the f
 :func:`record`. Nothing is overwritten: a stage run again keeps its earlier files as ``*.try<N>.*``.
 """
 
-from __future__ import annotations
-
 import contextlib
 import fcntl
 import json

@@ -3,8 +3,6 @@ allows (``make run``), or one in a folder where those it needs succeeded (``--st
 Both end in :func:`pipeline.runfolder.record`; pages are rendered in the background meanwhile.
 """
 
-from __future__ import annotations
-
 import contextlib
 import importlib
 import logging
@@ -223,8 +221,8 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
         at_once = min(side_by_side, 1 + len(alongside(run.stages, stages[nb.stem])))
         env = {**os.environ, PARALLEL_NOTEBOOKS_ENV: str(at_once)}
         had_log, reported = nb.log_path.exists(), False
-        progress = NotebookProgress(tags[nb.stem], nb.log_path, log)  # the kernel's output goes to the log
         try:
+            progress = NotebookProgress(tags[nb.stem], nb.log_path, log)  # the kernel's output goes to the log
             with kernels.kernel(env, progress.file) as km:
                 note = run_sync(warmup.prepare)(km, nb.input_path, run.params["notebook_timeout_seconds"])
                 turns[nb.stem].wait()
@@ -237,7 +235,8 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
                     execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
                     ended.put(nb)  # what depends on it may start while its kernel shuts down
                     reported = True
-        except Exception as exc:  # a bug around the notebook, not in it
+        except Exception as exc:  # a bug around the notebook, not in it: told at its turn
+            turns[nb.stem].wait()
             if not reported and nb.stem not in cancelled:
                 nb.error, nb.status = NotebookError(nb.name, None, None, type(exc).__name__, str(exc)), FAILED
                 ended.put(nb)

@@ -2,8 +2,6 @@
 (published: saved as ``figures/<notebook>.<name>.png`` for the indexes, whatever they show).
 """
 
-from __future__ import annotations
-
 import base64
 import json
 from decimal import Decimal

@@ -4,8 +4,6 @@ so notebook order is always a valid order and there can be no cycle. Stage names
 unique. Standard library only: the Airflow DAG, in Airflow's own environment, loads it by path.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re

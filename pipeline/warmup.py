@@ -4,9 +4,8 @@ nothing else of a notebook), run silently; one that fails or prints leaves a fre
 so the notebook's own cell fails or prints exactly as without warming.
 """
 
-from __future__ import annotations
-
 import ast
+import contextlib
 import json
 import queue
 import re
@@ -75,7 +74,8 @@ async def prepare(km: Any, notebook: Path, timeout: int) -> str:
     if problem is None:
         took = format_duration(time.monotonic() - started)
         return f"kernel started ahead of the notebook's turn, {modules} pre-imported in {took}"
-    await km.restart_kernel(now=True)
+    with contextlib.suppress(Exception):  # killed meanwhile: its notebook will not run, or papermill says why
+        await km.restart_kernel(now=True)
     return (f"kernel started ahead of the notebook's turn, but pre-importing {modules} failed or printed "
             f"({problem}): a fresh kernel runs the notebook")  # fmt: skip
 
