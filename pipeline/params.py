@@ -77,16 +77,17 @@ def parse_input_uri(value: Any, root: Path) -> str:
         return str(resolve_local_path(text, root))
     if match.group(1).lower() != "s3":
         raise ValueError(f"must be a local folder or s3://bucket/prefix, got the URI {text!r}")
-    if not _s3_bucket(text):
-        raise ValueError(f"must be s3://bucket/prefix with a bucket name, got {text!r}")
-    return text
+    return parse_staging_uri(text, root, "must be s3://bucket/prefix with a bucket name")
 
 
-def _s3_bucket(text: str) -> str | None:
-    """The bucket of ``s3://bucket/prefix``, if ``text`` is such a URI with a valid-looking bucket."""
+def parse_staging_uri(value: Any, root: Path, problem: str = "must be s3://bucket/prefix") -> str:
+    """``s3://bucket/prefix`` (unchanged), with a bucket name that looks like one."""
+    text = _non_empty_str(value)
     match = URI_SCHEME.match(text)
     bucket = text[match.end() :].split("/", 1)[0] if match and match.group(1).lower() == "s3" else ""
-    return bucket if bucket and "@" not in bucket and ":" not in bucket else None
+    if not bucket or "@" in bucket or ":" in bucket:
+        raise ValueError(f"{problem}, got {text!r}")
+    return text
 
 
 def parse_warehouse_url(value: Any, root: Path) -> str:
@@ -136,14 +137,6 @@ def one_of(*choices: Any, said: str | None = None) -> Callable[[Any, Path], Any]
     return parse
 
 
-def parse_staging_uri(value: Any, root: Path) -> str:
-    """``s3://bucket/prefix`` (unchanged)."""
-    text = _non_empty_str(value)
-    if not _s3_bucket(text):
-        raise ValueError(f"must be s3://bucket/prefix, got {text!r}")
-    return text
-
-
 def parse_endpoint_url(value: Any, root: Path) -> str:
     """An ``http(s)://host[:port]`` URL without credentials."""
     from urllib.parse import urlsplit
@@ -170,9 +163,7 @@ def parse_iam_role_arn(value: Any, root: Path) -> str:
 
 
 def _show(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    return f"{value!r} ({type(value).__name__})"
+    return "nothing (null)" if value is None else f"{value!r} ({type(value).__name__})"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ Both end in :func:`pipeline.runfolder.record`; pages are rendered in the backgro
 """
 
 import contextlib
-import importlib
 import logging
 import os
 import platform
@@ -184,13 +183,13 @@ class _Run:
             if error is not None:
                 self.logger.warning(f"pipeline failed in {error.describe()}")
             took, status = format_duration((finished - started).total_seconds()), manifest["status"]
-            outcome = f"{status} in {took}"
-            if self.target is not None:
-                done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
-                outcome = (
-                    f"stage {self.target.name} {notebooks[0].status} in {took}; run {status}"
-                    f" ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
-                )
+            done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
+            of_run = f"; run {status} ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
+            outcome = (
+                f"stage {self.target.name} {notebooks[0].status} in {took}{of_run}"
+                if self.target
+                else f"{status} in {took}"
+            )
             level = logging.WARNING if error else logging.INFO
             self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
             self.logger.close()
@@ -257,8 +256,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
         collected.append(collector.submit(_collect, nb, tags[nb.stem], log, run.run_date))
 
     with ThreadPoolExecutor(len(notebooks), "notebook") as workers, ThreadPoolExecutor(1, "collect") as collector:
-        # nbconvert and scrapbook are imported while the first notebooks run
-        collected = [collector.submit(pages.exporters), collector.submit(importlib.import_module, "scrapbook")]
+        collected = [collector.submit(pages.exporters)]  # nbconvert is imported while the first notebooks run
         try:
             stopped = False
             while not stopped or running:

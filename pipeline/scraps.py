@@ -1,27 +1,57 @@
 """What notebooks glued with scrapbook: scraps as JSON-ready values, and the figures glued for display
-(published: saved as ``figures/<notebook>.<name>.png`` for the indexes, whatever they show).
+(published: saved as ``figures/<notebook>.<name>.png`` for the indexes). Plain scraps are read from
+the notebook's JSON, as importing scrapbook takes a second of CPU from the notebooks still running.
 """
 
 import base64
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 FIGURES_DIR = "figures"
 IMAGE_TYPES = {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg"}
+_SCRAP_MIME = re.compile(r"application/scrapbook\.scrap\.(\w+)\+json")
+_PLAIN_ENCODERS = ("json", "text")
 
 
-def notebook_scraps(executed: str | Path) -> dict[str, Any]:
-    """The executed notebook's scraps by name (scrapbook's: ``.data``, ``.display``)."""
-    import scrapbook  # imported on first use: it takes half a second
+class Scrap(NamedTuple):
+    data: Any  # None for a display-only scrap
+    display: dict | None  # {"data": {mime: content}, "metadata": ...}; None when glued without display
 
-    return dict(scrapbook.read_notebook(str(executed)).scraps)
+
+def notebook_scraps(executed: str | Path) -> dict[str, Scrap]:
+    """The executed notebook's scraps by name; a later glue of a name replaces an earlier one."""
+    scraps: dict[str, list] = {}
+    for cell in json.loads(Path(executed).read_text(encoding="utf-8")).get("cells", []):
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not isinstance(meta, dict) or "name" not in meta:
+                continue
+            scrap = scraps.setdefault(meta["name"], [None, None])
+            if meta.get("display"):
+                scrap[1] = {"data": output.get("data", {}), "metadata": output.get("metadata", {})}
+            if meta.get("data"):
+                encoded = next((v for k, v in output.get("data", {}).items() if _SCRAP_MIME.fullmatch(k)), None)
+                if not isinstance(encoded, dict) or encoded.get("encoder") not in _PLAIN_ENCODERS:
+                    import scrapbook  # another encoder (a DataFrame as Parquet, ...): scrapbook decodes it
+
+                    return {
+                        n: Scrap(s.data, s.display) for n, s in scrapbook.read_notebook(str(executed)).scraps.items()
+                    }
+                scrap[0] = encoded.get("data")
+                if encoded["encoder"] == "json" and isinstance(scrap[0], str):  # scrapbook parses JSON text
+                    try:
+                        scrap[0] = json.loads(scrap[0])
+                    except ValueError:
+                        pass
+    return {name: Scrap(*scrap) for name, scrap in scraps.items()}
 
 
 def read_scraps(executed: str | Path) -> dict[str, Any]:
     """``{name: data}`` of the executed notebook's scraps, JSON-ready (display-only ones: ``None``)."""
-    return {name: to_jsonable(scrap.data) for name, scrap in notebook_scraps(executed).items()}
+    return {name: to_jsonable(data) for name, (data, _) in notebook_scraps(executed).items()}
 
 
 def save_figures(executed: str | Path, run_dir: str | Path) -> dict[str, str]:
@@ -29,8 +59,8 @@ def save_figures(executed: str | Path, run_dir: str | Path) -> dict[str, str]:
     path relative to the run folder}`` (empty when it published none)."""
     executed, run_dir = Path(executed), Path(run_dir)
     saved = {}
-    for name, scrap in notebook_scraps(executed).items():
-        shown = (scrap.display or {}).get("data", {})
+    for name, (_, display) in notebook_scraps(executed).items():
+        shown = (display or {}).get("data", {})
         mime = next((m for m in IMAGE_TYPES if m in shown), None)
         if mime is None:
             continue

@@ -73,3 +73,32 @@ def test_notebook_defaults_are_the_default_run_of_the_sample_date():
         shared = {name: value for name, value in defaults.items() if name in from_notebooks}
         assert shared == {name: from_notebooks[name] for name in shared}, template.name
         assert "run_date" in shared and "staging_dir" in shared, template.name
+
+
+def _package_imports(package: Path, name: str) -> dict[str, set[str]]:
+    """Which modules of ``package`` each module imports, at the top or inside a function."""
+    modules = {p.stem for p in package.glob("*.py")}
+    graph = {}
+    for path in package.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(name + "."):
+                found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found |= {a.name.split(".")[1] for a in node.names if a.name.startswith(name + ".")}
+        graph[path.stem] = found & modules - {"__init__", path.stem}
+    return graph
+
+
+def test_no_import_cycle_in_the_library_or_the_runner():
+    from graphlib import TopologicalSorter
+
+    for package, name in ((REPO / "lib" / "streamkpi", "streamkpi"), (REPO / "pipeline", "pipeline")):
+        list(TopologicalSorter(_package_imports(package, name)).static_order())  # raises CycleError
+
+
+def test_the_sample_generator_is_no_part_of_the_runtime_library():
+    assert not list((REPO / "lib" / "streamkpi").glob("sample*.py"))
+    assert (REPO / "tools" / "sample_data.py").is_file()
