@@ -169,7 +169,7 @@ def test_genre_share_trend_chart_has_a_line_per_genre():
 
 
 def test_charts_use_the_colour_blind_palette():
-    ax = plots.genre_listens_chart(GENRES)
+    ax = plots.genre_share_chart(GENRES)
     assert matplotlib.colors.to_hex(ax.patches[0].get_facecolor()) == matplotlib.colors.to_hex(
         sns.color_palette("colorblind")[0]
     )

@@ -43,28 +43,6 @@ def use_report_style() -> None:
     )
 
 
-def genre_listens_chart(genre_kpis: pd.DataFrame, top: int = 15) -> plt.Axes:
-    """Horizontal bars of the ``top`` genres by listens, with their share of the day."""
-    top_genres = genre_kpis.sort_values(["listen_count", "track_genre"], ascending=[False, True]).head(top)
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(top_genres) + 1.5))
-    sns.barplot(
-        data=top_genres, y="track_genre", x="listen_count", color=sns.color_palette(PALETTE)[0], saturation=1, ax=ax
-    )
-    for bar, share in zip(ax.patches, top_genres["popularity_index"]):
-        ax.annotate(
-            f"{share:.1%}",
-            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-            xytext=(3, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=9,
-        )
-    ax.set(title=f"Top {len(top_genres)} genres by listens", xlabel="Valid streams", ylabel="Genre")
-    ax.xaxis.set_major_formatter(_THOUSANDS)
-    fig.tight_layout()
-    return ax
-
-
 def genre_share_chart(genre_kpis: pd.DataFrame, top: int = 10) -> plt.Axes:
     """Share of the day's listens of the ``top`` genres, and of all the others together."""
     shares = top_genres_and_other(genre_kpis, top)

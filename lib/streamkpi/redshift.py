@@ -101,13 +101,6 @@ def copy_command(table_name: str, s3_uri: str, credentials: dict):
     return CopyCommand(sa.table(table_name), data_location=s3_uri, format=Format.parquet, **credentials)
 
 
-def compile_redshift(statement) -> str:
-    """The SQL text of a statement as the Redshift dialect writes it, values inlined."""
-    from sqlalchemy_redshift.dialect import RedshiftDialect_psycopg2
-
-    return str(statement.compile(dialect=RedshiftDialect_psycopg2(), compile_kwargs={"literal_binds": True}))
-
-
 def _execute_copy(conn, command) -> None:
     """Run a Redshift COPY (its own function so tests can stand in for S3-side COPY)."""
     with warnings.catch_warnings():
