@@ -219,18 +219,19 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
     def run_one(nb: NotebookResult) -> None:
         at_once = min(side_by_side, 1 + len(alongside(run.stages, stages[nb.stem])))
         env = {**os.environ, PARALLEL_NOTEBOOKS_ENV: str(at_once)}
-        had_log, reported = nb.log_path.exists(), False
+        had_log, reported, timeout = nb.log_path.exists(), False, run.params["notebook_timeout_seconds"]
         try:
             progress = NotebookProgress(tags[nb.stem], nb.log_path, log)  # the kernel's output goes to the log
             with kernels.kernel(env, progress.file) as km:
-                note = run_sync(warmup.prepare)(km, nb.input_path, run.params["notebook_timeout_seconds"])
+                note = run_sync(warmup.prepare)(km, nb.input_path, timeout)
                 turns[nb.stem].wait()
                 if nb.stem in cancelled:  # its turn never came: no trace of it
                     progress.file.close()
-                    return None if had_log else nb.log_path.unlink()
+                    if not had_log:
+                        nb.log_path.unlink()
+                    return
                 with progress:
                     progress.event(note)
-                    timeout = run.params["notebook_timeout_seconds"]
                     events.put((nb, False))  # now the notebooks after it may warm up
                     execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
                     events.put((nb, True))  # what depends on it may start while its kernel shuts down
