@@ -203,7 +203,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
     """Each notebook as soon as those it depends on succeeded, at most ``parallel`` at once, in
     notebook order when more may start; after a failure nothing new starts. A notebook's worker, its
     kernel and its imports are started ahead of its turn (:mod:`pipeline.warmup`) once those it
-    depends on succeeded or execute, at most ``parallel`` waiting. Ctrl-C kills every kernel: the
+    depends on succeeded or run, at most ``parallel`` waiting. Ctrl-C kills every kernel: the
     notebooks running then fail with ``KeyboardInterrupt``."""
     by_stem = {nb.stem: nb for nb in notebooks}
     stages = {s.stem: s for s in run.stages if s.stem in by_stem}
@@ -212,9 +212,9 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
     tags = {stem: f"[{order[stem] + 1}/{len(run.stages)}] {s.notebook}" for stem, s in stages.items()}
     graph = TopologicalSorter(needs)
     graph.prepare()
-    kernels, events, log = Kernels(), queue.Queue(), run.logger  # events: (notebook, it ended) as they come
+    kernels, ended, log = Kernels(), queue.Queue(), run.logger  # the notebooks, as they end
     turns: dict[str, threading.Event] = {}  # the workers started, each waiting for its turn
-    ready, running, executing, done, cancelled = [], set(), set(), set(), set()
+    ready, running, done, cancelled = [], set(), set(), set()
 
     def run_one(nb: NotebookResult) -> None:
         at_once = min(side_by_side, 1 + len(alongside(run.stages, stages[nb.stem])))
@@ -232,15 +232,14 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
                     return
                 with progress:
                     progress.event(note)
-                    events.put((nb, False))  # now the notebooks after it may warm up
                     execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
-                    events.put((nb, True))  # what depends on it may start while its kernel shuts down
+                    ended.put(nb)  # what depends on it may start while its kernel shuts down
                     reported = True
         except Exception as exc:  # a bug around the notebook, not in it: told at its turn
             turns[nb.stem].wait()
             if not reported and nb.stem not in cancelled:
                 nb.error, nb.status = NotebookError(nb.name, None, None, type(exc).__name__, str(exc)), FAILED
-                events.put((nb, True))
+                ended.put(nb)
 
     def start_ahead(stem: str) -> None:
         turns[stem] = threading.Event()
@@ -270,15 +269,12 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
                     if stem not in turns:
                         start_ahead(stem)
                     turns[stem].set()
-                soon = [s for s in stages if s not in turns and all(d in done | executing for d in needs[s])]
+                soon = [s for s in stages if s not in turns and all(d in done | running for d in needs[s])]
                 for stem in [] if stopped else soon[: parallel - sum(not turn.is_set() for turn in turns.values())]:
                     start_ahead(stem)
                 if not running:
                     break
-                nb, has_ended = events.get()
-                executing.add(nb.stem)
-                if not has_ended:
-                    continue
+                nb = ended.get()
                 if nb.status == SUCCEEDED:
                     graph.done(nb.stem)
                     done.add(nb.stem)
@@ -287,9 +283,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
         except KeyboardInterrupt as exc:
             kernels.kill_all()
             while running:  # each ends within a second or so: its kernel is gone
-                nb, has_ended = events.get()
-                if has_ended:
-                    finish(nb, interrupted=exc)
+                finish(ended.get(), interrupted=exc)
             raise
         finally:
             for stem, turn in turns.items():  # the workers still waiting: their notebooks will not run
