@@ -1,6 +1,5 @@
 """Backfill: a run for every date of a range, oldest first, going on past a date that failed or
-could not start; Ctrl-C stops it (the dates after are not run). A summary table ends it.
-"""
+could not start; Ctrl-C stops it (the dates after are not run). A summary table ends it."""
 
 from collections import Counter
 from collections.abc import Callable
@@ -26,14 +25,9 @@ class DateOutcome:
     duration_seconds: float | None = None
     detail: str = ""  # where it failed, or why it could not start (one line)
 
-    @property
-    def ok(self) -> bool:
-        return self.status == SUCCEEDED
-
 
 def dates_between(start: str, end: str) -> list[str]:
-    """Every date from ``start`` to ``end`` included, as ``YYYY-MM-DD``; ``end`` before ``start``
-    is an error."""
+    """Every date from ``start`` to ``end`` included, as ``YYYY-MM-DD``; ``end`` before ``start`` is an error."""
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     if last < first:
         raise PipelineError(f"backfill end {end} is before its start {start}")
@@ -41,8 +35,7 @@ def dates_between(start: str, end: str) -> list[str]:
 
 
 def backfill(dates: list[str], run: Callable[[str], RunResult], *, stream: TextIO | None) -> list[DateOutcome]:
-    """``run(date)`` for each date in order, whatever the outcome of the previous ones; ``stream``
-    (``None``: quiet) gets a line as each date starts."""
+    """``run(date)`` for each date in order, whatever came before; ``stream`` (``None``: quiet) gets a line per date."""
     outcomes = []
     for number, run_date in enumerate(dates, 1):
         if stream is not None:
@@ -57,7 +50,8 @@ def backfill(dates: list[str], run: Callable[[str], RunResult], *, stream: TextI
             outcomes.extend(DateOutcome(rest, NOT_RUN) for rest in dates[number:])
             break
         detail = result.error.describe().splitlines()[0] if result.error else ""
-        outcomes.append(DateOutcome(run_date, result.status, result.run_id, result.duration_seconds, detail))
+        took = (result.finished - result.started).total_seconds()
+        outcomes.append(DateOutcome(run_date, result.status, result.run_id, took, detail))
     return outcomes
 
 
@@ -68,16 +62,15 @@ def summary_table(outcomes: list[DateOutcome]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
 
     def line(row) -> str:
-        return "  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[-1]
+        return ("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[-1]).rstrip()
 
     tally = ", ".join(f"{n} {status}" for status, n in Counter(o.status for o in outcomes).items())
     total = format_duration(sum(o.duration_seconds or 0 for o in outcomes))
-    lines = [line(header), *map(line, rows), f"{len(outcomes)} dates: {tally}; {total} of runs"]
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join([line(header), *map(line, rows), f"{len(outcomes)} dates: {tally}; {total} of runs"])
 
 
 def exit_code(outcomes: list[DateOutcome]) -> int:
     """0 when every date succeeded, 130 when interrupted, else 1."""
     if any(o.status == INTERRUPTED for o in outcomes):
         return EXIT_INTERRUPTED
-    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+    return EXIT_OK if all(o.status == SUCCEEDED for o in outcomes) else EXIT_FAILED

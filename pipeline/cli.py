@@ -1,15 +1,12 @@
-"""Command line: ``python -m pipeline run | backfill | index | stages`` (``--help`` for each).
-
-Exit status: 0 when every notebook (with ``--stage``: that stage's; with ``backfill``: every date's)
-succeeded, 1 when one failed, 2 when the run could not start (nothing ran), 130 when interrupted.
-"""
+"""Command line: ``python -m pipeline run | backfill | index | stages`` (``--help`` for each). Exit status: 0 if all
+notebooks (of ``--stage``; of each ``backfill`` date) succeeded, 1 if one failed, 2 if none ran, 130 if interrupted."""
 
 import argparse
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
+from threading import current_thread, main_thread
 
 from .backfill import backfill, dates_between, exit_code, summary_table
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipelineError
@@ -20,10 +17,6 @@ from .stages import describe, load_stages, resolve_max_parallel
 
 NOTEBOOKS_HELP = "folder of NN_<name>.ipynb (default: notebooks/)"
 QUIET_HELP = "print nothing but failures (for cron); run.log and the notebook logs still get everything"
-MAX_PARALLEL_HELP = (
-    "run at most N notebooks at once, each as soon as the notebooks it depends on succeeded "
-    "(default: $PIPELINE_MAX_PARALLEL, else 2; 1 runs them one after the other)"
-)
 
 
 def _argument(check):
@@ -50,31 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     keys = ", ".join(k.name + ("" if k.required else " (optional)") for k in KEYS)
     # fmt: off
-    run = commands.add_parser(
-        "run", help="run all notebooks for one date into <reports_dir>/<date>/<run-id>/",
-        epilog=f"params keys: {keys}. Exit status: 0 all notebooks succeeded, 1 a notebook failed, 2 the run "
-               "could not start.")
+    run = commands.add_parser("run", help="run all notebooks for one date into <reports_dir>/<date>/<run-id>/",
+                              epilog=f"params keys: {keys}. Exit status: 0 all notebooks succeeded, 1 a notebook "
+                                     "failed, 2 the run could not start.")
     run.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD", help="the run date")
-    run.add_argument("--run-id", type=_run_id, metavar="ID",
-                     help="name of the run folder (default: UTC time + random suffix); must not exist, except "
-                          "with --stage, which continues the run folder ID when it exists")
+    run.add_argument("--run-id", type=_run_id, metavar="ID", help="name of the run folder (default: UTC time + random "
+                     "suffix); must not exist, except with --stage, which continues the run folder ID when it exists")
     run.add_argument("--stage", metavar="NAME",
                      help="run only this notebook (e.g. load, 04_load or 04_load.ipynb; see 'python -m pipeline "
                           "stages'); refused unless the stages it depends on succeeded in the run folder --run-id")
-    backfill = commands.add_parser(
-        "backfill", help="run all notebooks for every date of a range, oldest first, past failures; a summary "
-                         "table ends the output",
-        epilog="Exit status: 0 every date succeeded, 1 a date failed or could not start, 2 bad arguments, "
-               "130 interrupted.")
+    backfill = commands.add_parser("backfill", help="run all notebooks for every date of a range, oldest first, past "
+                                   "failures; a summary table ends the output",
+                                   epilog="Exit status: 0 every date succeeded, 1 a date failed or could not start, "
+                                          "2 bad arguments, 130 interrupted.")
     backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD", help="first date")
     backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="last date (included)")
-    for command, extra in ((run, "; not with --stage"), (backfill, "")):
+    for command, stage_note, quiet_note in ((run, "; not with --stage", ""),
+                                            (backfill, "", "; the summary table is printed only when a date failed")):
         command.add_argument("--params", required=True, metavar="FILE", help="params YAML, e.g. params/local.yaml")
         command.add_argument("--notebooks-dir", metavar="DIR", help=NOTEBOOKS_HELP)
-        command.add_argument("--max-parallel", type=_max_parallel, metavar="N", help=MAX_PARALLEL_HELP + extra)
-    run.add_argument("--quiet", action="store_true", help=QUIET_HELP)
-    backfill.add_argument("--quiet", action="store_true",
-                          help=QUIET_HELP + "; the summary table is printed only when a date failed")
+        command.add_argument("--max-parallel", type=_max_parallel, metavar="N", help="run at most N notebooks at once, "
+                             "each as soon as the notebooks it depends on succeeded (default: $PIPELINE_MAX_PARALLEL, "
+                             "else 2; 1 runs them one after the other)" + stage_note)
+        command.add_argument("--quiet", action="store_true", help=QUIET_HELP + quiet_note)
     index = commands.add_parser("index", help="rebuild <reports_dir>/index.html from the run folders' manifests "
                                                "(every run does it at its end)")
     index.add_argument("--params", required=True, metavar="FILE", help="params YAML naming the reports_dir")
@@ -95,11 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.stage is not None and args.max_parallel is not None:
         build_parser().error("--max-parallel does not go with --stage (a stage is one notebook)")
     # A scheduler stops a task with SIGTERM: finish the manifest and index as for Ctrl-C.
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+    own_sigterm = current_thread() is main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if own_sigterm:
         signal.signal(signal.SIGTERM, _terminate)
-    else:
-        previous = None
     try:
         return _command(args)
     except PipelineError as exc:
@@ -109,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pipeline: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if own_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _command(args: argparse.Namespace) -> int:

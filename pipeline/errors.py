@@ -1,6 +1,4 @@
-"""What stops a run before a notebook runs (a :class:`PipelineError`: exit 2, its message says what
-to fix), and the exit codes. A failing notebook is no exception: it is recorded, and the exit is 1.
-"""
+"""Exit codes; a :class:`PipelineError` stops a run before any notebook runs (exit 2), a failed notebook is recorded."""
 
 EXIT_OK = 0
 EXIT_FAILED = 1

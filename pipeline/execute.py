@@ -1,7 +1,5 @@
-"""Running one notebook with stock papermill, and what a failure says. Papermill gets a kernel
-manager of the runner's: the kernel starts with the notebook's environment and logs its output,
-Ctrl-C kills them all at once, and it shuts down after the notebooks waiting for this one started.
-The working directory comes from nbclient's ``resources``, never from a ``chdir`` of the runner.
+"""Running one notebook with stock papermill, and what a failure says. The runner's kernel manager gives the kernel the
+notebook's environment and output, kills it at Ctrl-C, and stops it once the notebooks waiting for it have started.
 """
 
 from __future__ import annotations
@@ -27,33 +25,28 @@ from .progress import NotebookProgress
 from .results import FAILED, SUCCEEDED, NotebookError, NotebookResult
 
 KERNEL_NAME = "python3"
-# After its notebook ran (everything is saved by then) a kernel gets this long to exit before
-# SIGTERM; jupyter_client's 5 s default is now and then all used by ipykernel.
-SHUTDOWN_WAIT_SECONDS = 1.0
+SHUTDOWN_WAIT_SECONDS = 1.0  # a done kernel's time to exit before SIGTERM; ipykernel can use up the 5 s default
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SOURCE_LIMIT = 4000
 
 
 def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> dict[Path, list[str]]:
-    """For each notebook, the names its ``parameters`` cell assigns, all of which the run must
-    provide; :class:`NotebookParameterError` naming every one it cannot, before anything runs."""
+    """The names each notebook's ``parameters`` cell assigns; :class:`NotebookParameterError` unless the run has all."""
     available = set(available)
     plan, problems = {}, []
     for notebook in notebooks:
         try:
             plan[notebook] = list(papermill.inspect_notebook(str(notebook)))
         except Exception as exc:  # unreadable JSON, no kernelspec, ...
-            raise NotebookParameterError(
-                f"{notebook.name}: cannot inspect its parameters cell: {type(exc).__name__}: {exc}"
-            ) from exc
+            why = f"cannot inspect its parameters cell: {type(exc).__name__}: {exc}"
+            raise NotebookParameterError(f"{notebook.name}: {why}") from exc
         problems += [f"{notebook.name} declares parameter {name!r}" for name in plan[notebook] if name not in available]
     if problems:
         raise NotebookParameterError(
             "notebook parameters the run cannot provide:\n"
             + "\n".join(f"  - {p}" for p in problems)
-            + f"\nthe run provides: {', '.join(sorted(available))}."
-            "\nRemove the name from the notebook's 'parameters' cell (keep notebook-only"
-            " settings in another cell) or add a key for it to the params file."
+            + f"\nthe run provides: {', '.join(sorted(available))}.\nRemove the name from the notebook's 'parameters'"
+            " cell (keep notebook-only settings in another cell) or add a key for it to the params file."
         )
     return plan
 
@@ -113,14 +106,13 @@ def kill(km: AsyncKernelManager) -> None:
 def execute_notebook(
     nb: NotebookResult, km: NotebookKernel, *, cwd: Path, timeout: int, progress: NotebookProgress
 ) -> None:
-    """Run ``nb`` with papermill in the kernel of ``km``; record status, times and error on ``nb``.
-    The executed notebook is saved in every case (papermill saves after every cell)."""
+    """Run ``nb`` with papermill in ``km``'s kernel, recording its status, times and error (its output always saved)."""
     nb.started, clock = datetime.now(UTC), monotonic()
     try:
         papermill.execute_notebook(
             str(nb.input_path), str(nb.output_path), nb.parameters, kernel_name=KERNEL_NAME, execution_timeout=timeout,
             progress_bar=False, stdout_file=progress, stderr_file=progress, km=km,
-            resources={"metadata": {"path": str(cwd)}}, **progress.hooks(),
+            resources={"metadata": {"path": str(cwd)}}, **progress.hooks(),  # the working directory: never a chdir
         )  # fmt: skip
     except PapermillExecutionError as exc:
         nb.error = NotebookError(
@@ -142,9 +134,7 @@ def error_around_cells(nb: NotebookResult, exc: BaseException) -> NotebookError:
         for index, c in enumerate(nbformat.read(str(nb.output_path), as_version=4).cells):
             if c.get("metadata", {}).get("papermill", {}).get("start_time"):
                 cell_index, cell, source = index, c.get("execution_count"), c.get("source", "")
-    # nbclient's timeout and dead-kernel messages go on with a preview of the cell's source.
-    lines = _ANSI.sub("", str(exc)).strip().splitlines()
-    message = lines[0].strip() if lines else ""
+    message = next(iter(_ANSI.sub("", str(exc)).strip().splitlines()), "").strip()  # what follows previews the cell
     return NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
 
 

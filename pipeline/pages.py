@@ -1,8 +1,6 @@
-"""Every HTML page the runner writes, each self-contained (no external resource): per notebook,
-``NN_name.html`` (the report, without code) and ``NN_name.code.html`` (the audit record), by
-nbconvert with ``templates/offline/``; the run's ``index.html`` from its manifest alone and the
-top-level ``<reports_dir>/index.html`` from every run folder's, by the Jinja ``templates/pages/``.
-"""
+"""Every HTML page the runner writes, each self-contained: per notebook, by nbconvert (``templates/offline/``),
+the report ``NN_name.html`` (no code) and the audit record ``NN_name.code.html``; by Jinja (``templates/pages/``),
+the run's ``index.html`` from its manifest and ``<reports_dir>/index.html`` from every run folder's."""
 
 import functools
 import html
@@ -35,27 +33,18 @@ _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 @functools.cache
 def exporters() -> tuple[Any, Any]:
-    """nbconvert's ``HTMLExporter`` with the offline template, for the report (without code and
-    prompts) and for the code page; built once (it takes a while), then reused."""
+    """nbconvert's offline-template exporters of the report (no code, no prompts) and the code page; built once."""
     from nbconvert import HTMLExporter
 
-    def exporter(show_code: bool) -> Any:
-        hide = not show_code
-        return HTMLExporter(
-            template_name=TEMPLATE_NAME,
-            extra_template_basedirs=[str(TEMPLATES_DIR)],
-            embed_images=True,
-            exclude_input=hide,
-            exclude_input_prompt=hide,
-            exclude_output_prompt=hide,
-        )
+    def exporter(hide: bool) -> Any:
+        base = dict(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)], embed_images=True)
+        return HTMLExporter(**base, exclude_input=hide, exclude_input_prompt=hide, exclude_output_prompt=hide)
 
-    return exporter(False), exporter(True)
+    return exporter(hide=True), exporter(hide=False)
 
 
 def render_pages(executed: Path, report: Path, code: Path, *, subtitle: str, index_page: str = INDEX_NAME) -> None:
-    """The two pages of an executed notebook, each linking to the other and to the run's index,
-    titled with its first ``# heading`` (else its file name) and ``subtitle`` (the run date)."""
+    """A notebook's two pages, linking each other and the index, titled ``<first # heading, else stem> · subtitle``."""
     import nbformat
 
     for path, exporter, other in ((report, exporters()[0], code), (code, exporters()[1], report)):
@@ -81,9 +70,8 @@ def render_run_index(manifest: Mapping[str, Any]) -> str:
 
 
 def render_scraps(scraps: Mapping[str, Any]) -> str:
-    """HTML for a notebook's scraps, whatever their names: a text ``summary`` first, as Markdown,
-    the scalars in one table, then each other scrap under its name: a dict as a table, a list of
-    dicts as a table (folded beyond 10 rows, cut at 500), a list of scalars as text, else JSON."""
+    """HTML for a notebook's scraps: a text ``summary`` as Markdown, the scalars in one table, then each other by name:
+    a dict or a list of dicts as a table (folded beyond 10 rows, cut at 500), a list of scalars as text, else JSON."""
     return str(_environment().get_template("macros.html.j2").module.scraps_html(scraps)).strip()
 
 
@@ -99,9 +87,8 @@ def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> st
 
 
 def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
-    """The manifests of every run folder ``<reports_dir>/<date>/<run id>/``, each with its
-    ``folder`` relative to ``reports_dir``: newest date first, then newest run first. A manifest
-    that cannot be read is listed with status ``unreadable``."""
+    """The manifests of every run folder ``<reports_dir>/<date>/<run id>/`` with their ``folder`` relative to
+    ``reports_dir``, newest date then newest run first; one that cannot be read has status ``unreadable``."""
     reports_dir = Path(reports_dir)
     runs = []
     for manifest_path in reports_dir.glob("*/*/manifest.json"):
@@ -121,8 +108,7 @@ def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def latest_figures(runs: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
-    """The most recently finished successful run that published figures, and its figures as
-    ``(name, path relative to the reports folder)``; ``(None, [])`` when there is none."""
+    """The last-finished successful run with figures, and its ``(name, path under reports)``; or ``(None, [])``."""
     candidates = [r for r in runs if r.get("status") == SUCCEEDED and _figures_of(r)]
     if not candidates:
         return None, []
@@ -175,8 +161,7 @@ def _markdown(text: str) -> str:
 
 
 def _scrap_parts(scraps: Mapping[str, Any] | None, skip=()) -> tuple[str | None, dict, list[tuple[str, str, Any]]]:
-    """A notebook's scraps but those named in ``skip``, as the text summary (or ``None``), the
-    scalars, and the others as ``(name, kind, value)`` (see :func:`_scrap_kind`)."""
+    """A notebook's scraps not in ``skip``: text summary (or ``None``), scalars, the others as (name, kind, value)."""
     scraps = {k: v for k, v in (scraps or {}).items() if k not in skip}
     summary = scraps.pop(SUMMARY_SCRAP) if isinstance(scraps.get(SUMMARY_SCRAP), str) else None
     scalars = {k: v for k, v in scraps.items() if isinstance(v, SCALARS)}
@@ -199,9 +184,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        if value != 0 and abs(value) < 1e-3:
-            return f"{value:.3g}"
-        return f"{value:,.4f}".rstrip("0").rstrip(".")
+        return f"{value:.3g}" if 0 < abs(value) < 1e-3 else f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, str):

@@ -1,8 +1,5 @@
-"""The run's inputs: the ``--date`` and the params file, every key declared once in :data:`KEYS`.
-
-A parser takes the raw YAML value and the repository root, returns the resolved value, and raises
-``ValueError`` with a message that completes the sentence "``<key>`` ...".
-"""
+"""The run's inputs: the ``--date`` and the params file, every key declared once in :data:`KEYS`. A key's parser
+takes the raw YAML value and repo root, returns the resolved value, or raises a ValueError completing "<key> ..."."""
 
 import difflib
 import os
@@ -12,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -19,9 +17,9 @@ from .errors import ParamsError, RunDateError
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-FILE_DATABASE_BACKENDS = {"duckdb", "sqlite"}
 ENGINES = ("duckdb", "redshift")  # where the KPI SQL runs: this machine, or inside the warehouse
 IAM_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "secret", "token", "aws_secret_access_key"}
 CREDENTIALS_HINT = (
     "credentials come from the environment (PGPASSWORD, ~/.pgpass, the AWS profile or "
@@ -30,15 +28,13 @@ CREDENTIALS_HINT = (
 
 
 def repo_root() -> Path:
-    """The repository root (the folder with ``pyproject.toml`` beside the package), else the
-    current folder: the params file's relative paths are taken from here, never from the cwd."""
+    """The repo root (with ``pyproject.toml``, beside the package), else the cwd: params paths are relative to it."""
     candidate = Path(__file__).resolve().parent.parent
     return candidate if (candidate / "pyproject.toml").is_file() else Path.cwd().resolve()
 
 
 def resolve_local_path(path: str | Path, root: Path | None = None) -> Path:
-    """``path`` made absolute: ``~`` expanded, relative to ``root`` (the repo root); ``.`` and ``..``
-    collapsed without resolving symlinks or requiring the path to exist."""
+    """``path`` made absolute: ``~`` expanded, relative to ``root`` (the repo root), ``..`` collapsed lexically."""
     p = Path(path).expanduser()
     return Path(os.path.normpath(p if p.is_absolute() else (root or repo_root()) / p))
 
@@ -72,10 +68,9 @@ def parse_local_dir(value: Any, root: Path) -> str:
 def parse_input_uri(value: Any, root: Path) -> str:
     """A local folder (resolved from the repository root) or ``s3://bucket/prefix`` (unchanged)."""
     text = _non_empty_str(value)
-    match = URI_SCHEME.match(text)
-    if not match:
+    if not URI_SCHEME.match(text):
         return str(resolve_local_path(text, root))
-    if match.group(1).lower() != "s3":
+    if not text.lower().startswith("s3://"):
         raise ValueError(f"must be a local folder or s3://bucket/prefix, got the URI {text!r}")
     return parse_staging_uri(text, root, "must be s3://bucket/prefix with a bucket name")
 
@@ -105,11 +100,10 @@ def parse_warehouse_url(value: Any, root: Path) -> str:
         ) from None
     if url.password is not None:
         raise ValueError(f"must not contain a password: {CREDENTIALS_HINT}")
-    secret_keys = sorted(k for k in url.query if k.lower() in SECRET_QUERY_KEYS)
-    if secret_keys:
+    if secret_keys := sorted(k for k in url.query if k.lower() in SECRET_QUERY_KEYS):
         raise ValueError(f"must not carry {', '.join(secret_keys)} in its query: {CREDENTIALS_HINT}")
     database = url.database or ":memory:"  # no file named: nothing to resolve
-    if url.get_backend_name() not in FILE_DATABASE_BACKENDS or database == ":memory:" or database.startswith("file:"):
+    if url.get_backend_name() not in ("duckdb", "sqlite") or database == ":memory:" or database.startswith("file:"):
         return text
     absolute = str(resolve_local_path(database, root))
     return text if absolute == database else url.set(database=absolute).render_as_string(hide_password=False)
@@ -139,8 +133,6 @@ def one_of(*choices: Any, said: str | None = None) -> Callable[[Any, Path], Any]
 
 def parse_endpoint_url(value: Any, root: Path) -> str:
     """An ``http(s)://host[:port]`` URL without credentials."""
-    from urllib.parse import urlsplit
-
     text = _non_empty_str(value)
     try:
         parts = urlsplit(text)
@@ -222,15 +214,8 @@ class Params:
         return {k.name: self.values[k.name] for k in KEYS if k.notebook and k.name in self.values}
 
     def sanitised(self) -> dict[str, Any]:
-        """All values, with any URL password masked (safe for reports)."""
-        return sanitise(dict(self.values))
-
-
-def sanitise(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with ``user:password@`` in URL strings replaced by ``user:***@``."""
-    return {
-        k: re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1***@", v) if isinstance(v, str) else v for k, v in values.items()
-    }
+        """All values, ``user:password@`` in URLs masked as ``user:***@`` (safe for reports)."""
+        return {k: URL_PASSWORD.sub(r"\1***@", v) if isinstance(v, str) else v for k, v in self.values.items()}
 
 
 def parse_params(raw: Any, source: str | Path | None = None, root: Path | None = None) -> Params:
@@ -247,17 +232,15 @@ def parse_params(raw: Any, source: str | Path | None = None, root: Path | None =
             problems.append(f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}")
     values: dict[str, Any] = {}
     for key in KEYS:
-        if key.name not in raw:
-            if key.required:
-                problems.append(f"missing required key {key.name!r} ({key.help})")
-            else:
-                values[key.name] = key.default
-            continue
-        try:  # an optional key whose default is null may be null
-            optional_null = raw[key.name] is None and not key.required and key.default is None
-            values[key.name] = None if optional_null else key.parse(raw[key.name], root)
-        except ValueError as exc:
-            problems.append(f"{key.name!r} {exc}")
+        if key.name not in raw and key.required:
+            problems.append(f"missing required key {key.name!r} ({key.help})")
+        elif key.name not in raw or (raw[key.name] is None and not key.required and key.default is None):
+            values[key.name] = key.default  # an optional key whose default is null may be null
+        else:
+            try:
+                values[key.name] = key.parse(raw[key.name], root)
+            except ValueError as exc:
+                problems.append(f"{key.name!r} {exc}")
     if problems:
         raise ParamsError(f"{where}: invalid params:\n" + "\n".join(f"  - {p}" for p in problems))
     return Params(values=values, source=Path(source) if source is not None else None)
@@ -267,13 +250,11 @@ def load_params(path: str | Path, root: Path | None = None) -> Params:
     """Read, validate and resolve the params file at ``path`` (relative to the current directory)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ParamsError(f"params file {path} does not exist") from None
     except OSError as exc:
         raise ParamsError(f"params file {path} cannot be read: {exc.strerror or exc}") from None
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     return parse_params(raw, source=path, root=root)

@@ -1,7 +1,6 @@
-"""What a run prints and logs, through :mod:`logging`: every line to ``run.log``, and to the
-console as one of :data:`CONSOLE_MODES` says (``live``: a line rewritten every second with each
-running notebook's cell; ``lines``: a line per finished cell too; ``quiet``: failures only, logged
-as warnings); each notebook's cells, output and kernel output to its ``logs/NN_name.log``.
+"""What a run prints and logs, via :mod:`logging`: all to ``run.log``; to the console per :data:`CONSOLE_MODES`
+(``live``: a line redrawn each second with each running notebook's cell; ``lines``: a line per finished cell too;
+``quiet``: failures only, as warnings); each notebook's cells, output and kernel output to ``logs/NN_name.log``.
 """
 
 from __future__ import annotations
@@ -35,8 +34,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 class LiveLine(logging.StreamHandler):
-    """The ``live`` console: records print above one line, redrawn every second, that shows each
-    running notebook's cell and time."""
+    """The ``live`` console: records print above a line, redrawn every second, with each running notebook's cell."""
 
     def __init__(self, stream: TextIO):
         super().__init__(stream)
@@ -72,8 +70,7 @@ class LiveLine(logging.StreamHandler):
 
 
 class RunLog(logging.Logger):
-    """One run's logger (not in logging's registry): each record reaches every handler before the
-    next does, so ``run.log`` and the console agree line for line though notebooks log from threads."""
+    """One run's logger (not in logging's registry), a record at a time: ``run.log`` and console agree line for line."""
 
     def __init__(self, run_log: Path, *, console: TextIO, mode: str, append: bool):
         super().__init__("pipeline.run")
@@ -96,9 +93,7 @@ class RunLog(logging.Logger):
 
 
 class NotebookProgress:
-    """One notebook's progress, told by nbclient's hooks (:meth:`hooks`): each cell into the
-    notebook's log (:attr:`file`, which also takes what the cells and the kernel print), a line per
-    finished cell to the run's log, the running cell on the live line."""
+    """One notebook's progress, from nbclient's hooks: into its log (:attr:`file`), the run's log and the live line."""
 
     def __init__(self, tag: str, log_path: Path, logger: RunLog):
         self.tag, self.logger, self.live = tag, logger, logger.live

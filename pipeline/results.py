@@ -12,7 +12,6 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 NOT_RUN = "not run"
 INCOMPLETE = "incomplete"  # a run folder where some stages have not run yet (and none failed)
-CODE_PAGE_SUFFIX = ".code.html"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -22,8 +21,7 @@ def iso(moment: datetime | None) -> str | None:
 
 @dataclass
 class NotebookError:
-    """Where and how a notebook failed: ``cell`` is the ``In [N]`` of the executed notebook,
-    ``cell_index`` the 0-based position among its cells; ``None`` when no cell is to blame."""
+    """Where and how a notebook failed: ``cell`` is its ``In [N]``, ``cell_index`` its 0-based position, or ``None``."""
 
     notebook: str
     cell: int | None
@@ -69,7 +67,7 @@ class NotebookResult:
 
     @property
     def code_html_path(self) -> Path:  # the page with the code: NN_name.code.html
-        return self.output_path.with_suffix(CODE_PAGE_SUFFIX)
+        return self.output_path.with_suffix(".code.html")
 
     @property
     def log_path(self) -> Path:  # logs/NN_name.log in the run folder
@@ -99,15 +97,12 @@ class NotebookResult:
             "scraps_error": self.scraps_error,
             "render_error": self.render_error,
         }
-        if self.attempts:
-            entry["attempts"] = list(self.attempts)
-        return entry
+        return entry | ({"attempts": list(self.attempts)} if self.attempts else {})
 
 
 @dataclass
 class RunResult:
-    """The outcome of :func:`pipeline.run_pipeline` or :func:`pipeline.run_stage`; ``status`` is the
-    run folder's (``incomplete`` after a stage run whose stage succeeded: ``ok``, exit status 0)."""
+    """The outcome of :func:`pipeline.run_pipeline` or :func:`pipeline.run_stage`; ``status`` is the run folder's."""
 
     run_date: str
     run_id: str
@@ -122,9 +117,8 @@ class RunResult:
     @property
     def ok(self) -> bool:
         """A whole run: every notebook succeeded. A stage run: that stage's notebook succeeded."""
-        if self.stage is not None:
-            return all(nb.status == SUCCEEDED for nb in self.notebooks)
-        return self.status == SUCCEEDED
+        notebooks_ok = all(nb.status == SUCCEEDED for nb in self.notebooks)
+        return notebooks_ok if self.stage is not None else self.status == SUCCEEDED
 
     @property
     def exit_code(self) -> int:
@@ -133,7 +127,3 @@ class RunResult:
     @property
     def error(self) -> NotebookError | None:  # the first notebook failure, if any
         return next((nb.error for nb in self.notebooks if nb.error is not None), None)
-
-    @property
-    def duration_seconds(self) -> float:
-        return (self.finished - self.started).total_seconds()

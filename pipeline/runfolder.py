@@ -1,7 +1,6 @@
-"""The run folder ``<reports_dir>/<date>/<run id>/`` and its state, ``manifest.json``, which
-stage processes running at once (Airflow) change only under a ``flock`` of the folder, in
-:func:`record`. Nothing is overwritten: a stage run again keeps its earlier files as ``*.try<N>.*``.
-"""
+"""The run folder ``<reports_dir>/<date>/<run id>/`` and its state, ``manifest.json``, which stage processes running
+at once (Airflow) change only under a ``flock`` of the folder, in :func:`record`. Nothing is overwritten: a stage
+run again keeps its earlier files as ``*.try<N>.*``."""
 
 import contextlib
 import fcntl
@@ -33,16 +32,13 @@ def new_run_id(now: datetime | None = None) -> str:
 def validate_run_id(run_id: str) -> str:
     """``run_id`` if it is a safe folder name (letters, digits, ``.``, ``_``, ``-``), else an error."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id) or run_id in {".", ".."}:
-        raise RunFolderError(
-            f"invalid run id {run_id!r}: use letters, digits, '.', '_' and '-' "
-            "(first character a letter or digit, at most 128 characters)"
-        )
+        rule = "use letters, digits, '.', '_' and '-' (first character a letter or digit, at most 128 characters)"
+        raise RunFolderError(f"invalid run id {run_id!r}: {rule}")
     return run_id
 
 
 def create_run_dir(date_dir: Path, run_id: str | None = None) -> tuple[Path, str]:
-    """Create ``(run folder, run id)`` with its ``staging/``; never reuses a folder (an explicit id
-    that exists is an error, a generated one that collides is drawn again)."""
+    """Create ``(run folder, run id)`` with ``staging/``, never reusing one: an explicit id that exists is an error."""
     date_dir.mkdir(parents=True, exist_ok=True)
     for _ in range(20):
         rid = run_id or new_run_id()
@@ -111,13 +107,10 @@ def new_manifest(run_date: str, run_id: str, notebooks: list[NotebookResult], co
 def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
     """Recompute the summary (status, first error, finish, duration, lifted scraps) from the entries."""
     entries, statuses = manifest["notebooks"], [e["status"] for e in manifest["notebooks"]]
-    manifest["status"] = FAILED if FAILED in statuses else INCOMPLETE
-    if statuses and all(s == SUCCEEDED for s in statuses):
-        manifest["status"] = SUCCEEDED
-    # The page with the code shows the failing cell's source.
-    manifest["error"] = next(
-        ({**e["error"], "html": e.get("html_code") or e["html"]} for e in entries if e["error"]), None
-    )
+    all_succeeded = bool(statuses) and all(s == SUCCEEDED for s in statuses)
+    manifest["status"] = SUCCEEDED if all_succeeded else FAILED if FAILED in statuses else INCOMPLETE
+    failed = next((e for e in entries if e["error"]), None)  # its error links to the code page, which shows the cell
+    manifest["error"] = {**failed["error"], "html": failed.get("html_code") or failed["html"]} if failed else None
     manifest["finished"] = iso(finished)
     started = datetime.fromisoformat(manifest["started"].replace("Z", "+00:00"))
     manifest["duration_seconds"] = round((finished - started).total_seconds(), 3)
@@ -127,8 +120,7 @@ def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
 
 
 def record(run_dir: Path, notebooks: list[NotebookResult], finished: datetime) -> dict[str, Any]:
-    """Put what ``notebooks`` did into the run folder's manifest and index, under the folder's
-    lock; the one way a manifest changes after its folder was created. Returns the manifest."""
+    """Put what ``notebooks`` did into the manifest and index under the folder's lock: its one change after creation."""
     with locked(run_dir):
         manifest = read_manifest(run_dir)
         entries = {nb.name: nb.entry() for nb in notebooks}
@@ -150,17 +142,14 @@ def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[s
     if differing:
         problems.append(f"it was made with other params (different {', '.join(differing)})")
     if problems:
-        raise RunFolderError(
-            f"cannot add a stage to run folder {manifest.get('run_dir')}: "
-            + "; ".join(problems)
-            + ". A run folder holds one run: use the params file it was made with, or another --run-id."
-        )
+        where = f"cannot add a stage to run folder {manifest.get('run_dir')}"
+        why = "A run folder holds one run: use the params file it was made with, or another --run-id."
+        raise RunFolderError(f"{where}: {'; '.join(problems)}. {why}")
 
 
 def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> dict[str, Any] | None:
-    """If ``nb`` already ran in this folder, rename its files to ``<stem>.try<N>.*`` (N = 1 for the
-    first attempt), keep its old entry in ``nb.attempts`` and reset the manifest's entry to ``nb``'s.
-    Returns the earlier entry, or ``None`` when it had not run."""
+    """If ``nb`` already ran here, rename its files to ``<stem>.try<N>.*`` (N = 1 for the first attempt), keep its
+    old entry in ``nb.attempts``, reset the manifest's entry to ``nb``'s; returns the earlier entry, or ``None``."""
     entries = manifest["notebooks"]
     position = next(i for i, e in enumerate(entries) if e["name"] == nb.name)
     earlier = entries[position]
@@ -178,8 +167,7 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
         os.replace(source, target)
         return target.relative_to(run_dir).as_posix()
 
-    for key in ("ipynb", "html", "html_code"):
-        kept[key] = set_aside(kept.get(key))
+    kept.update({key: set_aside(kept.get(key)) for key in ("ipynb", "html", "html_code")})
     kept["figures"] = {name: set_aside(path) for name, path in (kept.get("figures") or {}).items()}
     nb.attempts.append(kept)
     entries[position] = nb.entry()

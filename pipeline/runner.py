@@ -25,7 +25,7 @@ from .execute import Kernels, execute_notebook, select_parameters
 from .params import load_params, repo_root, validate_run_date
 from .progress import CONSOLE_MODES, LIVE_SHOWN, NotebookProgress, RunLog, format_duration
 from .results import FAILED, SUCCEEDED, NotebookError, NotebookResult, RunResult
-from .scraps import read_scraps, save_figures
+from .scraps import read_scraps
 from .stages import Stage, StageError, alongside, find_stage, load_stages, prerequisites, resolve_max_parallel
 
 RUN_PARAMETERS = ("run_date", "run_id", "staging_dir")  # what the runner provides besides the params keys
@@ -45,13 +45,10 @@ def run_pipeline(
     stream: TextIO | None = None,
     max_parallel: int | None = None,
 ) -> RunResult:
-    """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for
-    ``run_date`` in a new run folder ``<reports_dir>/<run_date>/<run_id>/``.
-
-    Raises :class:`pipeline.errors.PipelineError` before any folder is made when the date, the
-    params, the run id, ``max_parallel`` or a notebook's parameters are wrong; a failing notebook
-    does not raise (``status`` ``failed``, ``error`` says where). ``stream`` (default stderr) gets
-    the runner's lines as ``console`` says (default ``live`` on a terminal, else ``lines``).
+    """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for ``run_date``
+    in a new run folder ``<reports_dir>/<run_date>/<run_id>/``; ``stream`` (default stderr) gets the
+    runner's lines as ``console`` says (default ``live`` on a terminal, else ``lines``). Wrong inputs
+    raise :class:`pipeline.errors.PipelineError` before any folder is made; a failing notebook does not.
     """
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream)
     parallel = resolve_max_parallel(max_parallel)
@@ -70,12 +67,9 @@ def run_stage(
     console: str | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
-    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) in the run folder ``run_id``,
-    reused when it exists and created otherwise (``run_id`` defaults to a new one).
-
-    Raises :class:`pipeline.errors.PipelineError` before anything runs when the stage is unknown,
-    when a stage it needs has not succeeded in that folder, or when the folder is another run's.
-    ``ok`` / ``exit_code`` are the stage's, ``status`` the folder's (``incomplete`` until all ran).
+    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) in the run folder ``run_id``, made if
+    need be; :class:`pipeline.errors.PipelineError` if a stage it needs has not succeeded there or the
+    folder is another run's. ``ok`` is the stage's, ``status`` the folder's (``incomplete`` until all ran).
     """
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream, stage)
     target, needed = run.target, prerequisites(run.stages, run.target)
@@ -84,12 +78,10 @@ def run_stage(
     with runfolder.locked(run.date_dir):  # creating a folder and its first manifest is one step for others
         existing = run_id is not None and (run.date_dir / run_id).is_dir()
         if not existing and needed:
-            where = (
-                f"run folder {run.date_dir / run_id} does not exist" if run_id else "a new run folder would be empty"
-            )
+            hint = "a new run folder would be empty (pass the --run-id of the run to continue)"
+            where = f"run folder {run.date_dir / run_id} does not exist" if run_id else hint
             names = ", ".join(f"{s.name} ({s.notebook})" for s in needed)
-            hint = "" if run_id else " (pass the --run-id of the run to continue)"
-            raise StageError(f"{refused}: {where}{hint}; it needs {names} to have succeeded there first")
+            raise StageError(f"{refused}: {where}; it needs {names} to have succeeded there first")
         if not existing:
             run.create_folder()
     run.run_dir = run.date_dir / run.run_id
@@ -183,13 +175,11 @@ class _Run:
             if error is not None:
                 self.logger.warning(f"pipeline failed in {error.describe()}")
             took, status = format_duration((finished - started).total_seconds()), manifest["status"]
-            done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
-            of_run = f"; run {status} ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
-            outcome = (
-                f"stage {self.target.name} {notebooks[0].status} in {took}{of_run}"
-                if self.target
-                else f"{status} in {took}"
-            )
+            outcome = f"{status} in {took}"
+            if self.target:
+                done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
+                of_run = f"run {status} ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
+                outcome = f"stage {self.target.name} {notebooks[0].status} in {took}; {of_run}"
             level = logging.WARNING if error else logging.INFO
             self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
             self.logger.close()
@@ -247,13 +237,12 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
 
     def finish(nb: NotebookResult, interrupted: BaseException | None = None) -> None:
         running.discard(nb.stem)
-        line = f"{tags[nb.stem]} ok ({format_duration(nb.duration_seconds)})"
         if interrupted is not None and nb.status != SUCCEEDED:
             message = str(interrupted) or "the run was interrupted"
             nb.error, nb.status = NotebookError(nb.name, None, None, type(interrupted).__name__, message), FAILED
-        if nb.status != SUCCEEDED:
-            line = line.replace(" ok (", " FAILED (") + (": interrupted" if interrupted else "")
-        log.log(logging.INFO if nb.status == SUCCEEDED else logging.WARNING, line)
+        ok = nb.status == SUCCEEDED
+        line = f"{tags[nb.stem]} {'ok' if ok else 'FAILED'} ({format_duration(nb.duration_seconds)})"
+        log.log(logging.INFO if ok else logging.WARNING, line + (": interrupted" if interrupted and not ok else ""))
         collected.append(collector.submit(_collect, nb, tags[nb.stem], log, run.run_date))
 
     with ThreadPoolExecutor(len(notebooks), "notebook") as workers, ThreadPoolExecutor(1, "collect") as collector:
@@ -300,8 +289,7 @@ def _collect(nb: NotebookResult, tag: str, log: logging.Logger, run_date: str) -
     if not nb.output_path.is_file():
         return
     try:
-        nb.scraps = read_scraps(nb.output_path)
-        nb.figures = save_figures(nb.output_path, nb.output_path.parent)
+        nb.scraps, nb.figures = read_scraps(nb.output_path, nb.output_path.parent)
     except Exception as exc:
         nb.scraps_error = f"{type(exc).__name__}: {exc}"
         log.warning(f"{tag}: could not read scraps: {nb.scraps_error}")

@@ -1,9 +1,9 @@
-"""What notebooks glued with scrapbook: scraps as JSON-ready values, and the figures glued for display
-(published: saved as ``figures/<notebook>.<name>.png`` for the indexes). Plain scraps are read from
-the notebook's JSON, as importing scrapbook takes a second of CPU from the notebooks still running.
-"""
+"""What notebooks glued with scrapbook: scraps as JSON-ready values, and the figures glued for display (published:
+saved as ``figures/<notebook>.<name>.png`` for the indexes). Plain scraps are read from the notebook's JSON, as
+importing scrapbook takes a second of CPU from the notebooks still running."""
 
 import base64
+import contextlib
 import json
 import re
 from decimal import Decimal
@@ -42,24 +42,18 @@ def notebook_scraps(executed: str | Path) -> dict[str, Scrap]:
                     }
                 scrap[0] = encoded.get("data")
                 if encoded["encoder"] == "json" and isinstance(scrap[0], str):  # scrapbook parses JSON text
-                    try:
+                    with contextlib.suppress(ValueError):
                         scrap[0] = json.loads(scrap[0])
-                    except ValueError:
-                        pass
     return {name: Scrap(*scrap) for name, scrap in scraps.items()}
 
 
-def read_scraps(executed: str | Path) -> dict[str, Any]:
-    """``{name: data}`` of the executed notebook's scraps, JSON-ready (display-only ones: ``None``)."""
-    return {name: to_jsonable(data) for name, (data, _) in notebook_scraps(executed).items()}
-
-
-def save_figures(executed: str | Path, run_dir: str | Path) -> dict[str, str]:
-    """Save the images of the display scraps of the executed notebook; returns ``{scrap name:
-    path relative to the run folder}`` (empty when it published none)."""
+def read_scraps(executed: str | Path, run_dir: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """The executed notebook's scraps, ``{name: data}`` JSON-ready (display-only ones: ``None``), and its published
+    figures, the images of its display scraps saved in ``run_dir``: ``{scrap name: path relative to it}``."""
     executed, run_dir = Path(executed), Path(run_dir)
-    saved = {}
-    for name, (_, display) in notebook_scraps(executed).items():
+    scraps, figures = {}, {}
+    for name, (data, display) in notebook_scraps(executed).items():
+        scraps[name] = to_jsonable(data)
         shown = (display or {}).get("data", {})
         mime = next((m for m in IMAGE_TYPES if m in shown), None)
         if mime is None:
@@ -69,18 +63,17 @@ def save_figures(executed: str | Path, run_dir: str | Path) -> dict[str, str]:
         content = "".join(shown[mime]) if isinstance(shown[mime], list) else shown[mime]  # nbformat may split lines
         (run_dir / FIGURES_DIR).mkdir(exist_ok=True)
         (run_dir / relative).write_bytes(content.encode() if mime == "image/svg+xml" else base64.b64decode(content))
-        saved[name] = relative.as_posix()
-    return saved
+        figures[name] = relative.as_posix()
+    return scraps, figures
 
 
 def to_jsonable(value: Any) -> Any:
-    """``value`` as JSON data: non-finite floats as ``None``; numpy, pandas (a frame as a list of row
-    dicts), dates (ISO), Decimals and sets converted; anything else becomes its ``str``."""
+    """``value`` as JSON data: NaN/inf as ``None``; numpy, pandas, dates, Decimals, sets converted; else its ``str``."""
     return json.loads(json.dumps(value, default=_plain), parse_constant=lambda _: None)
 
 
 def _plain(value: Any) -> Any:
-    """What ``json`` cannot write, as something it can."""
+    """What ``json`` cannot write, as something it can (a DataFrame as row dicts, a date in ISO)."""
     if hasattr(value, "to_dict") and hasattr(value, "columns"):  # pandas DataFrame
         return value.to_dict(orient="records")
     for method in ("to_dict", "tolist", "isoformat"):  # pandas Series; numpy; dates and times

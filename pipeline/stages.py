@@ -1,7 +1,6 @@
-"""The stage graph, declared by each notebook in its own metadata: ``"pipeline": {"depends_on":
-["01_ingest"]}`` names the earlier notebooks whose results it reads (without it: every earlier one),
-so notebook order is always a valid order and there can be no cycle. Stage names (``load``) must be
-unique. Standard library only: the Airflow DAG, in Airflow's own environment, loads it by path.
+"""The stage graph, declared in each notebook's metadata: ``"pipeline": {"depends_on": ["01_ingest"]}`` names the
+earlier notebooks whose results it reads (default: every earlier one), so notebook order is always valid, with no cycle.
+Stage names (``load``) must be unique. Standard library only: Airflow's DAG loads it by path, in Airflow's environment.
 """
 
 import json
@@ -16,7 +15,6 @@ try:  # part of the ``pipeline`` package
 except ImportError:  # loaded on its own by path (the Airflow DAG): no package around it
     _Base = ValueError
 
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 METADATA_KEY = "pipeline"
 DEPENDS_ON = "depends_on"
 _PREFIX = re.compile(r"^\d\d_")
@@ -51,30 +49,25 @@ class Stage:
 
 def notebook_files(notebooks_dir: str | Path) -> list[Path]:
     """``NN_<name>.ipynb`` files of ``notebooks_dir``, sorted: the notebook order."""
-    return sorted(p for p in Path(notebooks_dir).glob(NOTEBOOK_GLOB) if p.is_file())
+    return sorted(p for p in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb") if p.is_file())
 
 
 def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
     """The stages of ``notebooks`` (in notebook order), their declarations checked."""
     paths = [Path(p) for p in notebooks]
-    stages: list[Stage] = []
-    problems: list[str] = []
-    seen_names: dict[str, str] = {}
+    stages, problems, seen_names = [], [], {}  # seen_names: stage name -> its notebook
     for position, path in enumerate(paths):
         earlier = [p.stem for p in paths[:position]]
         declared = _declared_dependencies(path)
-        if declared is None:
-            depends_on = tuple(earlier)
-        else:
-            depends_on = tuple(declared)
-            for stem in depends_on:
-                if not isinstance(stem, str) or stem not in earlier:
-                    why = f"is not a notebook of {path.parent}"
-                    if any(p.stem == stem for p in paths[position:]):
-                        why = "is not an earlier notebook (dependencies must come earlier in notebook order)"
-                    problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
-            if len(set(map(str, depends_on))) != len(depends_on):
-                problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
+        for stem in declared or ():
+            if not isinstance(stem, str) or stem not in earlier:
+                why = f"is not a notebook of {path.parent}"
+                if any(p.stem == stem for p in paths[position:]):
+                    why = "is not an earlier notebook (dependencies must come earlier in notebook order)"
+                problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
+        if declared and len(set(map(str, declared))) != len(declared):
+            problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
+        depends_on = tuple(earlier if declared is None else declared)
         stage = Stage(path=path, depends_on=depends_on, declared=declared is not None)
         if stage.name in seen_names:
             problems.append(f"{path.name} and {seen_names[stage.name]} have the same stage name {stage.name!r}")
@@ -87,8 +80,7 @@ def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
 
 def load_stages(notebooks_dir: str | Path) -> list[Stage]:
     """The stages of the notebooks in ``notebooks_dir``."""
-    notebooks = notebook_files(notebooks_dir)
-    if not notebooks:
+    if not (notebooks := notebook_files(notebooks_dir)):
         raise StageError(f"no notebook named NN_<name>.ipynb in {notebooks_dir}")
     return read_stages(notebooks)
 
@@ -105,8 +97,7 @@ def find_stage(stages: Iterable[Stage], name: str) -> Stage:
 def prerequisites(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
     """Every stage ``stage`` depends on, directly or through others, in notebook order."""
     by_stem = {s.stem: s for s in stages}
-    needed: set[str] = set()
-    todo = list(stage.depends_on)
+    needed, todo = set(), list(stage.depends_on)
     while todo:
         stem = todo.pop()
         if stem not in needed:
@@ -116,8 +107,7 @@ def prerequisites(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
 
 
 def alongside(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
-    """The stages that may run at the same time as ``stage``: those it neither needs nor is needed
-    by, directly or through others (``02_genre_kpis`` and ``03_hourly_kpis`` for each other)."""
+    """The stages that may run alongside ``stage``: those it neither needs nor is needed by, even indirectly."""
     related = {stage.stem} | {s.stem for s in prerequisites(stages, stage)}
     related |= {s.stem for s in stages if stage.stem in {p.stem for p in prerequisites(stages, s)}}
     return [s for s in stages if s.stem not in related]
@@ -140,11 +130,9 @@ def _declared_dependencies(path: Path) -> list | None:
     except (OSError, ValueError, AttributeError) as exc:
         raise StageError(f"{path.name}: cannot read the notebook: {type(exc).__name__}: {exc}") from None
     section = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
-    if section is None:
-        return None
-    if not isinstance(section, dict):
+    if section is not None and not isinstance(section, dict):
         raise StageError(f"{path.name}: notebook metadata {METADATA_KEY!r} must be a mapping, got {section!r}")
-    if DEPENDS_ON not in section:
+    if not section or DEPENDS_ON not in section:
         return None
     value = section[DEPENDS_ON]
     if not isinstance(value, list):
@@ -153,12 +141,9 @@ def _declared_dependencies(path: Path) -> list | None:
 
 
 def resolve_max_parallel(value: int | str | None = None) -> int:
-    """How many notebooks may run at once: ``value``, else ``$PIPELINE_MAX_PARALLEL``, else 2;
-    :class:`PipelineError` unless a whole number >= 1."""
-    if value is None:
-        source, text = MAX_PARALLEL_ENV, os.environ.get(MAX_PARALLEL_ENV, "").strip() or str(DEFAULT_MAX_PARALLEL)
-    else:
-        source, text = "max_parallel", str(value).strip()
+    """How many notebooks run at once: ``value`` or ``$PIPELINE_MAX_PARALLEL`` or 2; :class:`StageError` unless >= 1."""
+    default = os.environ.get(MAX_PARALLEL_ENV, "").strip() or str(DEFAULT_MAX_PARALLEL)
+    source, text = (MAX_PARALLEL_ENV, default) if value is None else ("max_parallel", str(value).strip())
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise StageError(f"{source} must be a whole number of notebooks, 1 or more, not {text!r}")
     return int(text)

@@ -1,7 +1,5 @@
-"""Kernels started ahead of their notebook's turn, the notebook's imports done: 1.5 s of a 1,000-stream
-``make run``. The imports are the top-level ``import`` statements of its code cells (the runner knows
-nothing else of a notebook), run silently; one that fails or prints leaves a fresh kernel instead,
-so the notebook's own cell fails or prints exactly as without warming.
+"""Kernels started ahead of their notebook's turn, its top-level imports run silently (1.5 s of a 1,000-stream
+``make run``): an import that fails or prints leaves a fresh kernel, so the notebook's cell fails or prints as unwarmed.
 """
 
 import ast
@@ -15,8 +13,7 @@ from typing import Any, NamedTuple
 
 from .progress import format_duration
 
-# Lines IPython turns into calls (``%matplotlib inline``, ``!ls``): not Python, dropped before parsing.
-_SHELL_OR_MAGIC = re.compile(r"^\s*[%!]")
+_SHELL_OR_MAGIC = re.compile(r"^\s*[%!]")  # lines IPython turns into calls (%matplotlib inline, !ls): not Python
 SHOWN = {"stream", "display_data", "update_display_data", "execute_result", "clear_output"}  # outputs
 
 
@@ -54,35 +51,31 @@ def cell_imports(source: str) -> list[Import]:
 
 
 def warm_up_code(imports: list[Import]) -> str:
-    """One statement importing ``imports`` as the notebook's statements would (``from x import y``
-    imports the submodule ``x.y`` if ``y`` is one), binding no name; it raises at the first failure."""
+    """A statement importing ``imports`` as the notebook does (submodules too), binding no name; raises if one fails."""
     return f"[__import__(module, fromlist=names) for module, names in {[(i.module, list(i.names)) for i in imports]!r}]"
 
 
 async def prepare(km: Any, notebook: Path, timeout: int) -> str:
-    """Start the kernel of ``km`` (its notebook's folder as working directory, nbclient's in-memory
-    history) and import what ``notebook`` imports in it; returns what happened, for its log."""
+    """Start ``km``'s kernel as nbclient would, import what ``notebook`` imports; returns what happened, for its log."""
     try:
         await km.start_kernel(cwd=str(notebook.parent), extra_arguments=["--HistoryManager.hist_file=:memory:"])
     except Exception as exc:  # papermill starts it at the notebook's turn, and so reports why
         return f"kernel could not start ahead of the notebook's turn ({type(exc).__name__}: {exc}); papermill starts it"
+    ahead = "kernel started ahead of the notebook's turn"
     imports, started = notebook_imports(notebook), time.monotonic()
     if not imports:
-        return "kernel started ahead of the notebook's turn (nothing to pre-import)"
+        return f"{ahead} (nothing to pre-import)"
     modules = ", ".join(dict.fromkeys(i.module for i in imports))
     problem = await _silently(km, warm_up_code(imports), timeout)
     if problem is None:
-        took = format_duration(time.monotonic() - started)
-        return f"kernel started ahead of the notebook's turn, {modules} pre-imported in {took}"
+        return f"{ahead}, {modules} pre-imported in {format_duration(time.monotonic() - started)}"
     with contextlib.suppress(Exception):  # killed meanwhile: its notebook will not run, or papermill says why
         await km.restart_kernel(now=True)
-    return (f"kernel started ahead of the notebook's turn, but pre-importing {modules} failed or printed "
-            f"({problem}): a fresh kernel runs the notebook")  # fmt: skip
+    return f"{ahead}, but pre-importing {modules} failed or printed ({problem}): a fresh kernel runs the notebook"
 
 
 async def _silently(km: Any, code: str, timeout: int) -> str | None:
-    """Run ``code`` with ``silent=True`` (no execution count, no history): ``None`` if it raised
-    nothing and showed nothing within ``timeout`` seconds, else what it did."""
+    """Run ``code`` silently (no execution count or history): ``None`` if it ran quietly in ``timeout`` s, else why."""
     kc = km.client()
     kc.start_channels()
     try:

@@ -11,7 +11,7 @@ import yaml
 
 from pipeline import cli
 from pipeline.errors import ParamsError, RunDateError
-from pipeline.params import KEYS, load_params, parse_params, repo_root, sanitise, validate_run_date
+from pipeline.params import KEYS, Params, load_params, parse_params, repo_root, validate_run_date
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -235,7 +235,7 @@ def test_missing_file(tmp_path):
 
 
 def test_sanitise_masks_url_passwords():
-    assert sanitise({"u": "postgresql://a:b@h/db", "n": 3}) == {"u": "postgresql://a:***@h/db", "n": 3}
+    assert Params({"u": "postgresql://a:b@h/db", "n": 3}).sanitised() == {"u": "postgresql://a:***@h/db", "n": 3}
 
 
 # --------------------------------------------------------------------------- run date

@@ -7,7 +7,7 @@ import nbformat
 import papermill
 import scrapbook
 
-from pipeline.scraps import notebook_scraps, read_scraps, save_figures, to_jsonable
+from pipeline.scraps import notebook_scraps, read_scraps, to_jsonable
 
 GLUES = """
 import matplotlib.pyplot as plt
@@ -40,8 +40,9 @@ def expected(path):
 
 def test_plain_and_display_scraps_equal_scrapbooks(tmp_path):
     path = executed(tmp_path, GLUES)
+    scraps, figures = read_scraps(path, tmp_path)
     assert (
-        read_scraps(path)
+        scraps
         == expected(path)
         == {
             "count": 4,
@@ -53,7 +54,7 @@ def test_plain_and_display_scraps_equal_scrapbooks(tmp_path):
         }
     )
     assert notebook_scraps(path)["chart"].display["data"]["image/png"]
-    assert save_figures(path, tmp_path) == {"chart": "figures/glued.chart.png"}
+    assert figures == {"chart": "figures/glued.chart.png"}
     assert (tmp_path / "figures" / "glued.chart.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -62,4 +63,5 @@ def test_a_scrap_of_another_encoder_is_read_with_scrapbook(tmp_path):
         tmp_path,
         'import pandas as pd\nimport scrapbook as sb\nsb.glue("frame", pd.DataFrame({"x": [1, 2]}))\nsb.glue("n", 1)',
     )
-    assert read_scraps(path) == expected(path) == {"frame": [{"x": 1}, {"x": 2}], "n": 1}
+    assert read_scraps(path, tmp_path) == (expected(path), {})
+    assert expected(path) == {"frame": [{"x": 1}, {"x": 2}], "n": 1}
