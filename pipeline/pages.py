@@ -16,9 +16,9 @@ from typing import Any
 import jinja2
 
 from .progress import format_duration
-from .results import FAILED, NOT_RUN, SUCCEEDED
+from .results import FAILED, INTERRUPTED, NOT_RUN, SUCCEEDED
 
-STATUS_CSS = {SUCCEEDED: "succeeded", FAILED: "failed"}  # any other status is shown as "not-run"
+STATUS_CSS = {SUCCEEDED: "succeeded", FAILED: "failed", INTERRUPTED: "failed"}  # others are shown as "not-run"
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "offline"  # the nbconvert template of the notebook pages
@@ -88,18 +88,17 @@ def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> st
 
 def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
     """The manifests of every run folder ``<reports_dir>/<date>/<run id>/`` with their ``folder`` relative to
-    ``reports_dir``, newest date then newest run first; one that cannot be read has status ``unreadable``."""
+    ``reports_dir``, newest date then newest run first; one that cannot be read has status ``unreadable``, a
+    folder without one (its run died as it began) ``interrupted``."""
     reports_dir = Path(reports_dir)
     runs = []
-    for manifest_path in reports_dir.glob("*/*/manifest.json"):
-        run_dir = manifest_path.parent
-        if not DATE_FOLDER.fullmatch(run_dir.parent.name):  # not a run folder (e.g. benchmark output)
-            continue
+    for run_dir in (d for d in reports_dir.glob("*/*") if d.is_dir() and DATE_FOLDER.fullmatch(d.parent.name)):
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             error = {"notebook": "manifest.json", "ename": type(exc).__name__, "evalue": str(exc)}
-            manifest = {"run_date": run_dir.parent.name, "run_id": run_dir.name, "status": "unreadable"}
+            status = INTERRUPTED if isinstance(exc, FileNotFoundError) else "unreadable"
+            manifest = {"run_date": run_dir.parent.name, "run_id": run_dir.name, "status": status}
             manifest.update(error=error, notebooks=[])
         manifest["folder"] = run_dir.relative_to(reports_dir).as_posix()
         runs.append(manifest)

@@ -12,6 +12,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 NOT_RUN = "not run"
 INCOMPLETE = "incomplete"  # a run folder where some stages have not run yet (and none failed)
+RUNNING = "running"  # a process has notebooks of the folder to run (their manifest entries name it)
+INTERRUPTED = "interrupted"  # that process is gone (SIGKILL, the OOM killer) without recording them
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -8,19 +8,21 @@ import json
 import os
 import re
 import secrets
+import socket
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import pages
 from .errors import RunFolderError
-from .results import FAILED, INCOMPLETE, NOT_RUN, SUCCEEDED, NotebookResult, iso
+from .results import FAILED, INCOMPLETE, INTERRUPTED, NOT_RUN, RUNNING, SUCCEEDED, NotebookError, NotebookResult, iso
 from .scraps import to_jsonable
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-LIFTED_SCRAPS = ("input_files",)  # scraps also copied to the top level of the manifest
+LIFTED_SCRAPS = ("input_files", "ignored_files", "empty_files")  # scraps also at the top level of the manifest
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -106,14 +108,15 @@ def new_manifest(run_date: str, run_id: str, notebooks: list[NotebookResult], co
 
 def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
     """Recompute the summary (status, first error, finish, duration, lifted scraps) from the entries."""
-    entries, statuses = manifest["notebooks"], [e["status"] for e in manifest["notebooks"]]
-    all_succeeded = bool(statuses) and all(s == SUCCEEDED for s in statuses)
-    manifest["status"] = SUCCEEDED if all_succeeded else FAILED if FAILED in statuses else INCOMPLETE
+    entries, statuses = manifest["notebooks"], {e["status"] for e in manifest["notebooks"]}
+    ended = next(
+        (s for s in (FAILED, INTERRUPTED) if s in statuses), SUCCEEDED if statuses == {SUCCEEDED} else INCOMPLETE
+    )
+    manifest["status"] = RUNNING if any(e.get("runner") for e in entries) else ended
     failed = next((e for e in entries if e["error"]), None)  # its error links to the code page, which shows the cell
     manifest["error"] = {**failed["error"], "html": failed.get("html_code") or failed["html"]} if failed else None
     manifest["finished"] = iso(finished)
-    started = datetime.fromisoformat(manifest["started"].replace("Z", "+00:00"))
-    manifest["duration_seconds"] = round((finished - started).total_seconds(), 3)
+    manifest["duration_seconds"] = round((finished - _parse_iso(manifest["started"])).total_seconds(), 3)
     for name in LIFTED_SCRAPS:
         manifest[name] = next((e["scraps"][name] for e in entries if name in (e["scraps"] or {})), None)
     return manifest
@@ -127,6 +130,47 @@ def record(run_dir: Path, notebooks: list[NotebookResult], finished: datetime) -
         manifest["notebooks"] = [entries.get(e["name"], e) for e in manifest["notebooks"]]
         write_manifest(summarised(manifest, finished), run_dir)
     return manifest
+
+
+def mark_running(run_dir: Path, notebooks: list[NotebookResult]) -> None:
+    """Name this process (host, pid) in the entries of ``notebooks`` before the first starts: the folder is
+    ``running`` until :func:`record`, and a process that dies meanwhile leaves it recognisably interrupted."""
+    runner, names = {"host": socket.gethostname(), "pid": os.getpid()}, {nb.name for nb in notebooks}
+    with locked(run_dir):
+        manifest = read_manifest(run_dir)
+        for entry in manifest["notebooks"]:
+            entry.update({"runner": runner} if entry["name"] in names else {})
+        write_manifest(summarised(manifest, datetime.now(UTC)), run_dir)
+
+
+def settle_interrupted(run_dir: Path) -> None:
+    """Record as ``interrupted`` the notebooks whose runner, a process of this host, is gone."""
+    with locked(run_dir):
+        manifest = read_manifest(run_dir)
+        gone = [e for e in manifest["notebooks"] if e.get("runner") and not _alive(e["runner"])]
+        for entry in gone:
+            runner = entry.pop("runner")
+            why = f"its runner, pid {runner['pid']} on {runner['host']}, died before recording it (SIGKILL? OOM?)"
+            entry.update(status=INTERRUPTED, error=asdict(NotebookError(entry["name"], None, None, "Interrupted", why)))
+        if gone:  # it ended at its last sign of life, the manifest's last update
+            write_manifest(summarised(manifest, _parse_iso(manifest["finished"])), run_dir)
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _alive(runner: Mapping[str, Any]) -> bool:
+    """Whether the runner process lives (a process of another host is taken to)."""
+    if runner.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(runner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        pass
+    return True
 
 
 def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[str], params: Mapping[str, Any]) -> None:
@@ -175,6 +219,10 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
 
 
 def write_overview(reports_dir: Path) -> Path:
-    """Rebuild ``<reports_dir>/index.html``, the index of every run, from the run folders' manifests."""
+    """Rebuild ``<reports_dir>/index.html``, the index of every run, from the run folders' manifests, once the
+    runs whose process died are recorded as interrupted."""
     reports_dir.mkdir(parents=True, exist_ok=True)
+    for run in pages.collect_runs(reports_dir):
+        if run["status"] == RUNNING:
+            settle_interrupted(reports_dir / run["folder"])
     return write_text_atomically(reports_dir / "index.html", pages.render_overview(pages.collect_runs(reports_dir)))

@@ -161,6 +161,7 @@ class _Run:
     def execute(self, notebooks: list[NotebookResult], parallel: int, side_by_side: int) -> RunResult:
         """Run ``notebooks``, then, whatever happened, record them and rebuild the index of every run."""
         started = datetime.now(UTC)
+        runfolder.mark_running(self.run_dir, notebooks)
         try:
             _run_notebooks(self, notebooks, parallel, side_by_side)
         finally:

@@ -169,7 +169,8 @@ def test_no_stream_file_and_no_dated_folder_says_so(tmp_path):
     root = make_root(tmp_path, SONGS, USERS, {})
     with pytest.raises(
         InputValidationError,
-        match="no stream file for 2024-06-25 under .*/streams: it holds no \\*.csv file and no dated folder",
+        match="no stream file for 2024-06-25 under .*/streams: it holds no stream file "
+        "\\(\\*.csv, \\*.csv.gz, \\*.csv.zst\\) and no dated folder",
     ):
         inputs.locate_inputs(root, run_date=dt.date(2024, 6, 25), lookaround_days=0)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .dates import parse_run_date
 from .errors import InputValidationError
-from .inputs import DEFAULT_LOOKAROUND_DAYS, STREAMS_DIR, folder_date
+from .inputs import DEFAULT_LOOKAROUND_DAYS, STREAMS_DIR, folder_date, not_read_because
 from .storage import is_s3
 
 ARCHIVE_DIR = "archived"
@@ -49,11 +49,11 @@ def day_stream_files(
     if not streams.is_dir():
         raise InputValidationError(f"input root {input_uri} has no {STREAMS_DIR}/ folder")
     return [
-        path.relative_to(input_uri).as_posix()
+        relative
         for folder in sorted(streams.iterdir())
         if folder.is_dir() and folder_date(folder.name) == day
-        for path in sorted(folder.rglob("*.csv"))
-        if path.is_file()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not_read_because(relative := path.relative_to(input_uri).as_posix()) is None
     ]
 
 

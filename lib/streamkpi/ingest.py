@@ -84,6 +84,9 @@ class IngestSummary:
     counts: dict[str, int] = field(default_factory=dict)
     # path (relative to the input root), size and SHA-256 of every input file, computed while reading
     input_files: list[dict] = field(default_factory=list)
+    # the files under streams/ that were not read, each with why (path, reason); the stream files of 0 bytes
+    ignored_files: list[dict] = field(default_factory=list)
+    empty_files: list[str] = field(default_factory=list)
     # the stream files read and the dated folders skipped (inputs.StreamSelection)
     stream_selection: StreamSelection | None = None
 
@@ -135,6 +138,8 @@ def stage_day(
         staging_dir=staging_dir,
         counts=counts,
         input_files=describe_files(inputs),
+        ignored_files=[{"path": path, "reason": why} for path, why in inputs.ignored],
+        empty_files=inputs.empty_streams,
         stream_selection=inputs.selection,
     )
 

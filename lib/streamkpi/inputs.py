@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import queue
 import re
@@ -37,6 +38,14 @@ from .errors import InputValidationError
 SONGS_FILE = "songs.csv"
 USERS_FILE = "users.csv"
 STREAMS_DIR = "streams"
+# CSV files as exported, or compressed as exports usually are: read as if decompressed, checksummed as stored.
+COMPRESSIONS = {".csv": None, ".csv.gz": "gzip", ".csv.zst": "zstd"}
+# Names that exporters give their markers and work files (_SUCCESS, .part-0.csv.crc, _temporary/): never read,
+# as pyarrow.dataset and Spark ignore them.
+HIDDEN_PREFIXES = (".", "_")
+STREAM_PATTERNS = ", ".join("*" + suffix for suffix in COMPRESSIONS)
+NOT_A_STREAM_FILE = f"not a stream file ({STREAM_PATTERNS})"
+HIDDEN_FILE = "an exporter's marker or hidden file (a name under streams/ starts with '.' or '_')"
 # A dated stream folder: streams/2024-06-25/... or streams/date=2024-06-25/... (Hive style).
 DATED_FOLDER = re.compile(r"(?:date=)?([0-9]{4}-[0-9]{2}-[0-9]{2})")
 # Exports near midnight and time-zone offsets put a few rows of D into the folders of D-1 and D+1.
@@ -68,9 +77,18 @@ class InputFile:
     def name(self) -> str:
         return self.relative.rsplit("/", 1)[-1]
 
+    @property
+    def compression(self) -> str | None:
+        """``gzip`` or ``zstd`` for a ``.csv.gz`` / ``.csv.zst`` file, else ``None``."""
+        return next((codec for suffix, codec in COMPRESSIONS.items() if self.name.endswith(suffix)), None)
+
     def open(self) -> BinaryIO:
-        """A binary stream of the file's bytes, from the start."""
+        """A binary stream of the file's bytes as stored, from the start."""
         return self.opener()
+
+    def csv_bytes(self, stored: BinaryIO) -> BinaryIO:
+        """The CSV bytes of ``stored`` (a stream of :meth:`open`), decompressed if the file is compressed."""
+        return stored if self.compression is None else pa.CompressedInputStream(stored, self.compression)
 
     def __str__(self) -> str:
         return self.location
@@ -80,7 +98,8 @@ class InputFile:
 class InputFiles:
     """The files of one input root; stream files in sorted path order.
 
-    ``headers`` and ``digests`` fill in as files are read (header names; ``(size, sha256)``).
+    ``headers`` and ``digests`` fill in as files are read (header names; ``(size, sha256)``). A stream
+    file of 0 bytes is read as a file with no rows (:attr:`empty_streams`).
     """
 
     root: str
@@ -88,6 +107,7 @@ class InputFiles:
     users: InputFile
     streams: tuple[InputFile, ...]
     selection: StreamSelection | None = None  # None: every stream file (no run date given)
+    ignored: tuple[tuple[str, str], ...] = ()  # (path, why) of the files under streams/ not read
     headers: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
     digests: dict[str, tuple[int, str]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -96,6 +116,11 @@ class InputFiles:
 
     def relative(self, file: InputFile) -> str:
         return file.relative
+
+    @property
+    def empty_streams(self) -> list[str]:
+        """The stream files of 0 bytes (a failed export, an S3 folder marker): read, no rows."""
+        return [f.relative for f in self.streams if f.size == 0]
 
 
 def _path_order(relative: str) -> tuple[str, ...]:
@@ -167,8 +192,9 @@ def _select_streams(
     list_folder: Callable[[str], list[InputFile]],
     run_date: dt.date | None,
     lookaround_days: int,
-) -> tuple[tuple[InputFile, ...], StreamSelection | None]:
-    """The stream files to read, in sorted path order, and what was read and skipped.
+) -> tuple[tuple[InputFile, ...], StreamSelection | None, tuple[tuple[str, str], ...]]:
+    """The stream files to read, in sorted path order, what was read and skipped, and the other
+    files found, each with why it is not read.
 
     ``top_files`` are the files directly under ``streams/``, ``folders`` the names of its
     sub-folders; ``list_folder(name)`` lists every file below one of them. Only the sub-folders
@@ -180,37 +206,51 @@ def _select_streams(
         if run_date is None
         else {name for name, day in dates.items() if day and abs((day - run_date).days) > lookaround_days}
     )
-    listed = {name: [f for f in list_folder(name) if _is_csv(f)] for name in folders if name not in skipped}
-    found = [f for f in top_files if _is_csv(f)] + [f for files in listed.values() for f in files]
-    streams = tuple(sorted(found, key=lambda f: _path_order(f.relative)))
+    listed = {name: list_folder(name) for name in folders if name not in skipped}
+    found = sorted(top_files + [f for files in listed.values() for f in files], key=lambda f: _path_order(f.relative))
+    ignored = tuple((f.relative, why) for f in found if (why := not_read_because(f.relative)))
+    streams = tuple(f for f in found if not not_read_because(f.relative))
     if run_date is None:
         if not streams:
-            raise InputValidationError(f"{shown_dir} holds no *.csv stream file")
-        return streams, None
+            raise InputValidationError(f"{shown_dir} holds no stream file ({STREAM_PATTERNS})")
+        return streams, None, ignored
     dated_read = sorted(name for name in listed if dates[name])
-    dated_files = sum(len(listed[name]) for name in dated_read)
+    dated_files = sum(not not_read_because(f.relative) for name in dated_read for f in listed[name])
     selection = StreamSelection(
         run_date, lookaround_days, dated_files, len(streams) - dated_files, tuple(dated_read), tuple(sorted(skipped))
     )
     if not streams:
         raise _no_stream_file(shown_dir, selection, sorted(day for day in dates.values() if day))
-    return streams, selection
+    return streams, selection, ignored
 
 
-def _is_csv(file: InputFile) -> bool:
-    return file.name.endswith(".csv")
+def not_read_because(relative: str) -> str | None:
+    """Why the file at ``relative`` (``streams/...``) is not a stream file to read; ``None`` if it is one."""
+    if any(part.startswith(HIDDEN_PREFIXES) for part in relative.split("/")[1:]):
+        return HIDDEN_FILE
+    return None if relative.endswith(tuple(COMPRESSIONS)) else NOT_A_STREAM_FILE
 
 
 def _no_stream_file(shown_dir: str, selection: StreamSelection, folder_dates: list[dt.date]) -> InputValidationError:
     found = (
         f"dated folders span {_span(folder_dates[0], folder_dates[-1])}"
         if folder_dates
-        else "it holds no *.csv file and no dated folder"
+        else f"it holds no stream file ({STREAM_PATTERNS}) and no dated folder"
     )
     return InputValidationError(
         f"no stream file for {selection.run_date} under {shown_dir}: {found} (a run reads the undated files and "
         f"the dated folders of {selection.window}, partition_lookaround_days {selection.lookaround_days})"
     )
+
+
+def _catalog_file(files: dict[str, InputFile], name: str, root: str | Path) -> InputFile:
+    """``songs.csv`` (or ``users.csv``) of the input root, or its ``.gz`` / ``.zst`` form: exactly one of them."""
+    forms = [name + suffix.removeprefix(".csv") for suffix in COMPRESSIONS]
+    found = [files[form] for form in forms if form in files]
+    if len(found) != 1:
+        which = "no" if not found else "more than one of"
+        raise InputValidationError(f"input root {root} has {which} {' or '.join(forms)}: it needs exactly one")
+    return found[0]
 
 
 def _local_file(root: Path, path: Path) -> InputFile:
@@ -220,27 +260,29 @@ def _local_file(root: Path, path: Path) -> InputFile:
 def _locate_local(root: Path, run_date: dt.date | None, lookaround_days: int) -> InputFiles:
     if not root.is_dir():
         raise InputValidationError(f"input root {root} is not a folder")
-    songs, users, streams_dir = root / SONGS_FILE, root / USERS_FILE, root / STREAMS_DIR
-    for required in (songs, users):
-        if not required.is_file():
-            raise InputValidationError(f"input root {root} has no {required.name}")
+    streams_dir = root / STREAMS_DIR
+    present = {p.name: _local_file(root, p) for p in root.iterdir() if p.is_file()}
+    songs, users = (_catalog_file(present, name, root) for name in (SONGS_FILE, USERS_FILE))
     if not streams_dir.is_dir():
         raise InputValidationError(f"input root {root} has no {STREAMS_DIR}/ folder")
     entries = list(streams_dir.iterdir())
-    top_files = [_local_file(root, p) for p in entries if p.name.endswith(".csv") and p.is_file()]
+    top_files = [_local_file(root, p) for p in entries if p.is_file()]
     # as rglob, which never descends into a symbolic link to a folder
     folders = [p.name for p in entries if p.is_dir() and not p.is_symlink()]
 
     def list_folder(name: str) -> list[InputFile]:
-        return [_local_file(root, p) for p in (streams_dir / name).rglob("*.csv") if p.is_file()]
+        return [_local_file(root, p) for p in (streams_dir / name).rglob("*") if p.is_file()]
 
-    streams, selection = _select_streams(str(streams_dir), top_files, folders, list_folder, run_date, lookaround_days)
+    streams, selection, ignored = _select_streams(
+        str(streams_dir), top_files, folders, list_folder, run_date, lookaround_days
+    )
     return InputFiles(
         root=str(root),
-        songs=_local_file(root, songs),
-        users=_local_file(root, users),
+        songs=songs,
+        users=users,
         streams=streams,
         selection=selection,
+        ignored=ignored,
     )
 
 
@@ -253,9 +295,7 @@ def _locate_s3(input_uri: str, endpoint_url: str | None, run_date: dt.date | Non
     if not files and not folders:
         raise InputValidationError(f"input root {shown} holds no object (check the bucket and prefix)")
     by_name = {f.relative: f for f in files}
-    for required in (SONGS_FILE, USERS_FILE):
-        if required not in by_name:
-            raise InputValidationError(f"input root {shown} has no {required}")
+    songs, users = (_catalog_file(by_name, name, shown) for name in (SONGS_FILE, USERS_FILE))
     if STREAMS_DIR not in folders:
         raise InputValidationError(f"input root {shown} has no {STREAMS_DIR}/ folder")
     streams_uri = root.join(STREAMS_DIR)
@@ -265,12 +305,10 @@ def _locate_s3(input_uri: str, endpoint_url: str | None, run_date: dt.date | Non
         folder = storage.S3Uri(root.bucket, streams_uri.prefix + name + "/")
         return [_s3_file(root, obj, endpoint_url) for obj in storage.list_objects(folder, endpoint_url)]
 
-    streams, selection = _select_streams(
+    streams, selection, ignored = _select_streams(
         f"{shown}/{STREAMS_DIR}", top_files, stream_folders, list_folder, run_date, lookaround_days
     )
-    return InputFiles(
-        root=shown, songs=by_name[SONGS_FILE], users=by_name[USERS_FILE], streams=streams, selection=selection
-    )
+    return InputFiles(root=shown, songs=songs, users=users, streams=streams, selection=selection, ignored=ignored)
 
 
 def _s3_level(
@@ -299,20 +337,21 @@ def _s3_file(root: storage.S3Uri, obj: storage.S3Object, endpoint_url: str | Non
 
 
 def read_header(file: InputFile | Path) -> list[str]:
-    """The header row of a CSV file (UTF-8, an optional BOM), names stripped of spaces.
+    """The header row of a CSV file (UTF-8, an optional BOM; decompressed if ``.gz`` / ``.zst``), names
+    stripped of spaces.
 
-    Only the first record is read; a large S3 object has only its first bytes fetched.
+    Only the first record is read; a large plain S3 object has only its first bytes fetched.
     """
-    header = None
-    if isinstance(file, InputFile) and file.head_opener is not None and file.size > HEADER_PROBE:
+    file, header = _as_input_file(file), None
+    if file.head_opener is not None and file.size > HEADER_PROBE and file.compression is None:
         with file.head_opener(HEADER_PROBE) as raw:
             records = csv.reader(io.StringIO(raw.read().decode("utf-8-sig", errors="replace"), newline=""))
             first, second = next(records, None), next(records, None)
         if second is not None:  # the first record ended inside the probe
             header = first
     if header is None:
-        raw = open(file, "rb") if isinstance(file, Path) else file.open()
-        with raw, io.TextIOWrapper(io.BufferedReader(raw, 64 << 10), encoding="utf-8-sig", newline="") as handle:
+        raw = file.open()
+        with raw, io.TextIOWrapper(io.BufferedReader(file.csv_bytes(raw), 64 << 10), "utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
     if not header:
         raise InputValidationError(f"{file} is empty: a header row is required")
@@ -320,7 +359,9 @@ def read_header(file: InputFile | Path) -> list[str]:
 
 
 def read_headers(inputs: InputFiles) -> dict[str, list[str]]:
-    """The header of every input file (fetched in parallel for S3), kept in ``inputs.headers``."""
+    """The header of every input file (fetched in parallel for S3; none for an empty stream file), kept in
+    ``inputs.headers``."""
+    inputs.headers.update(dict.fromkeys(inputs.empty_streams, []))
     missing = [f for f in inputs.all() if f.relative not in inputs.headers]
     threads = HEADER_THREADS if storage.is_s3(inputs.root) and len(missing) > 1 else 1
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -332,7 +373,8 @@ def read_headers(inputs: InputFiles) -> dict[str, list[str]]:
 def check_required_columns(inputs: InputFiles) -> None:
     """Fail before anything is staged when a file lacks a required column, naming file and columns."""
     headers = read_headers(inputs)
-    kinds = [("songs", inputs.songs), ("users", inputs.users)] + [("streams", p) for p in inputs.streams]
+    streams = [("streams", p) for p in inputs.streams if p.relative not in inputs.empty_streams]
+    kinds = [("songs", inputs.songs), ("users", inputs.users), *streams]
     for kind, file in kinds:
         present = set(headers[file.relative])
         missing = [c for c in REQUIRED_COLUMNS[kind] if c not in present]
@@ -475,10 +517,14 @@ def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator
         malformed.append(MalformedRow(file_no, row.actual_columns, row.expected_columns, row.text))
         return "skip"
 
+    if file.size == 0:  # no header, no rows
+        if inputs is not None:
+            inputs.digests[file.relative] = (0, hashlib.sha256().hexdigest())
+        return
     header = headers.get(file.relative) or read_header(file)
     with storage.DigestingReader(file.open()) as stream:
         reader = pacsv.open_csv(
-            stream,
+            file.csv_bytes(stream),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(

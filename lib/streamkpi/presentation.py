@@ -207,6 +207,19 @@ def input_files_table(input_files: list[dict]) -> pd.io.formats.style.Styler:
     return formatted_table(pd.DataFrame(input_files, columns=list(INPUT_FILE_COLUMNS)), INPUT_FILE_COLUMNS)
 
 
+NOT_READ_COLUMNS: dict[str, tuple[str, Formatter]] = {
+    "path": ("File (under the input root)", text),
+    "what": ("What ingest did", text),
+}
+
+
+def files_not_read_table(ignored_files: list[dict], empty_files: list[str]) -> pd.io.formats.style.Styler:
+    """The files under ``streams/`` that ingest did not read, with why, and the stream files of 0 bytes."""
+    rows = [{"path": f["path"], "what": f"not read: {f['reason']}"} for f in ignored_files]
+    rows += [{"path": path, "what": "read as a file with no rows: it is empty (0 bytes)"} for path in empty_files]
+    return formatted_table(pd.DataFrame(rows, columns=list(NOT_READ_COLUMNS)), NOT_READ_COLUMNS)
+
+
 def _genres_by_listens(genre_kpis: pd.DataFrame) -> pd.DataFrame:
     return genre_kpis.sort_values(["listen_count", "track_genre"], ascending=[False, True])
 

@@ -1,0 +1,120 @@
+"""A messy input root reads exactly as its clean twin: stream files compressed (``.csv.gz``,
+``.csv.zst``) or written with a BOM and CRLF line ends, a gzipped catalog, empty stream files, and
+the stray files exports leave (``_SUCCESS``, notes, ``.crc`` files, a ``_temporary/`` folder), each
+of which is listed with why it was not read. Run date D = 2024-06-25.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from fixtures_small import D, make_root, t
+from params_files import write_params
+from streamkpi.errors import InputValidationError, NoValidStreamsError
+from streamkpi.ingest import stage_day
+from streamkpi.inputs import HIDDEN_FILE, NOT_A_STREAM_FILE
+from streamkpi.kpis import genre_level_kpis, hourly_kpis
+
+SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B"), ("T3", "jazz", 300000, "Artist C")]
+USERS = [(1, 30), (2, 40), (3, 50)]
+STREAMS = {
+    "part-0.csv": [(1, "T1", t("10:00:00")), (2, "T2", t("10:05:00")), (1, "T2", t("10:20:00"))],
+    "part-1.csv": [(3, "T3", t("11:00:00")), (2, "T1", t("23:59:59")), (9, "T9", t("12:00:00"))],
+    "2024-06-25/part-2.csv": [(3, "T1", t("08:00:00")), (1, "T3", t("08:10:00")), (2, "bad", "not a time")],
+}
+STRAY = {  # what exports leave beside the data, with why ingest does not read it
+    "streams/_SUCCESS": HIDDEN_FILE,
+    "streams/notes.txt": NOT_A_STREAM_FILE,
+    "streams/.part-0.csv.gz.crc": HIDDEN_FILE,
+    "streams/2024-06-25/_SUCCESS": HIDDEN_FILE,
+    "streams/_temporary/part-9.csv": HIDDEN_FILE,  # rows an exporter had not committed: must not count
+}
+
+
+def clean_and_messy(tmp_path):
+    """The clean root and its messy twin, holding the same rows."""
+    clean = make_root(tmp_path, SONGS, USERS, STREAMS, name="clean")
+    messy = tmp_path / "messy"
+    shutil.copytree(clean, messy)
+    part0, part1, part2 = (messy / "streams" / name for name in STREAMS)
+    part0.with_name("part-0.csv.gz").write_bytes(gzip.compress(part0.read_bytes()))
+    part1.with_name("part-1.csv.zst").write_bytes(pa.compress(part1.read_bytes(), "zstd", asbytes=True))
+    part0.unlink()
+    part1.unlink()
+    part2.write_bytes(b"\xef\xbb\xbf" + part2.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    songs = messy / "songs.csv"
+    (messy / "songs.csv.gz").write_bytes(gzip.compress(songs.read_bytes()))
+    songs.unlink()
+    (messy / "streams" / "empty.csv").write_bytes(b"")
+    (messy / "streams" / "2024-06-25" / "empty.csv.gz").write_bytes(b"")
+    for relative in STRAY:
+        (messy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (messy / relative).write_text("user_id,track_id,listen_time\n1,T1,2024-06-25 09:00:00\n" * ("part" in relative))
+    return clean, messy
+
+
+def stage_and_compute(root, staging):
+    staging.mkdir()
+    summary = stage_day(root, D, staging)
+    return summary, genre_level_kpis(staging, D), hourly_kpis(staging, D)
+
+
+def test_the_messy_root_gives_the_counts_and_kpis_of_its_clean_twin(tmp_path):
+    clean, messy = clean_and_messy(tmp_path)
+    clean_summary, clean_genres, clean_hours = stage_and_compute(clean, tmp_path / "staging-clean")
+    messy_summary, messy_genres, messy_hours = stage_and_compute(messy, tmp_path / "staging-messy")
+    # By hand: 9 rows read; (9, T9) an unknown track, (2, bad) a bad stream; 7 valid.
+    assert clean_summary.counts["rows_read"] == 9 and clean_summary.counts["valid_streams"] == 7
+    assert messy_summary.counts == clean_summary.counts
+    pd.testing.assert_frame_equal(messy_genres, clean_genres)
+    pd.testing.assert_frame_equal(messy_hours, clean_hours)
+
+
+def test_the_files_not_read_are_listed_with_why_and_the_compressed_ones_checksummed_as_stored(tmp_path):
+    _, messy = clean_and_messy(tmp_path)
+    (tmp_path / "staging").mkdir()
+    summary = stage_day(messy, D, tmp_path / "staging")
+    assert {f["path"]: f["reason"] for f in summary.ignored_files} == STRAY
+    assert sorted(summary.empty_files) == ["streams/2024-06-25/empty.csv.gz", "streams/empty.csv"]
+    described = {f["path"]: f for f in summary.input_files}
+    for relative in ("songs.csv.gz", "streams/part-0.csv.gz", "streams/part-1.csv.zst", "streams/empty.csv"):
+        stored = (messy / relative).read_bytes()
+        assert described[relative]["size"] == len(stored)
+        assert described[relative]["sha256"] == hashlib.sha256(stored).hexdigest()
+    assert not any(path in described for path in STRAY)
+
+
+def test_a_day_whose_only_stream_file_is_empty_still_fails_as_the_spec_says(tmp_path):
+    root = make_root(tmp_path, SONGS, USERS, {})
+    (root / "streams" / "part-0.csv").write_bytes(b"")
+    (tmp_path / "staging").mkdir()
+    with pytest.raises(NoValidStreamsError, match="no valid stream for 2024-06-25"):
+        stage_day(root, D, tmp_path / "staging")
+
+
+def test_a_catalog_given_twice_plain_and_compressed_is_refused(tmp_path):
+    root = make_root(tmp_path, SONGS, USERS, STREAMS)
+    (root / "songs.csv.gz").write_bytes(gzip.compress((root / "songs.csv").read_bytes()))
+    (tmp_path / "staging").mkdir()
+    with pytest.raises(InputValidationError, match="has more than one of songs.csv or songs.csv.gz or songs.csv.zst"):
+        stage_day(root, D, tmp_path / "staging")
+
+
+def test_a_run_of_the_messy_root_records_what_it_read_and_what_it_did_not(tmp_path):
+    from pipeline import run_pipeline
+
+    _, messy = clean_and_messy(tmp_path)
+    messy.rename(tmp_path / "input")
+    result = run_pipeline(D, write_params(tmp_path), console="quiet")
+    assert result.ok, result.error
+    manifest = result.manifest
+    assert "streams/part-0.csv.gz" in {f["path"] for f in manifest["input_files"]}
+    assert {f["path"]: f["reason"] for f in manifest["ignored_files"]} == STRAY
+    assert sorted(manifest["empty_files"]) == ["streams/2024-06-25/empty.csv.gz", "streams/empty.csv"]
+    report = (result.run_dir / "01_ingest.html").read_text(encoding="utf-8")
+    assert "streams/notes.txt" in report and "read as a file with no rows" in report
