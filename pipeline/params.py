@@ -181,6 +181,8 @@ KEYS: tuple[Key, ...] = (
         help="Inactivity gap that ends a listening session."),
     Key("notebook_timeout_seconds", at_least(1), required=False, default=3600, notebook=False,
         help="Maximum run time of one notebook cell."),
+    Key("warehouse_lock_timeout_seconds", at_least(0), required=False, default=600,
+        help="How long a load waits while another process holds the warehouse (DuckDB file, table locks)."),
     Key("partition_lookaround_days", at_least(0), required=False, default=1,
         help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
     Key("archive_processed_inputs", one_of(True, False, said="true or false"), required=False, default=False,

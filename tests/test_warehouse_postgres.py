@@ -10,6 +10,7 @@ from the S3 test server.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import traceback
@@ -356,7 +357,9 @@ def test_redshift_load_copies_from_s3_then_replaces_the_day_in_one_transaction(
     ]
     begin = max(i for i, s in enumerate(log[: changes[0]]) if s == "BEGIN")
     commit = changes[-1] + log[changes[-1] :].index("COMMIT")
-    assert log[begin + 1 : commit] == [log[i] for i in changes]  # one transaction: nothing else inside
+    # one transaction that first locks both tables, then replaces the day in each: nothing else inside
+    lock = "LOCK reporting_schema.genre_level_kpis, reporting_schema.hourly_kpis"
+    assert log[begin + 1 : commit] == [lock, *[log[i] for i in changes]]
     assert max(i for i, s in enumerate(log) if s.startswith("COPY")) < begin  # staged before it began
 
 
@@ -408,3 +411,61 @@ def test_a_failing_copy_never_shows_the_credentials(staged, database, tmp_path, 
     assert "staging the KPI rows of 2024-06-25" in shown
     for secret in (TEST_SECRET_ACCESS_KEY, TEST_SESSION_TOKEN, TEST_ACCESS_KEY_ID):
         assert secret not in shown
+
+
+# --------------------------------------------------------------------------- loads side by side
+
+LOAD = """
+import json, sys
+from streamkpi import warehouse
+print(json.dumps(warehouse.load_day(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))
+"""
+
+
+def test_two_loads_of_one_day_at_once_under_serializable_both_commit_one_copy(staged, database):
+    with sa.create_engine(database, isolation_level="AUTOCOMMIT").connect() as conn:
+        name = sa.engine.make_url(database).database
+        conn.exec_driver_sql(f"ALTER DATABASE {name} SET default_transaction_isolation = 'serializable'")
+    files = json.dumps({table: str(path) for table, path in staged["files"].items()})
+    loads = [
+        subprocess.Popen([sys.executable, "-c", LOAD, database, DAY, files], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [load.communicate(timeout=120)[0] for load in loads]
+    assert [load.returncode for load in loads] == [0, 0]
+    expected = {n: len(f) for n, f in staged["frames"].items()}
+    assert [json.loads(out) for out in outputs] == [expected, expected]
+    for table, frame in staged["frames"].items():
+        pd.testing.assert_frame_equal(warehouse.read_table(database, table, DAY), frame, check_exact=True)
+
+
+def test_a_serialization_failure_is_retried_and_the_retry_said_in_the_log(staged, database, capfd):
+    warehouse.create_tables(database)
+    # A real 40001 from the server, once: the first insert's trigger raises it (a sequence is not rolled back).
+    with sa.create_engine(database).begin() as conn:
+        conn.exec_driver_sql("CREATE SEQUENCE flaky")
+        conn.exec_driver_sql(
+            "CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF nextval('flaky') = 1 THEN RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; "
+            "END IF; RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER fail_once BEFORE INSERT ON reporting_schema.genre_level_kpis "
+            "FOR EACH STATEMENT EXECUTE FUNCTION fail_once()"
+        )
+    assert warehouse.load_day(database, DAY, staged["files"]) == {n: len(f) for n, f in staged["frames"].items()}
+    told = capfd.readouterr().err
+    assert "could not serialize access" in told and "retrying in 1 s" in told
+    for table, frame in staged["frames"].items():
+        pd.testing.assert_frame_equal(warehouse.read_table(database, table, DAY), frame, check_exact=True)
+
+
+def test_a_load_waits_for_a_table_lock_at_most_its_lock_timeout(staged, database):
+    warehouse.load_day(database, DAY, staged["files"])
+    engine = sa.create_engine(database)
+    with engine.connect() as holder, holder.begin():
+        holder.exec_driver_sql("LOCK reporting_schema.hourly_kpis")  # as a long report query or another load would
+        with pytest.raises(WarehouseError, match="lock timeout"):
+            warehouse.load_day(database, DAY, staged["files"], lock_timeout=1)
+    for table, frame in staged["frames"].items():  # the day as it was
+        pd.testing.assert_frame_equal(warehouse.read_table(database, table, DAY), frame, check_exact=True)

@@ -19,6 +19,7 @@ import pandas as pd
 from . import warehouse
 from .kpis import staged_connection
 from .sqltext import literal
+from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS
 
 # (label, youngest age) of each age group, youngest first: the KPI spec's groups (section 5), the
 # same boundaries as ``sql/hourly_kpis.sql``; a test checks both give the same most engaged group.
@@ -77,17 +78,18 @@ def top_genres_and_other(genre_kpis: pd.DataFrame, top: int = 10) -> pd.DataFram
     return pd.concat([head, other], ignore_index=True)
 
 
-def daily_headlines(warehouse_url: str) -> pd.DataFrame:
+def daily_headlines(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> pd.DataFrame:
     """One row per date loaded in the warehouse, oldest first, with the day's headline figures:
 
     ``listen_date``, ``streams`` (valid streams), ``genres`` (genres listened), ``top_genre`` and
     ``top_genre_share``, ``average_duration`` (seconds, stream-weighted), ``peak_hour`` and
     ``peak_hour_streams`` (ties: the earlier hour), ``max_hourly_listeners`` (most unique listeners
     in one hour), ``diversity`` (hourly Simpson diversity, stream-weighted) and
-    ``sessions_per_listener`` (hourly sessions per listener, listener-weighted).
+    ``sessions_per_listener`` (hourly sessions per listener, listener-weighted). ``lock_timeout``: as
+    :func:`streamkpi.warehouse.read_table`.
     """
-    genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis"))
-    hours = _with_dates(warehouse.read_table(warehouse_url, "hourly_kpis"))
+    genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis", lock_timeout=lock_timeout))
+    hours = _with_dates(warehouse.read_table(warehouse_url, "hourly_kpis", lock_timeout=lock_timeout))
     columns = [
         "listen_date",
         "streams",
@@ -143,11 +145,13 @@ def daily_headlines(warehouse_url: str) -> pd.DataFrame:
     return per_day.reset_index()[columns]
 
 
-def genre_share_by_day(warehouse_url: str, top: int = 5) -> pd.DataFrame:
+def genre_share_by_day(
+    warehouse_url: str, top: int = 5, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> pd.DataFrame:
     """Each loaded date's share of listens of the ``top`` genres most listened over all dates:
     columns ``listen_date``, ``track_genre`` (ordered by listens over all dates), ``share``.
     A top genre without listens on a date has share 0 that day."""
-    genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis"))
+    genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis", lock_timeout=lock_timeout))
     if genres.empty:
         return pd.DataFrame(columns=["listen_date", "track_genre", "share"])
     totals = genres.groupby("track_genre")["listen_count"].sum().reset_index()

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 import tempfile
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,10 +43,11 @@ from sqlalchemy.pool import NullPool
 from . import storage
 from .errors import StorageError, WarehouseError
 from .sqltext import literal
-from .tables import SCHEMA, TABLES, Table, conform, create_table_sql, ddl
+from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, Table, conform, create_table_sql, ddl
 
 FLAVORS = ("postgresql", "redshift")
 STAGE_PREFIX = "stage_"
+SERIALIZATION_RETRIES = 5  # waits of 1, 2, 4, 8 and 16 s
 
 
 def flavor_of(warehouse_url: str) -> str:
@@ -67,12 +70,19 @@ def create_engine(warehouse_url: str) -> sa.Engine:
 
 @contextmanager
 def _errors_named(action: str):
-    """Database errors become :class:`WarehouseError` with the server's message (and no parameters)."""
+    """Database errors become :class:`WarehouseError` with the server's message (and no parameters);
+    a serialization failure :class:`SerializationFailure`, which may be retried."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
         message = str(exc.orig).strip() if exc.orig is not None else type(exc).__name__
-        raise WarehouseError(f"{action} failed: {message}") from None
+        # Redshift reports its error 1023 under SQLSTATE XX000, with this text
+        serialization = getattr(exc.orig, "pgcode", None) == "40001" or "Serializable isolation violation" in message
+        raise (SerializationFailure if serialization else WarehouseError)(f"{action} failed: {message}") from None
+
+
+class SerializationFailure(WarehouseError):
+    """SQLSTATE 40001 (Redshift: error 1023): another transaction conflicted; running it again may succeed."""
 
 
 # --------------------------------------------------------------------------- COPY
@@ -152,13 +162,28 @@ def stage_file(conn, flavor: str, spec: Table, table_name: str, parquet: Path, *
 # --------------------------------------------------------------------------- loading a day
 
 
-def create_tables(warehouse_url: str, *, flavor: str | None = None) -> None:
+@contextmanager
+def connected(warehouse_url: str, lock_timeout: float):
+    """A connection on which PostgreSQL waits ``lock_timeout`` s at most for a lock (Redshift has no such setting)."""
+    with create_engine(warehouse_url).connect() as conn:
+        if flavor_of(warehouse_url) == "postgresql":
+            conn.exec_driver_sql(f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'")
+            conn.commit()
+        yield conn
+
+
+def create_tables(
+    warehouse_url: str, *, flavor: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> None:
     """Create ``reporting_schema`` and the KPI tables when missing."""
     flavor = flavor or flavor_of(warehouse_url)
-    engine = create_engine(warehouse_url)
-    with _errors_named(f"creating the KPI tables in {shown(warehouse_url)}"), engine.begin() as conn:
-        for statement in ddl(flavor):
-            conn.exec_driver_sql(statement)
+    with (
+        _errors_named(f"creating the KPI tables in {shown(warehouse_url)}"),
+        connected(warehouse_url, lock_timeout) as conn,
+    ):
+        with conn.begin():
+            for statement in ddl(flavor):
+                conn.exec_driver_sql(statement)
 
 
 def load_day(
@@ -168,17 +193,21 @@ def load_day(
     *,
     iam_role: str | None = None,
     flavor: str | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> dict[str, int]:
     """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file.
 
-    ``flavor`` (default: the URL's) chooses the statements: ``redshift`` may be run on a
-    PostgreSQL connection by tests, with :func:`_execute_copy` replaced.
+    The replacing transaction first LOCKs the target tables (PostgreSQL waits ``lock_timeout`` s for
+    them at most; Redshift as long as it takes), so loads and readers of the same tables queue
+    instead of failing; a serialization failure (SQLSTATE 40001, Redshift's error 1023) is retried
+    with backoff, :data:`SERIALIZATION_RETRIES` times at most. ``flavor`` (default: the URL's)
+    chooses the statements: ``redshift`` may be run on a PostgreSQL connection by tests, with
+    :func:`_execute_copy` replaced.
     """
     flavor = flavor or flavor_of(warehouse_url)
-    create_tables(warehouse_url, flavor=flavor)
-    engine = create_engine(warehouse_url)
+    create_tables(warehouse_url, flavor=flavor, lock_timeout=lock_timeout)
     where = shown(warehouse_url)
-    with engine.connect() as conn:
+    with connected(warehouse_url, lock_timeout) as conn:
         expected = {}
         with _errors_named(f"staging the KPI rows of {run_date} in {where}"), conn.begin():
             for name, parquet in tables.items():
@@ -193,10 +222,20 @@ def load_day(
                         f"{parquet} holds {other_dates} row(s) not dated {run_date}; nothing is loaded"
                     )
                 expected[name] = total
-        with _errors_named(f"replacing {run_date} in {where}"), conn.begin():
-            for name in tables:
-                _delete_day(conn, TABLES[name], run_date)
-                _insert_from_staging(conn, TABLES[name], STAGE_PREFIX + name)
+        for attempt in range(SERIALIZATION_RETRIES + 1):
+            try:
+                with _errors_named(f"replacing {run_date} in {where}"), conn.begin():
+                    conn.exec_driver_sql(f"LOCK {', '.join(f'{SCHEMA}.{name}' for name in tables)}")
+                    for name in tables:
+                        _delete_day(conn, TABLES[name], run_date)
+                        _insert_from_staging(conn, TABLES[name], STAGE_PREFIX + name)
+                break
+            except SerializationFailure as exc:
+                if attempt == SERIALIZATION_RETRIES:
+                    raise WarehouseError(f"{exc} ({attempt + 1} attempts)") from None
+                pause = 2**attempt
+                print(f"{exc}: another transaction touched the tables; retrying in {pause} s", file=sys.stderr)
+                time.sleep(pause)
         with _errors_named(f"reading back {run_date} from {where}"):
             loaded = {
                 name: conn.exec_driver_sql(
@@ -218,12 +257,18 @@ def _insert_from_staging(conn, table: Table, staged: str) -> None:
     conn.exec_driver_sql(f"INSERT INTO {SCHEMA}.{table.name} ({columns}) SELECT {columns} FROM {staged}")
 
 
-def read_table(warehouse_url: str, table: str, run_date: dt.date | None = None) -> pd.DataFrame:
+def read_table(
+    warehouse_url: str,
+    table: str,
+    run_date: dt.date | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> pd.DataFrame:
     """A KPI table (or one day of it) ordered by its key, with the same dtypes as from DuckDB."""
     spec = TABLES[table]
     where = f"WHERE listen_date = DATE {literal(run_date)}" if run_date else ""
-    engine = create_engine(warehouse_url)
-    with _errors_named(f"reading {SCHEMA}.{table} from {shown(warehouse_url)}"), engine.connect() as conn:
+    reading = f"reading {SCHEMA}.{table} from {shown(warehouse_url)}"
+    with _errors_named(reading), connected(warehouse_url, lock_timeout) as conn:
         exists = conn.execute(
             sa.text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t"),
             {"s": SCHEMA, "t": table},

@@ -15,6 +15,8 @@ import pandas as pd
 from .sqltext import identifier
 
 SCHEMA = "reporting_schema"
+# How long a load or a read waits for a warehouse another process holds (params warehouse_lock_timeout_seconds).
+DEFAULT_LOCK_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from . import duckdb_file, redshift
 from .dates import parse_run_date
 from .errors import WarehouseError
-from .tables import SCHEMA, TABLES, TYPE_MAP, ddl
+from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, TYPE_MAP, ddl
 
 # URL backend -> the module implementing create_tables, load_day and read_table for it.
 BACKENDS = {"duckdb": duckdb_file, "postgresql": redshift, "redshift": redshift}
@@ -41,7 +41,12 @@ def create_tables(warehouse_url: str) -> None:
 
 
 def load_day(
-    warehouse_url: str, run_date: str | dt.date, tables: dict[str, str | Path], *, iam_role: str | None = None
+    warehouse_url: str,
+    run_date: str | dt.date,
+    tables: dict[str, str | Path],
+    *,
+    iam_role: str | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> dict[str, int]:
     """Replace all rows of ``run_date`` in each KPI table with the rows of its Parquet file.
 
@@ -59,6 +64,9 @@ def load_day(
         with an S3 mirror: they are COPYed from there.
     iam_role
         The IAM role Redshift's COPY reads S3 as; default: the AWS chain's credentials.
+    lock_timeout
+        Seconds to wait while another process holds the warehouse (DuckDB: the file; PostgreSQL:
+        the tables' locks; Redshift waits for its LOCK as long as it takes) before failing.
 
     Returns
     -------
@@ -71,14 +79,22 @@ def load_day(
     if unknown:
         raise WarehouseError(f"not KPI tables: {', '.join(sorted(unknown))}")
     files = {name: Path(path) for name, path in tables.items()}
-    return backend.load_day(warehouse_url, run_date, files, iam_role=iam_role)
+    return backend.load_day(warehouse_url, run_date, files, iam_role=iam_role, lock_timeout=lock_timeout)
 
 
-def read_table(warehouse_url: str, table: str, run_date: str | dt.date | None = None) -> pd.DataFrame:
+def read_table(
+    warehouse_url: str,
+    table: str,
+    run_date: str | dt.date | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+) -> pd.DataFrame:
     """A KPI table (or the day ``run_date`` of it) ordered by its key, with the dtypes DuckDB gives
-    it; empty, with the table's columns, when it does not exist yet."""
+    it; empty, with the table's columns, when it does not exist yet. Read-only; waits for the
+    warehouse as :func:`load_day` does."""
     backend = BACKENDS[warehouse_engine(warehouse_url)]
-    return backend.read_table(warehouse_url, table, parse_run_date(run_date) if run_date else None)
+    day = parse_run_date(run_date) if run_date else None
+    return backend.read_table(warehouse_url, table, day, lock_timeout=lock_timeout)
 
 
 def count_rows(warehouse_url: str, table: str, run_date: str | dt.date) -> int:
