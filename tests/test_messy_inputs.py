@@ -1,7 +1,8 @@
 """A messy input root reads exactly as its clean twin: stream files compressed (``.csv.gz``,
-``.csv.zst``) or written with a BOM and CRLF line ends, a gzipped catalog, empty stream files, and
-the stray files exports leave (``_SUCCESS``, notes, ``.crc`` files, a ``_temporary/`` folder), each
-of which is listed with why it was not read. Run date D = 2024-06-25.
+``.csv.zst``) or written with a BOM and CRLF line ends, a gzipped catalog, empty stream files, rows
+whose bytes are not UTF-8 (rejected, the rest kept), and the stray files exports leave
+(``_SUCCESS``, notes, ``.crc`` files, a ``_temporary/`` folder), each of which is listed with why it
+was not read. Run date D = 2024-06-25.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def clean_and_messy(tmp_path):
     part0.unlink()
     part1.unlink()
     part2.write_bytes(b"\xef\xbb\xbf" + part2.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    with part2.open("ab") as rows:  # Latin-1 bytes in a UTF-8 file: a rejected row
+        rows.write(b"1,T\xe91,2024-06-25 09:30:00\r\n")
     songs = messy / "songs.csv"
+    with songs.open("ab") as rows:  # a catalog row with a Latin-1 artist name: a rejected song
+        rows.write(b"0,T4,Bj\xf6rk,Album,Song,50,200000,False,0,0,0,0,0,0,0,0,0,0,0,4,pop\r\n")
     (messy / "songs.csv.gz").write_bytes(gzip.compress(songs.read_bytes()))
     songs.unlink()
     (messy / "streams" / "empty.csv").write_bytes(b"")
@@ -68,9 +73,11 @@ def test_the_messy_root_gives_the_counts_and_kpis_of_its_clean_twin(tmp_path):
     clean, messy = clean_and_messy(tmp_path)
     clean_summary, clean_genres, clean_hours = stage_and_compute(clean, tmp_path / "staging-clean")
     messy_summary, messy_genres, messy_hours = stage_and_compute(messy, tmp_path / "staging-messy")
-    # By hand: 9 rows read; (9, T9) an unknown track, (2, bad) a bad stream; 7 valid.
+    # By hand: 9 rows read; (9, T9) an unknown track, (2, bad) a bad stream; 7 valid. The messy root
+    # has one stream row and one song more, both not UTF-8: a bad stream and a bad song.
     assert clean_summary.counts["rows_read"] == 9 and clean_summary.counts["valid_streams"] == 7
-    assert messy_summary.counts == clean_summary.counts
+    more = {"rows_read": 1, "bad_stream": 1, "bad_song": 1}
+    assert messy_summary.counts == {k: v + more.get(k, 0) for k, v in clean_summary.counts.items()}
     pd.testing.assert_frame_equal(messy_genres, clean_genres)
     pd.testing.assert_frame_equal(messy_hours, clean_hours)
 
@@ -87,6 +94,30 @@ def test_the_files_not_read_are_listed_with_why_and_the_compressed_ones_checksum
         assert described[relative]["size"] == len(stored)
         assert described[relative]["sha256"] == hashlib.sha256(stored).hexdigest()
     assert not any(path in described for path in STRAY)
+
+
+def test_rows_that_are_not_utf8_are_rejected_with_their_bytes_escaped(tmp_path):
+    _, messy = clean_and_messy(tmp_path)
+    (tmp_path / "staging").mkdir()
+    stage_day(messy, D, tmp_path / "staging")
+    streams = pd.read_csv(tmp_path / "staging" / "rejects" / "streams.csv", dtype=str, keep_default_na=False)
+    [row] = streams[streams["rule"].str.contains("not UTF-8")].to_dict("records")
+    assert row["reason"] == "bad_stream" and row["source_file"] == "streams/2024-06-25/part-2.csv"
+    assert row["rule"].endswith("1,T\\xe91,2024-06-25 09:30:00")
+    songs = pd.read_csv(tmp_path / "staging" / "rejects" / "songs.csv", dtype=str, keep_default_na=False)
+    [row] = songs[songs["rule"].str.contains("not UTF-8")].to_dict("records")
+    assert "T4" in row["rule"] and "Bj\\xf6rk" in row["rule"]
+
+
+def test_a_file_in_utf16_fails_naming_the_file_and_the_encoding(tmp_path):
+    root = make_root(tmp_path, SONGS, USERS, STREAMS)
+    text = (root / "streams" / "part-1.csv").read_text(encoding="utf-8")
+    (root / "streams" / "part-1.csv").write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    (tmp_path / "staging").mkdir()
+    with pytest.raises(
+        InputValidationError, match=r"streams/part-1.csv is UTF-16 \(it starts with a UTF-16 byte-order"
+    ):
+        stage_day(root, D, tmp_path / "staging")
 
 
 def test_a_day_whose_only_stream_file_is_empty_still_fails_as_the_spec_says(tmp_path):

@@ -345,17 +345,35 @@ def read_header(file: InputFile | Path) -> list[str]:
     file, header = _as_input_file(file), None
     if file.head_opener is not None and file.size > HEADER_PROBE and file.compression is None:
         with file.head_opener(HEADER_PROBE) as raw:
-            records = csv.reader(io.StringIO(raw.read().decode("utf-8-sig", errors="replace"), newline=""))
-            first, second = next(records, None), next(records, None)
+            probe = raw.read()
+        _check_utf8_start(file, probe)
+        records = csv.reader(io.StringIO(probe.decode("utf-8-sig", errors="surrogateescape"), newline=""))
+        first, second = next(records, None), next(records, None)
         if second is not None:  # the first record ended inside the probe
             header = first
     if header is None:
         raw = file.open()
-        with raw, io.TextIOWrapper(io.BufferedReader(file.csv_bytes(raw), 64 << 10), "utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        with raw, io.BufferedReader(file.csv_bytes(raw), 64 << 10) as buffered:
+            _check_utf8_start(file, buffered.peek(2))
+            # Rows after the header may hold bytes that are not UTF-8 (rows ingest rejects): kept as surrogates here.
+            text = io.TextIOWrapper(buffered, "utf-8-sig", errors="surrogateescape", newline="")
+            header = next(csv.reader(text), None)
     if not header:
         raise InputValidationError(f"{file} is empty: a header row is required")
+    try:
+        "".join(header).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = ",".join(header).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InputValidationError(f"{file}: its header row is not UTF-8: {shown}") from None
     return [name.strip() for name in header]
+
+
+def _check_utf8_start(file: InputFile, start: bytes) -> None:
+    if start[:2] in UTF16_MARKS:
+        raise InputValidationError(
+            f"{file} is UTF-16 (it starts with a UTF-16 byte-order mark), not UTF-8: "
+            "save it as UTF-8 (with or without BOM)"
+        )
 
 
 def read_headers(inputs: InputFiles) -> dict[str, list[str]]:
@@ -404,16 +422,16 @@ def describe_files(inputs: InputFiles) -> list[dict]:
 
 @dataclass(frozen=True)
 class MalformedRow:
-    """A CSV row whose number of fields differs from its header's."""
+    """A CSV row that is no row of its file: its number of fields differs from its header's, or its bytes
+    are not UTF-8 (``text`` then shows the fields read, each byte that is not UTF-8 as ``\\xNN``)."""
 
     file_no: int
-    fields: int
-    expected: int
+    rule: str
     text: str
 
-    @property
-    def rule(self) -> str:
-        return f"malformed CSV row: {self.fields} fields where the header has {self.expected}"
+
+NOT_UTF8 = "row with bytes that are not UTF-8 (shown as \\xNN)"
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # a UTF-16 file's first two bytes
 
 
 def read_text_columns(
@@ -510,11 +528,33 @@ def _parallel_batches(files, columns, schema, malformed, inputs, threads: int) -
             worker.join()
 
 
+def _as_text(numbered: list[pa.Array], file_no: int, malformed: list[MalformedRow]) -> list[pa.Array]:
+    """``[file_no, row_number, *byte columns]`` with the byte columns as text; the rows whose bytes are not
+    UTF-8 are left out and appended to ``malformed`` (the fast path: every row is UTF-8)."""
+    columns = numbered[2:]
+    try:
+        return [*numbered[:2], *(column.cast(pa.string()) for column in columns)]
+    except pa.ArrowInvalid:  # some row is not UTF-8: find which, by Python's own decoder
+        pass
+    keep = []
+    for values in zip(*(column.to_pylist() for column in columns)):
+        try:
+            keep.append(all(value.decode("utf-8") is not None for value in values))
+        except UnicodeDecodeError:
+            keep.append(False)
+            malformed.append(
+                MalformedRow(file_no, NOT_UTF8, ",".join(v.decode("utf-8", "backslashreplace") for v in values))
+            )
+    mask = pa.array(keep)
+    return [*(array.filter(mask) for array in numbered[:2]), *(c.filter(mask).cast(pa.string()) for c in columns)]
+
+
 def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator[pa.RecordBatch]:
     headers = inputs.headers if inputs is not None else {}
 
     def skip(row, file_no=file_no):
-        malformed.append(MalformedRow(file_no, row.actual_columns, row.expected_columns, row.text))
+        rule = f"malformed CSV row: {row.actual_columns} fields where the header has {row.expected_columns}"
+        malformed.append(MalformedRow(file_no, rule, row.text))
         return "skip"
 
     if file.size == 0:  # no header, no rows
@@ -529,7 +569,7 @@ def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(columns),
-                column_types={c: pa.string() for c in columns},
+                column_types={c: pa.binary() for c in columns},  # checked as UTF-8 row by row below
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -537,15 +577,13 @@ def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator
         next_row = 1
         for batch in reader:
             rows = batch.num_rows
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(np.full(rows, file_no, dtype=np.int32)),
-                    pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
-                    *(batch.column(c) for c in columns),
-                ],
-                schema=schema,
-            )
+            numbered = [
+                pa.array(np.full(rows, file_no, dtype=np.int32)),
+                pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
+                *(batch.column(c) for c in columns),
+            ]
             next_row += rows
+            yield pa.RecordBatch.from_arrays(_as_text(numbered, file_no, malformed), schema=schema)
         while stream.read(1 << 20):  # normally nothing is left: the digest covers every byte
             pass
         if inputs is not None:
