@@ -149,3 +149,20 @@ def test_a_run_of_the_messy_root_records_what_it_read_and_what_it_did_not(tmp_pa
     assert sorted(manifest["empty_files"]) == ["streams/2024-06-25/empty.csv.gz", "streams/empty.csv"]
     report = (result.run_dir / "01_ingest.html").read_text(encoding="utf-8")
     assert "streams/notes.txt" in report and "read as a file with no rows" in report
+
+
+def test_multibyte_names_are_kept_and_a_field_too_long_for_the_warehouse_is_a_bad_song(tmp_path):
+    long_name, too_long = "日" * 400, "x" * 65536  # 1,200 bytes (it overflowed Redshift's old VARCHAR(1024)); 65,536
+    songs = [*SONGS, ("T4", "pop", 100000, long_name), ("T5", "pop", 100000, too_long)]
+    streams = {"part-0.csv": [(1, "T4", t("10:00:00")), (2, "T5", t("11:00:00"))]}
+    root = make_root(tmp_path, songs, USERS, streams)
+    (tmp_path / "staging").mkdir()
+    summary = stage_day(root, D, tmp_path / "staging")
+    # By hand: T5 is rejected, so its stream is of an unknown track; T4 and its artist are kept whole.
+    assert summary.counts["bad_song"] == 1 and summary.counts["unknown_track"] == 1
+    assert summary.counts["valid_streams"] == 1
+    rejects = pd.read_csv(tmp_path / "staging" / "rejects" / "songs.csv", dtype=str, keep_default_na=False)
+    assert rejects["track_id"].tolist() == ["T5"]
+    assert rejects["rule"].tolist() == ["a text field longer than 65535 bytes (the most a warehouse column holds)"]
+    hours = hourly_kpis(tmp_path / "staging", D)
+    assert hours.loc[hours["listen_hour"] == 10, "top_artist"].tolist() == [long_name]

@@ -185,7 +185,7 @@ def test_every_engine_ddl_comes_from_the_one_definition(database):
             assert f"PRIMARY KEY ({', '.join(table.primary_key)})" in statement
             for column in table.columns:
                 assert f"    {column.name} {tables.TYPE_MAP[engine][column.type]}" in statement
-    assert "track_genre VARCHAR(1024)" in tables.ddl("redshift")[1]
+    assert "track_genre VARCHAR(65535)" in tables.ddl("redshift")[1]
     assert 'track_genre VARCHAR COLLATE "C"' in tables.ddl("postgresql")[1]
     printed = subprocess.run(
         [sys.executable, "-m", "streamkpi.warehouse", "ddl", "redshift"], capture_output=True, text=True, check=True

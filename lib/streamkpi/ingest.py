@@ -54,6 +54,7 @@ AGE_PATTERN = r"[0-9]+(\.0+)?"
 MIN_AGE, MAX_AGE = 13, 120
 # Durations are summed as exact decimals with 3 places (to the microsecond), so they must fit that.
 MIN_DURATION_MS, MAX_DURATION_MS = 0.001, 1e20
+MAX_TEXT_BYTES = 65535  # the widest text a Redshift column holds (VARCHAR(65535), in bytes): longer is a bad song
 # What surrounds a field and is ignored (clean_text in sql/ingest_clean_text.sql).
 WHITESPACE = " \t\n\r\v\f"
 # A stream row's place in file order as one integer: file_no * ROW_ID_FACTOR + row_number.
@@ -177,7 +178,8 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
         con, "songs_text", inputs, [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms")
     )
     sql = partial(load_sql, "ingest_catalog")
-    _run(con, sql("songs_checked", min_duration_ms=MIN_DURATION_MS, max_duration_ms=MAX_DURATION_MS))
+    limits = {"min_duration_ms": MIN_DURATION_MS, "max_duration_ms": MAX_DURATION_MS, "max_text_bytes": MAX_TEXT_BYTES}
+    _run(con, sql("songs_checked", **limits))
     _run(con, sql("first_rows"))
     _run(con, sql("tracks"))
     _run(con, sql("drop_first_rows"))

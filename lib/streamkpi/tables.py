@@ -100,7 +100,9 @@ STAGED_TABLES = {
 # Logical type -> engine type. FLOAT means 8-byte floating point everywhere (Redshift's FLOAT8);
 # DECIMAL is exact with 3 decimals (durations in ms). Text compares by code point everywhere:
 # DuckDB and Redshift compare bytes by default; PostgreSQL needs COLLATE "C". Redshift's VARCHAR
-# lengths are bytes: VARCHAR for ids, genres and names, TEXT for a track's joined artists.
+# lengths are bytes, and a name of 400 characters of Japanese is 1,200 bytes: every text column is
+# Redshift's widest, which costs nothing on tables of this size, and ingest rejects a catalog row
+# with a longer field (streamkpi.ingest.MAX_TEXT_BYTES), so no value it accepts overflows a COPY.
 TYPE_MAP = {
     "duckdb": {
         "DATE": "DATE",
@@ -129,7 +131,7 @@ TYPE_MAP = {
         "FLOAT": "DOUBLE PRECISION",
         "DECIMAL": "DECIMAL(38, 3)",
         "TIMESTAMP": "TIMESTAMP",
-        "VARCHAR": "VARCHAR(1024)",
+        "VARCHAR": "VARCHAR(65535)",
         "TEXT": "VARCHAR(65535)",
     },
 }

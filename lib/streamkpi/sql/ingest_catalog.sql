@@ -1,7 +1,7 @@
 -- Ingest, the catalog: songs_text(row_number, track_id, artists, track_genre, duration_ms), the
 -- text of songs.csv, becomes the tables tracks and track_artists, their staged files, the rejected
--- rows and the counts. One statement per section; ${min_duration_ms}, ${max_duration_ms} and
--- ${source_file} (a quoted literal) are substituted.
+-- rows and the counts. One statement per section; ${min_duration_ms}, ${max_duration_ms},
+-- ${max_text_bytes} and ${source_file} (a quoted literal) are substituted.
 
 -- name: songs_checked
 -- Every row with its cleaned fields and the first rule it breaks (NULL: none).
@@ -14,6 +14,8 @@ SELECT row_number, clean_text(track_id) AS track_id, clean_text(track_genre) AS 
             WHEN NOT coalesce(TRY_CAST(clean_text(duration_ms) AS DOUBLE)
                               BETWEEN ${min_duration_ms} AND ${max_duration_ms}, false)
                  THEN 'duration_ms is not a positive number of milliseconds'
+            WHEN greatest(strlen(track_id), strlen(track_genre), strlen(artists)) > ${max_text_bytes}
+                 THEN 'a text field longer than ${max_text_bytes} bytes (the most a warehouse column holds)'
        END AS rule
 FROM songs_text
 
