@@ -19,3 +19,7 @@ class WarehouseError(StreamKPIError):
 
 class StorageError(StreamKPIError):
     """Input or staging storage (S3) failed: missing bucket or object, access denied, unreachable."""
+
+
+class PreflightError(StreamKPIError):
+    """Before anything is staged: the warehouse or the staging mirror cannot be written or reached."""
