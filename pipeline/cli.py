@@ -9,7 +9,7 @@ from pathlib import Path
 from threading import current_thread, main_thread
 
 from .backfill import backfill, dates_between, exit_code, summary_table
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipelineError
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipelineError
 from .params import KEYS, load_params, repo_root, validate_run_date
 from .results import RunResult
 from .runfolder import validate_run_id, write_overview
@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pipeline: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the runner's own files (a full disk, a folder gone): the run failed, said plainly
+        print(f"pipeline: error: cannot write {exc.filename or 'a file'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if own_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

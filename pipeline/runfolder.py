@@ -70,8 +70,12 @@ def locked(directory: Path) -> Iterator[None]:
 def write_text_atomically(path: Path, text: str) -> Path:
     """Write ``text`` through a temporary file in the same folder, then rename it over ``path``."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:  # a full disk, say: the old file stays whole, the error names the new one
+        temporary.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     return path
 
 

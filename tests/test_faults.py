@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from params_files import write_params
 
 NOTEBOOKS = Path(__file__).resolve().parent / "runner_notebooks"
@@ -66,3 +67,68 @@ def test_a_run_folder_without_a_manifest_is_listed_as_interrupted(tmp_path):
     assert index(params).returncode == 0
     overview = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     assert "20240625T000000Z-dead" in overview and "interrupted" in overview
+
+
+def test_a_runner_killed_while_its_load_waits_leaves_the_day_as_it_was_and_a_rerun_succeeds(tmp_path):
+    import duckdb
+    from streamkpi import warehouse
+
+    from tools.sample_data import generate
+
+    generate(tmp_path / "input", start_date=DATE, days=1, streams_per_day=500, n_users=100, n_tracks=300, seed=4)
+    params = write_params(tmp_path)
+    command = [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(params), "--quiet"]
+    assert subprocess.run(command, cwd=REPO, timeout=300).returncode == 0
+    url = f"duckdb:///{tmp_path / 'warehouse' / 'test.duckdb'}"
+    before = {table: warehouse.read_table(url, table) for table in ("genre_level_kpis", "hourly_kpis")}
+
+    hold = "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); print(1, flush=True); time.sleep(120)"
+    database = str(tmp_path / "warehouse" / "test.duckdb")  # another process holds it: the second run's load waits
+    holder = subprocess.Popen([sys.executable, "-c", hold, database], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "1"
+    runner = subprocess.Popen(command, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until its load says it waits
+            logs = [
+                p for p in (tmp_path / "reports" / DATE).glob("*/logs/04_load.log") if "is held by" in p.read_text()
+            ]
+            if logs:
+                break
+            time.sleep(0.2)
+        assert logs, "the second run's load never waited for the warehouse"
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+        holder.kill()
+        holder.wait(timeout=30)
+    time.sleep(2)  # the killed runner's kernels notice their parent is gone and exit
+    with duckdb.connect(str(tmp_path / "warehouse" / "test.duckdb")):
+        pass  # nobody holds the warehouse any more: no kernel of the killed run survived with it open
+    for table, frame in before.items():  # the day as the first run left it
+        assert warehouse.read_table(url, table).equals(frame)
+
+    assert subprocess.run(command, cwd=REPO, timeout=300).returncode == 0  # a rerun succeeds
+    statuses = sorted(json.loads(m.read_text())["status"] for m in manifests(tmp_path / "reports"))
+    assert statuses == ["interrupted", "succeeded", "succeeded"]  # the rerun's index settled the dead run
+    overview = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "interrupted" in overview
+
+
+def test_a_full_disk_fails_the_run_plainly_naming_a_file(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("NOT RUN: mounting a small tmpfs to fill needs root (CI runs the tests as root)")
+    from tools.sample_data import generate
+
+    generate(tmp_path / "input", start_date=DATE, days=1, streams_per_day=20000, n_users=2000, n_tracks=5000, seed=4)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(reports)], check=True)
+    try:
+        command = [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(write_params(tmp_path))]
+        run = subprocess.run([*command, "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run(["umount", str(reports)], check=True)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert "No space left on device" in run.stderr and str(reports) in run.stderr
