@@ -14,11 +14,8 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
-import nbformat
-import papermill
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
-from papermill.exceptions import PapermillExecutionError
 
 from .errors import NotebookParameterError
 from .progress import NotebookProgress
@@ -32,6 +29,8 @@ _SOURCE_LIMIT = 4000
 
 def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> dict[Path, list[str]]:
     """The names each notebook's ``parameters`` cell assigns; :class:`NotebookParameterError` unless the run has all."""
+    import papermill  # half a second: imported while the first kernels start (pipeline.runner), not before
+
     available = set(available)
     plan, problems = {}, []
     for notebook in notebooks:
@@ -107,6 +106,9 @@ def execute_notebook(
     nb: NotebookResult, km: NotebookKernel, *, cwd: Path, timeout: int, progress: NotebookProgress
 ) -> None:
     """Run ``nb`` with papermill in ``km``'s kernel, recording its status, times and error (its output always saved)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     nb.started, clock = datetime.now(UTC), monotonic()
     try:
         papermill.execute_notebook(
@@ -129,6 +131,8 @@ def execute_notebook(
 
 def error_around_cells(nb: NotebookResult, exc: BaseException) -> NotebookError:
     """The failure of ``nb`` by ``exc``, at the last cell papermill started (read from the saved notebook)."""
+    import nbformat
+
     cell = cell_index = source = None
     with contextlib.suppress(Exception):
         for index, c in enumerate(nbformat.read(str(nb.output_path), as_version=4).cells):

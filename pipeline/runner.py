@@ -8,6 +8,7 @@ import logging
 import os
 import platform
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 from jupyter_core.utils import run_sync
 
 from . import pages, runfolder, warmup
+from .errors import PipelineError
 from .execute import Kernels, execute_notebook, select_parameters
 from .params import load_params, repo_root, validate_run_date
 from .progress import CONSOLE_MODES, LIVE_SHOWN, NotebookProgress, RunLog, format_duration
@@ -52,9 +54,29 @@ def run_pipeline(
     """
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream)
     parallel = resolve_max_parallel(max_parallel)
-    run.create_folder()
-    run.start_log(f"pipeline: run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}")
-    return run.execute(run.results(run.stages), parallel, side_by_side=parallel)
+    # The folder first, so that the first kernels start while papermill is imported to check the notebooks'
+    # parameters (half a second of the runner's); if they are wrong, the folder goes: as if none was made.
+    made = [folder for folder in (run.date_dir.parent, run.date_dir) if not folder.exists()]
+    run.run_dir, run.run_id = runfolder.create_run_dir(run.date_dir, run.run_id)
+    notebooks = run.results(run.stages)
+
+    def prepare() -> None:
+        run.plan_parameters(run.stages)
+        for nb, planned in zip(notebooks, run.results(run.stages)):
+            nb.parameters = planned.parameters
+        run.write_first_manifest(notebooks)
+        run.logger.info(f"pipeline: run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}")
+
+    try:
+        run.start_log()
+        return run.execute(notebooks, parallel, side_by_side=parallel, prepare=prepare)
+    except PipelineError:
+        run.logger.close()
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # another run made something there meanwhile
+                folder.rmdir()
+        raise
 
 
 def run_stage(
@@ -72,6 +94,7 @@ def run_stage(
     folder is another run's. ``ok`` is the stage's, ``status`` the folder's (``incomplete`` until all ran).
     """
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream, stage)
+    run.plan_parameters([run.target])
     target, needed = run.target, prerequisites(run.stages, run.target)
     refused = f"cannot run stage {target.name} ({target.notebook})"
     run.date_dir.mkdir(parents=True, exist_ok=True)
@@ -122,8 +145,7 @@ class _Run:
         self.stages = load_stages(self.notebooks_dir)  # a malformed stage declaration stops every kind of run
         self.target = find_stage(self.stages, stage) if stage is not None else None
         self.params = load_params(params_path)
-        to_run = [self.target] if self.target else self.stages
-        self.plan = select_parameters([s.path for s in to_run], [*RUN_PARAMETERS, *self.params.notebook_parameters()])
+        self.plan: dict[Path, list[str]] = {}  # the parameters each notebook declares: plan_parameters
         self.stream = stream if stream is not None else sys.stderr
         self.console = console or ("live" if getattr(self.stream, "isatty", bool)() else "lines")
         if self.console not in CONSOLE_MODES:
@@ -132,8 +154,13 @@ class _Run:
         self.run_dir: Path | None = None
         self.logger: RunLog | None = None
 
+    def plan_parameters(self, stages: list[Stage]) -> None:
+        """The parameters the notebooks of ``stages`` declare (papermill reads their ``parameters`` cells), all
+        of which the run must provide: :class:`pipeline.errors.NotebookParameterError` names each it cannot."""
+        self.plan = select_parameters([s.path for s in stages], [*RUN_PARAMETERS, *self.params.notebook_parameters()])
+
     def results(self, stages: list[Stage]) -> list[NotebookResult]:
-        """A result per stage, each with the parameters its notebook declares."""
+        """A result per stage, each with the parameters its notebook declares (once they are planned)."""
         values = {"run_date": self.run_date, "run_id": self.run_id, "staging_dir": str(self.run_dir / "staging")}
         values.update(self.params.notebook_parameters())
         parameters = {s.path: {name: values[name] for name in self.plan.get(s.path, [])} for s in stages}
@@ -142,6 +169,10 @@ class _Run:
     def create_folder(self) -> None:
         """A new run folder and its first manifest, every notebook not run yet."""
         self.run_dir, self.run_id = runfolder.create_run_dir(self.date_dir, self.run_id)
+        self.write_first_manifest(self.results(self.stages))
+
+    def write_first_manifest(self, notebooks: list[NotebookResult]) -> None:
+        """The run folder's first manifest: its context, and ``notebooks`` (every stage's) not run yet."""
         context = {
             "params_file": str(Path(self.params.source).resolve()),
             "params": self.params.sanitised(),
@@ -149,53 +180,66 @@ class _Run:
             "run_dir": str(self.run_dir),
             **provenance(),
         }
-        manifest = runfolder.new_manifest(self.run_date, self.run_id, self.results(self.stages), context)
+        manifest = runfolder.new_manifest(self.run_date, self.run_id, notebooks, context)
         runfolder.write_manifest(manifest, self.run_dir)
 
-    def start_log(self, first_line: str) -> None:
+    def start_log(self, first_line: str | None = None) -> None:
         """The run's logger: ``run.log`` (a stage appends to its folder's) and the console."""
         append = self.target is not None
         self.logger = RunLog(self.run_dir / "run.log", console=self.stream, mode=self.console, append=append)
-        self.logger.info(first_line)
+        if first_line:
+            self.logger.info(first_line)
 
-    def execute(self, notebooks: list[NotebookResult], parallel: int, side_by_side: int) -> RunResult:
-        """Run ``notebooks``, then, whatever happened, record them and rebuild the index of every run."""
-        started = datetime.now(UTC)
-        runfolder.mark_running(self.run_dir, notebooks)
+    def execute(self, notebooks: list[NotebookResult], parallel: int, side_by_side: int, prepare=None) -> RunResult:
+        """Run ``notebooks``, then, whatever happened, record them and rebuild the index of every run.
+        ``prepare()`` runs once the first notebooks' kernels start; what it raises, nothing having run, is raised."""
+        started, prepared = datetime.now(UTC), []
+
+        def prepare_then_mark_running() -> None:
+            (prepare or (lambda: None))()
+            runfolder.mark_running(self.run_dir, notebooks)
+            prepared.append(True)
+
         try:
-            _run_notebooks(self, notebooks, parallel, side_by_side)
+            _run_notebooks(self, notebooks, parallel, side_by_side, prepare_then_mark_running)
         finally:
-            finished = datetime.now(UTC)
-            manifest = runfolder.record(self.run_dir, notebooks, finished)
-            overview = Path(self.params["reports_dir"]) / "index.html"
-            try:
-                runfolder.write_overview(overview.parent)
-            except Exception as exc:  # never fails the run
-                self.logger.warning(f"pipeline: could not rebuild {overview}: {type(exc).__name__}: {exc}")
-            error = next((nb.error for nb in notebooks if nb.error), None)
-            if error is not None:
-                self.logger.warning(f"pipeline failed in {error.describe()}")
-            took, status = format_duration((finished - started).total_seconds()), manifest["status"]
-            outcome = f"{status} in {took}"
-            if self.target:
-                done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
-                of_run = f"run {status} ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
-                outcome = f"stage {self.target.name} {notebooks[0].status} in {took}; {of_run}"
-            level = logging.WARNING if error else logging.INFO
-            self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
-            self.logger.close()
+            if prepared:  # else prepare raised before any notebook ran, and so does this
+                result = self.record(notebooks, started)
+        return result
+
+    def record(self, notebooks: list[NotebookResult], started: datetime) -> RunResult:
+        """What ``notebooks`` did into the manifest, the indexes rebuilt, the outcome logged."""
+        finished = datetime.now(UTC)
+        manifest = runfolder.record(self.run_dir, notebooks, finished)
+        overview = Path(self.params["reports_dir"]) / "index.html"
+        try:
+            runfolder.write_overview(overview.parent)
+        except Exception as exc:  # never fails the run
+            self.logger.warning(f"pipeline: could not rebuild {overview}: {type(exc).__name__}: {exc}")
+        error = next((nb.error for nb in notebooks if nb.error), None)
+        if error is not None:
+            self.logger.warning(f"pipeline failed in {error.describe()}")
+        took, status = format_duration((finished - started).total_seconds()), manifest["status"]
+        outcome = f"{status} in {took}"
+        if self.target:
+            done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
+            of_run = f"run {status} ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
+            outcome = f"stage {self.target.name} {notebooks[0].status} in {took}; {of_run}"
+        level = logging.WARNING if error else logging.INFO
+        self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
+        self.logger.close()
         stage = self.target.name if self.target else None
         return RunResult(
             self.run_date, self.run_id, self.run_dir, status, started, finished, notebooks, manifest, stage
         )
 
 
-def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, side_by_side: int) -> None:
+def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, side_by_side: int, prepare) -> None:
     """Each notebook as soon as those it depends on succeeded, at most ``parallel`` at once, in
     notebook order when more may start; after a failure nothing new starts. A notebook's worker, its
     kernel and its imports are started ahead of its turn (:mod:`pipeline.warmup`) once those it
-    depends on succeeded or run, at most ``parallel`` waiting. Ctrl-C kills every kernel: the
-    notebooks running then fail with ``KeyboardInterrupt``."""
+    depends on succeeded or run, at most ``parallel`` waiting; ``prepare()`` runs as the first kernels start.
+    Ctrl-C kills every kernel: the notebooks running then fail with ``KeyboardInterrupt``."""
     by_stem = {nb.stem: nb for nb in notebooks}
     stages = {s.stem: s for s in run.stages if s.stem in by_stem}
     needs = {stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()}
@@ -247,11 +291,21 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
         collected.append(collector.submit(_collect, nb, tags[nb.stem], log, run.run_date))
 
     with ThreadPoolExecutor(len(notebooks), "notebook") as workers, ThreadPoolExecutor(1, "collect") as collector:
-        collected = [collector.submit(pages.exporters)]  # nbconvert is imported while the first notebooks run
+        collected, prepared = [], False
         try:
             stopped = False
             while not stopped or running:
                 ready = sorted([*ready, *graph.get_ready()], key=order.get) if not stopped else []
+                if not prepared:  # the first notebooks' kernels start, then papermill is imported meanwhile
+                    for stem in ready[:parallel]:
+                        start_ahead(stem)
+                    try:
+                        prepare()
+                    except BaseException:
+                        kernels.kill_all()
+                        raise
+                    prepared = True
+                    collected.append(collector.submit(pages.exporters))  # nbconvert, while the first notebooks run
                 while ready and len(running) < parallel:
                     stem = ready.pop(0)
                     running.add(stem)
@@ -280,7 +334,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
                 if not turn.is_set():
                     cancelled.add(stem)
                     turn.set()
-            for stem in (stem for stem in stages if stem not in turns or stem in cancelled):
+            for stem in (stem for stem in stages if prepared and (stem not in turns or stem in cancelled)):
                 log.info(f"{tags[stem]} not run")
             wait(collected)
 
