@@ -9,10 +9,9 @@ from typing import TextIO
 
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PipelineError
 from .progress import format_duration
-from .results import NOT_RUN, SUCCEEDED, RunResult
+from .results import INTERRUPTED, NOT_RUN, SUCCEEDED, RunResult
 
 COULD_NOT_START = "could not start"
-INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -60,13 +59,10 @@ def summary_table(outcomes: list[DateOutcome]) -> str:
     header = ("date", "status", "run id", "duration", "failure")
     rows = [(o.run_date, o.status, o.run_id or "-", format_duration(o.duration_seconds), o.detail) for o in outcomes]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
-
-    def line(row) -> str:
-        return ("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + row[-1]).rstrip()
-
+    lines = [("  ".join(str(v).ljust(w) for v, w in zip(r, widths)) + "  " + r[-1]).rstrip() for r in [header, *rows]]
     tally = ", ".join(f"{n} {status}" for status, n in Counter(o.status for o in outcomes).items())
     total = format_duration(sum(o.duration_seconds or 0 for o in outcomes))
-    return "\n".join([line(header), *map(line, rows), f"{len(outcomes)} dates: {tally}; {total} of runs"])
+    return "\n".join([*lines, f"{len(outcomes)} dates: {tally}; {total} of runs"])
 
 
 def exit_code(outcomes: list[DateOutcome]) -> int:

@@ -2,6 +2,7 @@
 notebooks (of ``--stage``; of each ``backfill`` date) succeeded, 1 if one failed, 2 if none ran, 130 if interrupted."""
 
 import argparse
+import functools
 import signal
 import sys
 from collections.abc import Sequence
@@ -11,28 +12,25 @@ from threading import current_thread, main_thread
 from .backfill import backfill, dates_between, exit_code, summary_table
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipelineError
 from .params import KEYS, load_params, repo_root, validate_run_date
-from .results import RunResult
 from .runfolder import validate_run_id, write_overview
+from .runner import run_pipeline, run_stage
 from .stages import describe, load_stages, resolve_max_parallel
 
 NOTEBOOKS_HELP = "folder of NN_<name>.ipynb (default: notebooks/)"
 QUIET_HELP = "print nothing but failures (for cron); run.log and the notebook logs still get everything"
 
 
-def _argument(check):
-    """An argparse type from a validator that raises :class:`PipelineError`."""
-
-    def parse(text: str):
-        try:
-            return check(text)
-        except PipelineError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = check.__name__
-    return parse
+def _argument(check, text: str):
+    """``check(text)``, its :class:`PipelineError` an argparse error: with ``check`` bound, an argparse type."""
+    try:
+        return check(text)
+    except PipelineError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-_date, _max_parallel, _run_id = map(_argument, (validate_run_date, resolve_max_parallel, validate_run_id))
+_date, _max_parallel, _run_id = (
+    functools.partial(_argument, check) for check in (validate_run_date, resolve_max_parallel, validate_run_id)
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,9 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only this notebook (e.g. load, 04_load or 04_load.ipynb; see 'python -m pipeline "
                           "stages'); refused unless the stages it depends on succeeded in the run folder --run-id")
     backfill = commands.add_parser("backfill", help="run all notebooks for every date of a range, oldest first, past "
-                                   "failures; a summary table ends the output",
-                                   epilog="Exit status: 0 every date succeeded, 1 a date failed or could not start, "
-                                          "2 bad arguments, 130 interrupted.")
+                                   "failures; a summary table ends the output", epilog="Exit status: 0 every date "
+                                   "succeeded, 1 a date failed or could not start, 2 bad arguments, 130 interrupted.")
     backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD", help="first date")
     backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="last date (included)")
     for command, stage_note, quiet_note in ((run, "; not with --stage", ""),
@@ -112,20 +109,13 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "index":
         print(write_overview(Path(load_params(args.params)["reports_dir"])))
         return EXIT_OK
-    from .runner import run_pipeline, run_stage  # imported late: ``--help`` and usage errors stay fast
-
     options = {"notebooks_dir": args.notebooks_dir, "console": "quiet" if args.quiet else None}
-
-    def run(run_date: str) -> RunResult:
-        return run_pipeline(
-            run_date, args.params, run_id=getattr(args, "run_id", None), max_parallel=args.max_parallel, **options
-        )
-
     if args.command == "backfill":
+        run = functools.partial(run_pipeline, params_path=args.params, max_parallel=args.max_parallel, **options)
         outcomes = backfill(dates_between(args.start, args.end), run, stream=None if args.quiet else sys.stderr)
         if exit_code(outcomes) != EXIT_OK or not args.quiet:
             print(summary_table(outcomes), file=sys.stderr)
         return exit_code(outcomes)
-    if args.stage is None:
-        return run(args.date).exit_code
-    return run_stage(args.date, args.params, args.stage, run_id=args.run_id, **options).exit_code
+    if args.stage is not None:
+        return run_stage(args.date, args.params, args.stage, run_id=args.run_id, **options).exit_code
+    return run_pipeline(args.date, args.params, run_id=args.run_id, max_parallel=args.max_parallel, **options).exit_code

@@ -2,8 +2,6 @@
 notebook's environment and output, kills it at Ctrl-C, and stops it once the notebooks waiting for it have started.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import re
@@ -24,7 +22,6 @@ from .results import FAILED, SUCCEEDED, NotebookError, NotebookResult
 KERNEL_NAME = "python3"
 SHUTDOWN_WAIT_SECONDS = 1.0  # a done kernel's time to exit before SIGTERM; ipykernel can use up the 5 s default
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_SOURCE_LIMIT = 4000
 
 
 def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> dict[Path, list[str]]:
@@ -53,7 +50,7 @@ def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> di
 class NotebookKernel(AsyncKernelManager):
     """The kernel papermill starts for a notebook, with the notebook's environment and output."""
 
-    def __init__(self, *, kernels: Kernels, env: Mapping[str, str], output: Any):
+    def __init__(self, *, kernels: "Kernels", env: Mapping[str, str], output: Any):
         super().__init__(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS)
         self._kernels, self._launch = kernels, {"env": dict(env), "stdout": output, "stderr": output}
 
@@ -94,12 +91,11 @@ class Kernels:
 def kill(km: AsyncKernelManager) -> None:
     """SIGKILL the kernel's process group (it leads its own session, so its children go too)."""
     process = getattr(km.provisioner, "process", None)  # jupyter_client's LocalProvisioner
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except OSError:  # it does not lead a group
-        process.kill()
+    if process is not None and process.poll() is None:  # else: none, or it already ended
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:  # it does not lead a group
+            process.kill()
 
 
 def execute_notebook(
@@ -142,5 +138,5 @@ def error_around_cells(nb: NotebookResult, exc: BaseException) -> NotebookError:
     return NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
 
 
-def _clip(source: str | None) -> str | None:  # a cell's source, as the manifest keeps it
-    return source if source is None or len(source) <= _SOURCE_LIMIT else source[:_SOURCE_LIMIT] + "\n..."
+def _clip(source: str | None, limit: int = 4000) -> str | None:  # a cell's source, as the manifest keeps it
+    return source if source is None or len(source) <= limit else source[:limit] + "\n..."

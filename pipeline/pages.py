@@ -36,11 +36,9 @@ def exporters() -> tuple[Any, Any]:
     """nbconvert's offline-template exporters of the report (no code, no prompts) and the code page; built once."""
     from nbconvert import HTMLExporter
 
-    def exporter(hide: bool) -> Any:
-        base = dict(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)], embed_images=True)
-        return HTMLExporter(**base, exclude_input=hide, exclude_input_prompt=hide, exclude_output_prompt=hide)
-
-    return exporter(hide=True), exporter(hide=False)
+    base = dict(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)], embed_images=True)
+    exclude = ("exclude_input", "exclude_input_prompt", "exclude_output_prompt")
+    return tuple(HTMLExporter(**base, **dict.fromkeys(exclude, hide)) for hide in (True, False))
 
 
 def render_pages(executed: Path, report: Path, code: Path, *, subtitle: str, index_page: str = INDEX_NAME) -> None:
@@ -98,8 +96,7 @@ def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
         except (OSError, ValueError) as exc:
             error = {"notebook": "manifest.json", "ename": type(exc).__name__, "evalue": str(exc)}
             status = INTERRUPTED if isinstance(exc, FileNotFoundError) else "unreadable"
-            manifest = {"run_date": run_dir.parent.name, "run_id": run_dir.name, "status": status}
-            manifest.update(error=error, notebooks=[])
+            manifest = dict(run_date=run_dir.parent.name, run_id=run_dir.name, status=status, error=error, notebooks=[])
         manifest["folder"] = run_dir.relative_to(reports_dir).as_posix()
         runs.append(manifest)
     runs.sort(key=lambda m: (str(m.get("run_date")), str(m.get("started") or ""), str(m.get("run_id"))), reverse=True)
@@ -109,10 +106,8 @@ def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
 def latest_figures(runs: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
     """The last-finished successful run with figures, and its ``(name, path under reports)``; or ``(None, [])``."""
     candidates = [r for r in runs if r.get("status") == SUCCEEDED and _figures_of(r)]
-    if not candidates:
-        return None, []
-    newest = max(candidates, key=lambda r: str(r.get("finished") or ""))
-    return newest, [(name, f"{newest['folder']}/{path}") for name, path in _figures_of(newest)]
+    newest = max(candidates, key=lambda r: str(r.get("finished") or ""), default=None)
+    return newest, [(name, f"{newest['folder']}/{path}") for name, path in _figures_of(newest or {})]
 
 
 def render_overview(runs: list[Mapping[str, Any]], now: datetime | None = None) -> str:
@@ -178,14 +173,12 @@ def _scrap_kind(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
+    if isinstance(value, str | None):
+        return value or ""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
         return f"{value:.3g}" if 0 < abs(value) < 1e-3 else f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, str):
-        return value
     return json.dumps(value, ensure_ascii=False)

@@ -1,6 +1,7 @@
 """The run's inputs: the ``--date`` and the params file, every key declared once in :data:`KEYS`. A key's parser
 takes the raw YAML value and repo root, returns the resolved value, or raises a ValueError completing "<key> ..."."""
 
+import contextlib
 import difflib
 import os
 import re
@@ -18,6 +19,7 @@ from .errors import ParamsError, RunDateError
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 ENGINES = ("duckdb", "redshift")  # where the KPI SQL runs: this machine, or inside the warehouse
+S3_URI = re.compile(r"[sS]3://[^/@:]+(/.*)?", re.DOTALL)  # a bucket name, then any prefix
 IAM_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
 URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "secret", "token", "aws_secret_access_key"}
@@ -42,13 +44,10 @@ def resolve_local_path(path: str | Path, root: Path | None = None) -> Path:
 def validate_run_date(value: str) -> str:
     """``value`` if it is a real calendar date written ``YYYY-MM-DD``, else :class:`RunDateError`."""
     text = str(value)
-    try:
-        date.fromisoformat(text if DATE_PATTERN.fullmatch(text) else "not YYYY-MM-DD")
-    except ValueError:
-        raise RunDateError(
-            f"invalid run date {text!r}: expected a calendar date written YYYY-MM-DD, e.g. 2024-06-25"
-        ) from None
-    return text
+    with contextlib.suppress(ValueError):  # not a calendar date
+        if DATE_PATTERN.fullmatch(text) and date.fromisoformat(text):
+            return text
+    raise RunDateError(f"invalid run date {text!r}: expected a calendar date written YYYY-MM-DD, e.g. 2024-06-25")
 
 
 def _non_empty_str(value: Any) -> str:
@@ -57,32 +56,18 @@ def _non_empty_str(value: Any) -> str:
     return value.strip()
 
 
-def parse_local_dir(value: Any, root: Path) -> str:
+def parse_local_dir(value: Any, root: Path, problem: str = "must be a local folder path") -> str:
     """A local folder; relative paths are resolved from the repository root."""
-    text = _non_empty_str(value)
-    if URI_SCHEME.match(text):
-        raise ValueError(f"must be a local folder path, got the URI {text!r}")
+    if URI_SCHEME.match(text := _non_empty_str(value)):
+        raise ValueError(f"{problem}, got the URI {text!r}")
     return str(resolve_local_path(text, root))
 
 
 def parse_input_uri(value: Any, root: Path) -> str:
     """A local folder (resolved from the repository root) or ``s3://bucket/prefix`` (unchanged)."""
-    text = _non_empty_str(value)
-    if not URI_SCHEME.match(text):
-        return str(resolve_local_path(text, root))
-    if not text.lower().startswith("s3://"):
-        raise ValueError(f"must be a local folder or s3://bucket/prefix, got the URI {text!r}")
-    return parse_staging_uri(text, root, "must be s3://bucket/prefix with a bucket name")
-
-
-def parse_staging_uri(value: Any, root: Path, problem: str = "must be s3://bucket/prefix") -> str:
-    """``s3://bucket/prefix`` (unchanged), with a bucket name that looks like one."""
-    text = _non_empty_str(value)
-    match = URI_SCHEME.match(text)
-    bucket = text[match.end() :].split("/", 1)[0] if match and match.group(1).lower() == "s3" else ""
-    if not bucket or "@" in bucket or ":" in bucket:
-        raise ValueError(f"{problem}, got {text!r}")
-    return text
+    if isinstance(value, str) and value.strip().lower().startswith("s3://"):
+        return matching(S3_URI, "must be s3://bucket/prefix with a bucket name")(value, root)
+    return parse_local_dir(value, root, "must be a local folder or s3://bucket/prefix")
 
 
 def parse_warehouse_url(value: Any, root: Path) -> str:
@@ -131,6 +116,17 @@ def one_of(*choices: Any, said: str | None = None) -> Callable[[Any, Path], Any]
     return parse
 
 
+def matching(pattern: re.Pattern[str], problem: str) -> Callable[[Any, Path], str]:
+    """A parser of strings ``pattern`` matches in full, returned unchanged (``problem``: what else they must be)."""
+
+    def parse(value: Any, root: Path) -> str:
+        if not pattern.fullmatch(text := _non_empty_str(value)):
+            raise ValueError(f"{problem}, got {text!r}")
+        return text
+
+    return parse
+
+
 def parse_endpoint_url(value: Any, root: Path) -> str:
     """An ``http(s)://host[:port]`` URL without credentials."""
     text = _non_empty_str(value)
@@ -143,14 +139,6 @@ def parse_endpoint_url(value: Any, root: Path) -> str:
         raise ValueError(f"must be an http:// or https:// URL such as http://127.0.0.1:9000, got {text!r}")
     if parts.username or parts.password or parts.query:
         raise ValueError(f"must not carry credentials or a query: {CREDENTIALS_HINT}")
-    return text
-
-
-def parse_iam_role_arn(value: Any, root: Path) -> str:
-    """An IAM role ARN (``arn:aws:iam::123456789012:role/name``)."""
-    text = _non_empty_str(value)
-    if not IAM_ROLE_ARN.fullmatch(text):
-        raise ValueError(f"must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy, got {text!r}")
     return text
 
 
@@ -190,11 +178,12 @@ KEYS: tuple[Key, ...] = (
              "to archived/ (off: inputs stay immutable)."),
     Key("engine", one_of(*ENGINES), required=False, default="duckdb",
         help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
-    Key("staging_uri", parse_staging_uri, required=False,
+    Key("staging_uri", matching(S3_URI, "must be s3://bucket/prefix"), required=False,
         help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),
     Key("s3_endpoint_url", parse_endpoint_url, required=False,
         help="Endpoint of an S3-compatible store (default: AWS S3)."),
-    Key("redshift_iam_role", parse_iam_role_arn, required=False,
+    Key("redshift_iam_role", required=False,
+        parse=matching(IAM_ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy"),
         help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys)."),
 )
 # fmt: on
@@ -227,11 +216,10 @@ def parse_params(raw: Any, source: str | Path | None = None, root: Path | None =
     if not isinstance(raw, Mapping):
         raise ParamsError(f"{where}: expected a YAML mapping of key: value, got {_show(raw)}")
     problems: list[str] = []
-    for name in raw:
-        if name not in KEYS_BY_NAME:
-            close = difflib.get_close_matches(str(name), KEYS_BY_NAME, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}")
+    for name in [name for name in raw if name not in KEYS_BY_NAME]:
+        close = difflib.get_close_matches(str(name), KEYS_BY_NAME, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}")
     values: dict[str, Any] = {}
     for key in KEYS:
         if key.name not in raw and key.required:
@@ -268,8 +256,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            if (key := self.construct_object(key_node, deep=deep)) in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)

@@ -1,9 +1,6 @@
 """What a run prints and logs, via :mod:`logging`: all to ``run.log``; to the console per :data:`CONSOLE_MODES`
 (``live``: a line redrawn each second with each running notebook's cell; ``lines``: a line per finished cell too;
-``quiet``: failures only, as warnings); each notebook's cells, output and kernel output to ``logs/NN_name.log``.
-"""
-
-from __future__ import annotations
+``quiet``: failures only, as warnings); each notebook's cells, output and kernel output to ``logs/NN_name.log``."""
 
 import contextlib
 import logging
@@ -15,7 +12,6 @@ from typing import Any, TextIO
 
 CONSOLE_MODES = ("live", "lines", "quiet")
 CLEAR_LINE = "\r\x1b[2K"
-SEPARATOR = "  |  "  # between notebooks running at the same time on the live line
 HOOKS = ("on_notebook_start", "on_cell_start", "on_cell_error", "on_cell_executed")  # nbclient's, used here
 LIVE_SHOWN = "live_shown"  # marks a record whose news the live line shows instead
 
@@ -51,7 +47,7 @@ class LiveLine(logging.StreamHandler):
 
     def redraw(self) -> None:
         with self.lock:
-            text = SEPARATOR.join(progress.status() for progress in self.running)
+            text = "  |  ".join(progress.status() for progress in self.running)  # the notebooks running now
             with contextlib.suppress(AttributeError, OSError, ValueError):  # not a terminal: no width
                 width = os.get_terminal_size(self.stream.fileno()).columns
                 text = text if len(text) < width else text[: max(width - 4, 0)] + "..."  # else it would wrap
@@ -105,7 +101,7 @@ class NotebookProgress:
         self._line_open = False  # the last thing a cell printed did not end its line
         self._started = self._cell_started = time.monotonic()
 
-    def __enter__(self) -> NotebookProgress:
+    def __enter__(self) -> "NotebookProgress":
         self.event(f"{self.tag}: started")
         if self.live is not None:
             self.live.running.append(self)

@@ -77,18 +77,13 @@ class NotebookResult:
 
     def entry(self) -> dict[str, Any]:
         """The manifest entry: file names relative to the run folder, ``attempts`` only if any."""
-
-        def present(path: Path) -> str | None:
-            return path.relative_to(self.output_path.parent).as_posix() if path.is_file() else None
-
+        run_dir = self.output_path.parent
+        files = dict(ipynb=self.output_path, html=self.html_path, html_code=self.code_html_path, log=self.log_path)
         entry = {
             "name": self.name,
             "status": self.status,
             "input": str(self.input_path),
-            "ipynb": present(self.output_path),
-            "html": present(self.html_path),
-            "html_code": present(self.code_html_path),
-            "log": present(self.log_path),
+            **{key: path.relative_to(run_dir).as_posix() if path.is_file() else None for key, path in files.items()},
             "figures": dict(self.figures),
             "started": iso(self.started),
             "finished": iso(self.finished),

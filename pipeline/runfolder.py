@@ -44,15 +44,13 @@ def create_run_dir(date_dir: Path, run_id: str | None = None) -> tuple[Path, str
     date_dir.mkdir(parents=True, exist_ok=True)
     for _ in range(20):
         rid = run_id or new_run_id()
-        try:
+        with contextlib.suppress(FileExistsError):  # a generated id drawn twice: draw again
             (date_dir / rid).mkdir()
-        except FileExistsError:
-            if run_id is None:
-                continue  # a generated id drawn twice: draw again
+            (date_dir / rid / "staging").mkdir()
+            return date_dir / rid, rid
+        if run_id is not None:
             why = "choose another --run-id (runs never overwrite earlier reports)"
-            raise RunFolderError(f"run folder {date_dir / rid} already exists; {why}") from None
-        (date_dir / rid / "staging").mkdir()
-        return date_dir / rid, rid
+            raise RunFolderError(f"run folder {date_dir / rid} already exists; {why}")
     raise RunFolderError(f"could not create a new run folder under {date_dir}")
 
 
@@ -120,7 +118,7 @@ def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
     failed = next((e for e in entries if e["error"]), None)  # its error links to the code page, which shows the cell
     manifest["error"] = {**failed["error"], "html": failed.get("html_code") or failed["html"]} if failed else None
     manifest["finished"] = iso(finished)
-    manifest["duration_seconds"] = round((finished - _parse_iso(manifest["started"])).total_seconds(), 3)
+    manifest["duration_seconds"] = round((finished - datetime.fromisoformat(manifest["started"])).total_seconds(), 3)
     for name in LIFTED_SCRAPS:
         manifest[name] = next((e["scraps"][name] for e in entries if name in (e["scraps"] or {})), None)
     return manifest
@@ -157,19 +155,14 @@ def settle_interrupted(run_dir: Path) -> None:
             why = f"its runner, pid {runner['pid']} on {runner['host']}, died before recording it (SIGKILL? OOM?)"
             entry.update(status=INTERRUPTED, error=asdict(NotebookError(entry["name"], None, None, "Interrupted", why)))
         if gone:  # it ended at its last sign of life, the manifest's last update
-            write_manifest(summarised(manifest, _parse_iso(manifest["finished"])), run_dir)
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+            write_manifest(summarised(manifest, datetime.fromisoformat(manifest["finished"])), run_dir)
 
 
 def _alive(runner: Mapping[str, Any]) -> bool:
     """Whether the runner process lives (a process of another host is taken to)."""
-    if runner.get("host") != socket.gethostname():
-        return True
     try:
-        os.kill(int(runner["pid"]), 0)
+        if runner.get("host") == socket.gethostname():
+            os.kill(int(runner["pid"]), 0)  # signal 0: only whether the process exists
     except ProcessLookupError:
         return False
     except (PermissionError, ValueError, OverflowError):
@@ -179,17 +172,14 @@ def _alive(runner: Mapping[str, Any]) -> bool:
 
 def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[str], params: Mapping[str, Any]) -> None:
     """Refuse to add a stage to a run folder made for another date, other notebooks or other params."""
-    problems = []
-    if manifest.get("run_date") != run_date:
-        problems.append(f"it is a run of {manifest.get('run_date')}, not {run_date}")
-    names = [entry.get("name") for entry in manifest["notebooks"]]
-    if names != notebooks:
-        problems.append(f"its notebooks are {', '.join(map(str, names))}, not {', '.join(notebooks)}")
-    recorded = manifest.get("params") or {}
+    names, recorded = [entry.get("name") for entry in manifest["notebooks"]], manifest.get("params") or {}
     differing = sorted(k for k in set(recorded) | set(params) if recorded.get(k) != params.get(k))
-    if differing:
-        problems.append(f"it was made with other params (different {', '.join(differing)})")
-    if problems:
+    checks = {  # problem: whether the folder has it
+        f"it is a run of {manifest.get('run_date')}, not {run_date}": manifest.get("run_date") != run_date,
+        f"its notebooks are {', '.join(map(str, names))}, not {', '.join(notebooks)}": names != notebooks,
+        f"it was made with other params (different {', '.join(differing)})": bool(differing),
+    }
+    if problems := [problem for problem, found in checks.items() if found]:
         where = f"cannot add a stage to run folder {manifest.get('run_dir')}"
         why = "A run folder holds one run: use the params file it was made with, or another --run-id."
         raise RunFolderError(f"{where}: {'; '.join(problems)}. {why}")
@@ -199,8 +189,7 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
     """If ``nb`` already ran here, rename its files to ``<stem>.try<N>.*`` (N = 1 for the first attempt), keep its
     old entry in ``nb.attempts``, reset the manifest's entry to ``nb``'s; returns the earlier entry, or ``None``."""
     entries = manifest["notebooks"]
-    position = next(i for i, e in enumerate(entries) if e["name"] == nb.name)
-    earlier = entries[position]
+    position, earlier = next((i, e) for i, e in enumerate(entries) if e["name"] == nb.name)
     nb.attempts = list(earlier.get("attempts") or [])
     if earlier.get("status") in (None, NOT_RUN) and not earlier.get("ipynb"):
         return None
@@ -208,8 +197,7 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
     run_dir, number = nb.output_path.parent, len(nb.attempts) + 1
 
     def set_aside(name: str | None) -> str | None:
-        source = run_dir / name if name else None
-        if source is None or not source.exists():
+        if not name or not (source := run_dir / name).exists():
             return None
         target = source.with_name(f"{nb.stem}.try{number}{source.name[len(nb.stem) :]}")
         os.replace(source, target)
@@ -226,7 +214,6 @@ def write_overview(reports_dir: Path) -> Path:
     """Rebuild ``<reports_dir>/index.html``, the index of every run, from the run folders' manifests, once the
     runs whose process died are recorded as interrupted."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    for run in pages.collect_runs(reports_dir):
-        if run["status"] == RUNNING:
-            settle_interrupted(reports_dir / run["folder"])
+    for run in (r for r in pages.collect_runs(reports_dir) if r["status"] == RUNNING):
+        settle_interrupted(reports_dir / run["folder"])
     return write_text_atomically(reports_dir / "index.html", pages.render_overview(pages.collect_runs(reports_dir)))

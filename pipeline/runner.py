@@ -1,7 +1,5 @@
-"""A run is "open the run folder, then run its stages": all of them side by side as the stage graph
-allows (``make run``), or one in a folder where those it needs succeeded (``--stage``, Airflow).
-Both end in :func:`pipeline.runfolder.record`; pages are rendered in the background meanwhile.
-"""
+"""A run opens its run folder, then runs its stages: all side by side as the stage graph allows (``make run``), or
+one in a folder where those it needs succeeded (``--stage``, Airflow). Pages are rendered in the background."""
 
 import contextlib
 import logging
@@ -32,9 +30,8 @@ from .stages import Stage, StageError, alongside, find_stage, load_stages, prere
 
 RUN_PARAMETERS = ("run_date", "run_id", "staging_dir")  # what the runner provides besides the params keys
 PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"  # in each kernel: how many notebooks may run with it
-# Distributions whose versions go into the manifest (missing ones are null).
 KEY_PACKAGES = """streamkpi-pipeline streamkpi papermill nbclient nbconvert nbformat ipykernel jupyter_client
-    scrapbook pandas numpy pyarrow duckdb sqlalchemy matplotlib seaborn pyyaml""".split()
+    scrapbook pandas numpy pyarrow duckdb sqlalchemy matplotlib seaborn pyyaml""".split()  # versions in the manifest
 
 
 def run_pipeline(
@@ -47,15 +44,12 @@ def run_pipeline(
     stream: TextIO | None = None,
     max_parallel: int | None = None,
 ) -> RunResult:
-    """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for ``run_date``
-    in a new run folder ``<reports_dir>/<run_date>/<run_id>/``; ``stream`` (default stderr) gets the
-    runner's lines as ``console`` says (default ``live`` on a terminal, else ``lines``). Wrong inputs
-    raise :class:`pipeline.errors.PipelineError` before any folder is made; a failing notebook does not.
-    """
+    """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for ``run_date`` in a new
+    run folder ``<reports_dir>/<run_date>/<run_id>/``, logging to ``stream`` (default stderr; ``console`` default
+    ``live`` on a terminal). Wrong inputs raise :class:`pipeline.errors.PipelineError`; a failing notebook does not."""
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream)
     parallel = resolve_max_parallel(max_parallel)
-    # The folder first, so that the first kernels start while papermill is imported to check the notebooks'
-    # parameters (half a second of the runner's); if they are wrong, the folder goes: as if none was made.
+    # The folder first: the first kernels start while papermill checks the parameters; if wrong, the folder goes.
     made = [folder for folder in (run.date_dir.parent, run.date_dir) if not folder.exists()]
     run.run_dir, run.run_id = runfolder.create_run_dir(run.date_dir, run.run_id)
     notebooks = run.results(run.stages)
@@ -64,12 +58,12 @@ def run_pipeline(
         run.plan_parameters(run.stages)
         for nb, planned in zip(notebooks, run.results(run.stages)):
             nb.parameters = planned.parameters
-        run.write_first_manifest(notebooks)
+        run.write_first_manifest()
         run.logger.info(f"pipeline: run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}")
 
     try:
-        run.start_log()
-        return run.execute(notebooks, parallel, side_by_side=parallel, prepare=prepare)
+        run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=False)
+        return run.execute(notebooks, parallel, prepare)
     except PipelineError:
         run.logger.close()
         shutil.rmtree(run.run_dir, ignore_errors=True)
@@ -89,10 +83,9 @@ def run_stage(
     console: str | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
-    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) in the run folder ``run_id``, made if
-    need be; :class:`pipeline.errors.PipelineError` if a stage it needs has not succeeded there or the
-    folder is another run's. ``ok`` is the stage's, ``status`` the folder's (``incomplete`` until all ran).
-    """
+    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) in the run folder ``run_id``, made if need be;
+    :class:`pipeline.errors.PipelineError` if a stage it needs has not succeeded there or the folder is another
+    run's. ``ok`` is the stage's, ``status`` the folder's (``incomplete`` until all ran)."""
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream, stage)
     run.plan_parameters([run.target])
     target, needed = run.target, prerequisites(run.stages, run.target)
@@ -106,17 +99,16 @@ def run_stage(
             names = ", ".join(f"{s.name} ({s.notebook})" for s in needed)
             raise StageError(f"{refused}: {where}; it needs {names} to have succeeded there first")
         if not existing:
-            run.create_folder()
+            run.run_dir, run.run_id = runfolder.create_run_dir(run.date_dir, run.run_id)
+            run.write_first_manifest()
     run.run_dir = run.date_dir / run.run_id
     (nb,) = run.results([target])
     with runfolder.locked(run.run_dir):
         manifest = runfolder.read_manifest(run.run_dir)
         if existing:
             runfolder.check_same_run(manifest, run.run_date, [s.notebook for s in run.stages], run.params.sanitised())
-            status = {e["name"]: e["status"] for e in manifest["notebooks"]}
-            missing = [
-                f"{s.name} ({s.notebook}: {status[s.notebook]})" for s in needed if status[s.notebook] != SUCCEEDED
-            ]
+            unmet = {e["name"]: e["status"] for e in manifest["notebooks"] if e["status"] != SUCCEEDED}
+            missing = [f"{s.name} ({s.notebook}: {unmet[s.notebook]})" for s in needed if s.notebook in unmet]
             if missing:
                 raise StageError(
                     f"{refused} in run folder {run.run_dir}: it needs {', '.join(missing)} to have succeeded there "
@@ -125,22 +117,21 @@ def run_stage(
         earlier = runfolder.set_aside_earlier_attempt(manifest, nb)
         if earlier is not None:
             runfolder.write_manifest(manifest, run.run_dir)
-    run.start_log(
-        f"pipeline: stage {target.name} of run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}"
-    )
+    run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=True)
+    of_run = f"run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}"
+    run.logger.info(f"pipeline: stage {target.name} of {of_run}")
     if earlier is not None:
         kept = f"{earlier.get('ipynb') or '-'} and {earlier.get('html') or '-'}"
         run.logger.info(f"pipeline: {nb.name} ran here before ({earlier.get('status')}); kept as {kept}")
-    return run.execute([nb], 1, side_by_side=resolve_max_parallel())  # its siblings may run beside it
+    return run.execute([nb], resolve_max_parallel())  # one notebook, but its siblings may run beside it
 
 
 class _Run:
     """One call: what it starts from, validated before any folder is made, then its run folder."""
 
     def __init__(self, run_date, params_path, notebooks_dir, run_id, console, stream, stage: str | None = None):
-        self.run_date, self.run_id = validate_run_date(run_date), run_id
-        if run_id is not None:
-            runfolder.validate_run_id(run_id)
+        self.run_date = validate_run_date(run_date)
+        self.run_id = None if run_id is None else runfolder.validate_run_id(run_id)
         self.notebooks_dir = Path(notebooks_dir).resolve() if notebooks_dir else repo_root() / "notebooks"
         self.stages = load_stages(self.notebooks_dir)  # a malformed stage declaration stops every kind of run
         self.target = find_stage(self.stages, stage) if stage is not None else None
@@ -151,12 +142,10 @@ class _Run:
         if self.console not in CONSOLE_MODES:
             raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}, not {console!r}")
         self.date_dir = Path(self.params["reports_dir"]) / self.run_date
-        self.run_dir: Path | None = None
-        self.logger: RunLog | None = None
+        self.prepared = False  # once _run_notebooks ran prepare(): the notebooks are recorded, whatever happens
 
     def plan_parameters(self, stages: list[Stage]) -> None:
-        """The parameters the notebooks of ``stages`` declare (papermill reads their ``parameters`` cells), all
-        of which the run must provide: :class:`pipeline.errors.NotebookParameterError` names each it cannot."""
+        """What the ``parameters`` cells of ``stages`` declare; a NotebookParameterError names any the run lacks."""
         self.plan = select_parameters([s.path for s in stages], [*RUN_PARAMETERS, *self.params.notebook_parameters()])
 
     def results(self, stages: list[Stage]) -> list[NotebookResult]:
@@ -166,51 +155,27 @@ class _Run:
         parameters = {s.path: {name: values[name] for name in self.plan.get(s.path, [])} for s in stages}
         return [NotebookResult(s.notebook, s.path, self.run_dir / s.notebook, parameters[s.path]) for s in stages]
 
-    def create_folder(self) -> None:
-        """A new run folder and its first manifest, every notebook not run yet."""
-        self.run_dir, self.run_id = runfolder.create_run_dir(self.date_dir, self.run_id)
-        self.write_first_manifest(self.results(self.stages))
-
-    def write_first_manifest(self, notebooks: list[NotebookResult]) -> None:
-        """The run folder's first manifest: its context, and ``notebooks`` (every stage's) not run yet."""
-        context = {
-            "params_file": str(Path(self.params.source).resolve()),
-            "params": self.params.sanitised(),
-            "notebooks_dir": str(self.notebooks_dir),
-            "run_dir": str(self.run_dir),
-            **provenance(),
-        }
-        manifest = runfolder.new_manifest(self.run_date, self.run_id, notebooks, context)
+    def write_first_manifest(self) -> None:
+        """The run folder's first manifest: its context, and every stage not run yet."""
+        context = {"params_file": str(Path(self.params.source).resolve()), "params": self.params.sanitised()}
+        context.update(notebooks_dir=str(self.notebooks_dir), run_dir=str(self.run_dir), **provenance())
+        manifest = runfolder.new_manifest(self.run_date, self.run_id, self.results(self.stages), context)
         runfolder.write_manifest(manifest, self.run_dir)
 
-    def start_log(self, first_line: str | None = None) -> None:
-        """The run's logger: ``run.log`` (a stage appends to its folder's) and the console."""
-        append = self.target is not None
-        self.logger = RunLog(self.run_dir / "run.log", console=self.stream, mode=self.console, append=append)
-        if first_line:
-            self.logger.info(first_line)
-
-    def execute(self, notebooks: list[NotebookResult], parallel: int, side_by_side: int, prepare=None) -> RunResult:
-        """Run ``notebooks``, then, whatever happened, record them and rebuild the index of every run.
-        ``prepare()`` runs once the first notebooks' kernels start; what it raises, nothing having run, is raised."""
-        started, prepared = datetime.now(UTC), []
-
-        def prepare_then_mark_running() -> None:
-            (prepare or (lambda: None))()
-            runfolder.mark_running(self.run_dir, notebooks)
-            prepared.append(True)
-
+    def execute(self, notebooks: list[NotebookResult], parallel: int, prepare=lambda: None) -> RunResult:
+        """Run ``notebooks``, ``prepare()`` as the first kernels start; unless it raised, record them, come what may."""
+        started = datetime.now(UTC)
         try:
-            _run_notebooks(self, notebooks, parallel, side_by_side, prepare_then_mark_running)
+            _run_notebooks(self, notebooks, parallel, prepare)
         finally:
-            if prepared:  # else prepare raised before any notebook ran, and so does this
+            if self.prepared:  # else prepare raised before any notebook ran, and so does this
                 result = self.record(notebooks, started)
         return result
 
     def record(self, notebooks: list[NotebookResult], started: datetime) -> RunResult:
         """What ``notebooks`` did into the manifest, the indexes rebuilt, the outcome logged."""
-        finished = datetime.now(UTC)
-        manifest = runfolder.record(self.run_dir, notebooks, finished)
+        ended = datetime.now(UTC)
+        manifest = runfolder.record(self.run_dir, notebooks, ended)
         overview = Path(self.params["reports_dir"]) / "index.html"
         try:
             runfolder.write_overview(overview.parent)
@@ -219,27 +184,22 @@ class _Run:
         error = next((nb.error for nb in notebooks if nb.error), None)
         if error is not None:
             self.logger.warning(f"pipeline failed in {error.describe()}")
-        took, status = format_duration((finished - started).total_seconds()), manifest["status"]
-        outcome = f"{status} in {took}"
+        took, status = format_duration((ended - started).total_seconds()), manifest["status"]
+        outcome, stage = f"{status} in {took}", None
         if self.target:
-            done = sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
+            stage, done = self.target.name, sum(e["status"] == SUCCEEDED for e in manifest["notebooks"])
             of_run = f"run {status} ({done} of {len(manifest['notebooks'])} notebooks succeeded)"
-            outcome = f"stage {self.target.name} {notebooks[0].status} in {took}; {of_run}"
+            outcome = f"stage {stage} {notebooks[0].status} in {took}; {of_run}"
         level = logging.WARNING if error else logging.INFO
         self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
         self.logger.close()
-        stage = self.target.name if self.target else None
-        return RunResult(
-            self.run_date, self.run_id, self.run_dir, status, started, finished, notebooks, manifest, stage
-        )
+        return RunResult(self.run_date, self.run_id, self.run_dir, status, started, ended, notebooks, manifest, stage)
 
 
-def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, side_by_side: int, prepare) -> None:
-    """Each notebook as soon as those it depends on succeeded, at most ``parallel`` at once, in
-    notebook order when more may start; after a failure nothing new starts. A notebook's worker, its
-    kernel and its imports are started ahead of its turn (:mod:`pipeline.warmup`) once those it
-    depends on succeeded or run, at most ``parallel`` waiting; ``prepare()`` runs as the first kernels start.
-    Ctrl-C kills every kernel: the notebooks running then fail with ``KeyboardInterrupt``."""
+def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, prepare) -> None:
+    """Each notebook once those it needs succeeded, in notebook order, ``parallel`` at most at once; none after a
+    failure. Its worker, kernel and imports start ahead (:mod:`pipeline.warmup`) once those it needs run, as many
+    waiting; ``prepare()`` runs, then all are marked running, as the first kernels start. Ctrl-C kills every kernel."""
     by_stem = {nb.stem: nb for nb in notebooks}
     stages = {s.stem: s for s in run.stages if s.stem in by_stem}
     needs = {stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()}
@@ -252,7 +212,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
     ready, running, done, cancelled = [], set(), set(), set()
 
     def run_one(nb: NotebookResult) -> None:
-        at_once = min(side_by_side, 1 + len(alongside(run.stages, stages[nb.stem])))
+        at_once = min(parallel, 1 + len(alongside(run.stages, stages[nb.stem])))
         env = {**os.environ, PARALLEL_NOTEBOOKS_ENV: str(at_once)}
         had_log, reported, timeout = nb.log_path.exists(), False, run.params["notebook_timeout_seconds"]
         try:
@@ -291,20 +251,20 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
         collected.append(collector.submit(_collect, nb, tags[nb.stem], log, run.run_date))
 
     with ThreadPoolExecutor(len(notebooks), "notebook") as workers, ThreadPoolExecutor(1, "collect") as collector:
-        collected, prepared = [], False
+        collected, stopped = [], False
         try:
-            stopped = False
             while not stopped or running:
                 ready = sorted([*ready, *graph.get_ready()], key=order.get) if not stopped else []
-                if not prepared:  # the first notebooks' kernels start, then papermill is imported meanwhile
+                if not run.prepared:  # the first notebooks' kernels start, then papermill is imported meanwhile
                     for stem in ready[:parallel]:
                         start_ahead(stem)
                     try:
                         prepare()
+                        runfolder.mark_running(run.run_dir, notebooks)
                     except BaseException:
                         kernels.kill_all()
                         raise
-                    prepared = True
+                    run.prepared = True
                     collected.append(collector.submit(pages.exporters))  # nbconvert, while the first notebooks run
                 while ready and len(running) < parallel:
                     stem = ready.pop(0)
@@ -334,7 +294,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, si
                 if not turn.is_set():
                     cancelled.add(stem)
                     turn.set()
-            for stem in (stem for stem in stages if prepared and (stem not in turns or stem in cancelled)):
+            for stem in (stem for stem in stages if run.prepared and (stem not in turns or stem in cancelled)):
                 log.info(f"{tags[stem]} not run")
             wait(collected)
 
@@ -356,7 +316,7 @@ def _collect(nb: NotebookResult, tag: str, log: logging.Logger, run_date: str) -
 
 
 def provenance() -> dict[str, Any]:
-    """The repository's commit (and whether the work tree differs from it) and the tools' versions."""
+    """The repository's commit (and whether the work tree differs from it); KEY_PACKAGES' versions (null if missing)."""
 
     def git(*args: str) -> str | None:
         with contextlib.suppress(OSError, subprocess.SubprocessError):

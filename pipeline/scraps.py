@@ -37,9 +37,8 @@ def notebook_scraps(executed: str | Path) -> dict[str, Scrap]:
                 if not isinstance(encoded, dict) or encoded.get("encoder") not in _PLAIN_ENCODERS:
                     import scrapbook  # another encoder (a DataFrame as Parquet, ...): scrapbook decodes it
 
-                    return {
-                        n: Scrap(s.data, s.display) for n, s in scrapbook.read_notebook(str(executed)).scraps.items()
-                    }
+                    book = scrapbook.read_notebook(str(executed))
+                    return {name: Scrap(s.data, s.display) for name, s in book.scraps.items()}
                 scrap[0] = encoded.get("data")
                 if encoded["encoder"] == "json" and isinstance(scrap[0], str):  # scrapbook parses JSON text
                     with contextlib.suppress(ValueError):

@@ -1,7 +1,6 @@
 """The stage graph, declared in each notebook's metadata: ``"pipeline": {"depends_on": ["01_ingest"]}`` names the
 earlier notebooks whose results it reads (default: every earlier one), so notebook order is always valid, with no cycle.
-Stage names (``load``) must be unique. Standard library only: Airflow's DAG loads it by path, in Airflow's environment.
-"""
+Stage names (``load``) must be unique. Standard library only: the Airflow DAG loads it by path, in its own venv."""
 
 import json
 import os
@@ -55,23 +54,20 @@ def notebook_files(notebooks_dir: str | Path) -> list[Path]:
 def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
     """The stages of ``notebooks`` (in notebook order), their declarations checked."""
     paths = [Path(p) for p in notebooks]
-    stages, problems, seen_names = [], [], {}  # seen_names: stage name -> its notebook
+    stages, problems = [], []
     for position, path in enumerate(paths):
         earlier = [p.stem for p in paths[:position]]
         declared = _declared_dependencies(path)
-        for stem in declared or ():
-            if not isinstance(stem, str) or stem not in earlier:
-                why = f"is not a notebook of {path.parent}"
-                if any(p.stem == stem for p in paths[position:]):
-                    why = "is not an earlier notebook (dependencies must come earlier in notebook order)"
-                problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
+        for stem in [entry for entry in declared or () if not isinstance(entry, str) or entry not in earlier]:
+            why = f"is not a notebook of {path.parent}"
+            if any(p.stem == stem for p in paths[position:]):
+                why = "is not an earlier notebook (dependencies must come earlier in notebook order)"
+            problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
         if declared and len(set(map(str, declared))) != len(declared):
             problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
-        depends_on = tuple(earlier if declared is None else declared)
-        stage = Stage(path=path, depends_on=depends_on, declared=declared is not None)
-        if stage.name in seen_names:
-            problems.append(f"{path.name} and {seen_names[stage.name]} have the same stage name {stage.name!r}")
-        seen_names[stage.name] = path.name
+        stage = Stage(path, tuple(earlier if declared is None else declared), declared=declared is not None)
+        if same := [s.notebook for s in stages if s.name == stage.name]:  # the last one is named
+            problems.append(f"{path.name} and {same[-1]} have the same stage name {stage.name!r}")
         stages.append(stage)
     if problems:
         raise StageError("invalid stage graph:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -96,13 +92,10 @@ def find_stage(stages: Iterable[Stage], name: str) -> Stage:
 
 def prerequisites(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
     """Every stage ``stage`` depends on, directly or through others, in notebook order."""
-    by_stem = {s.stem: s for s in stages}
-    needed, todo = set(), list(stage.depends_on)
-    while todo:
-        stem = todo.pop()
-        if stem not in needed:
-            needed.add(stem)
-            todo.extend(by_stem[stem].depends_on)
+    needed = set(stage.depends_on)
+    for earlier in reversed(stages):  # what a stage depends on comes before it
+        if earlier.stem in needed:
+            needed.update(earlier.depends_on)
     return [s for s in stages if s.stem in needed]
 
 
@@ -134,8 +127,7 @@ def _declared_dependencies(path: Path) -> list | None:
         raise StageError(f"{path.name}: notebook metadata {METADATA_KEY!r} must be a mapping, got {section!r}")
     if not section or DEPENDS_ON not in section:
         return None
-    value = section[DEPENDS_ON]
-    if not isinstance(value, list):
+    if not isinstance(value := section[DEPENDS_ON], list):
         raise StageError(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} must be a list of notebook stems, got {value!r}")
     return value
 

@@ -66,8 +66,7 @@ async def prepare(km: Any, notebook: Path, timeout: int) -> str:
     if not imports:
         return f"{ahead} (nothing to pre-import)"
     modules = ", ".join(dict.fromkeys(i.module for i in imports))
-    problem = await _silently(km, warm_up_code(imports), timeout)
-    if problem is None:
+    if (problem := await _silently(km, warm_up_code(imports), timeout)) is None:
         return f"{ahead}, {modules} pre-imported in {format_duration(time.monotonic() - started)}"
     with contextlib.suppress(Exception):  # killed meanwhile: its notebook will not run, or papermill says why
         await km.restart_kernel(now=True)
@@ -88,12 +87,11 @@ async def _silently(km: Any, code: str, timeout: int) -> str | None:
                 if not await km.is_alive():
                     return "the kernel died"
                 continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "error":
+            kind = msg["msg_type"] if msg["parent_header"].get("msg_id") == msg_id else None  # None: not ours
+            if kind == "error":
                 return f"{msg['content'].get('ename')}: {msg['content'].get('evalue')}"
-            shown |= {msg["msg_type"]} & SHOWN
-            if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            shown |= {kind} & SHOWN
+            if kind == "status" and msg["content"].get("execution_state") == "idle":
                 return f"it showed {', '.join(sorted(shown))} output" if shown else None
         return f"no answer within {timeout} s"
     except Exception as exc:  # the kernel died, or said nothing in time
