@@ -166,3 +166,14 @@ def test_multibyte_names_are_kept_and_a_field_too_long_for_the_warehouse_is_a_ba
     assert rejects["rule"].tolist() == ["a text field longer than 65535 bytes (the most a warehouse column holds)"]
     hours = hourly_kpis(tmp_path / "staging", D)
     assert hours.loc[hours["listen_hour"] == 10, "top_artist"].tolist() == [long_name]
+
+
+def test_a_clean_root_says_that_every_file_was_read():
+    from streamkpi import presentation
+
+    assert (
+        "Every file found under streams/ was read, and none was empty."
+        in presentation.files_not_read_table([], []).to_html()
+    )
+    shown = presentation.files_not_read_table([{"path": "streams/<b>x</b>.txt", "reason": "why"}], []).to_html()
+    assert "&lt;b&gt;x&lt;/b&gt;" in shown and "<b>x</b>" not in shown  # a file name is data, not markup

@@ -217,7 +217,8 @@ def files_not_read_table(ignored_files: list[dict], empty_files: list[str]) -> p
     """The files under ``streams/`` that ingest did not read, with why, and the stream files of 0 bytes."""
     rows = [{"path": f["path"], "what": f"not read: {f['reason']}"} for f in ignored_files]
     rows += [{"path": path, "what": "read as a file with no rows: it is empty (0 bytes)"} for path in empty_files]
-    return formatted_table(pd.DataFrame(rows, columns=list(NOT_READ_COLUMNS)), NOT_READ_COLUMNS)
+    caption = None if rows else "Every file found under streams/ was read, and none was empty."
+    return formatted_table(pd.DataFrame(rows, columns=list(NOT_READ_COLUMNS)), NOT_READ_COLUMNS, caption)
 
 
 def _genres_by_listens(genre_kpis: pd.DataFrame) -> pd.DataFrame:
