@@ -145,8 +145,8 @@ def mark_running(run_dir: Path, notebooks: list[NotebookResult]) -> None:
         write_manifest(summarised(manifest, datetime.now(UTC)), run_dir)
 
 
-def settle_interrupted(run_dir: Path) -> None:
-    """Record as ``interrupted`` the notebooks whose runner, a process of this host, is gone."""
+def settle_interrupted(run_dir: Path) -> dict[str, Any]:
+    """Record as ``interrupted`` the notebooks whose runner, a process of this host, is gone; returns the manifest."""
     with locked(run_dir):
         manifest = read_manifest(run_dir)
         gone = [e for e in manifest["notebooks"] if e.get("runner") and not _alive(e["runner"])]
@@ -156,6 +156,7 @@ def settle_interrupted(run_dir: Path) -> None:
             entry.update(status=INTERRUPTED, error=asdict(NotebookError(entry["name"], None, None, "Interrupted", why)))
         if gone:  # it ended at its last sign of life, the manifest's last update
             write_manifest(summarised(manifest, datetime.fromisoformat(manifest["finished"])), run_dir)
+    return manifest
 
 
 def _alive(runner: Mapping[str, Any]) -> bool:
@@ -214,6 +215,7 @@ def write_overview(reports_dir: Path) -> Path:
     """Rebuild ``<reports_dir>/index.html``, the index of every run, from the run folders' manifests, once the
     runs whose process died are recorded as interrupted."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    for run in (r for r in pages.collect_runs(reports_dir) if r["status"] == RUNNING):
-        settle_interrupted(reports_dir / run["folder"])
-    return write_text_atomically(reports_dir / "index.html", pages.render_overview(pages.collect_runs(reports_dir)))
+    runs = pages.collect_runs(reports_dir)  # every manifest read once
+    for run in (r for r in runs if r["status"] == RUNNING):
+        run.update(settle_interrupted(reports_dir / run["folder"]))
+    return write_text_atomically(reports_dir / "index.html", pages.render_overview(runs))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import queue
 import re
@@ -208,14 +207,15 @@ def _select_streams(
     )
     listed = {name: list_folder(name) for name in folders if name not in skipped}
     found = sorted(top_files + [f for files in listed.values() for f in files], key=lambda f: _path_order(f.relative))
-    ignored = tuple((f.relative, why) for f in found if (why := not_read_because(f.relative)))
-    streams = tuple(f for f in found if not not_read_because(f.relative))
+    why_not = {f.relative: not_read_because(f.relative) for f in found}
+    ignored = tuple((f.relative, why_not[f.relative]) for f in found if why_not[f.relative])
+    streams = tuple(f for f in found if not why_not[f.relative])
     if run_date is None:
         if not streams:
             raise InputValidationError(f"{shown_dir} holds no stream file ({STREAM_PATTERNS})")
         return streams, None, ignored
     dated_read = sorted(name for name in listed if dates[name])
-    dated_files = sum(not not_read_because(f.relative) for name in dated_read for f in listed[name])
+    dated_files = sum(not why_not[f.relative] for name in dated_read for f in listed[name])
     selection = StreamSelection(
         run_date, lookaround_days, dated_files, len(streams) - dated_files, tuple(dated_read), tuple(sorted(skipped))
     )
@@ -557,9 +557,7 @@ def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator
         malformed.append(MalformedRow(file_no, rule, row.text))
         return "skip"
 
-    if file.size == 0:  # no header, no rows
-        if inputs is not None:
-            inputs.digests[file.relative] = (0, hashlib.sha256().hexdigest())
+    if file.size == 0:  # no header, no rows (describe_files checksums it)
         return
     header = headers.get(file.relative) or read_header(file)
     with storage.DigestingReader(file.open()) as stream:
