@@ -378,7 +378,8 @@ def _share(part: int, whole: int) -> float:
 STREAM_REJECTS = {
     "bad_stream": {
         "short": "malformed",
-        "meaning": "unreadable listen_time, empty or non-integer user_id, or empty track_id",
+        "meaning": "unreadable listen_time, empty or non-integer user_id, empty track_id, "
+        "or a malformed or non-UTF-8 row",
     },
     "duplicate_stream": {"short": "duplicates", "meaning": "a copy of an earlier row: same user, track and instant"},
     "unknown_track": {"short": "of unknown tracks", "meaning": "track_id not in the cleaned catalog"},
@@ -386,7 +387,7 @@ STREAM_REJECTS = {
 CATALOG_REJECTS = {
     "bad_song": {
         "short": "malformed",
-        "meaning": "empty track_id or track_genre, or duration_ms not a positive number",
+        "meaning": "empty track_id or track_genre, duration_ms not a positive number, or a malformed or non-UTF-8 row",
     },
 }
 REJECT_MEANINGS = {reason: about["meaning"] for reason, about in {**STREAM_REJECTS, **CATALOG_REJECTS}.items()}
