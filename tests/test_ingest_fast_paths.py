@@ -11,7 +11,7 @@ import pytest
 from fixtures_small import D, make_root, read_rejects, rel_source, stage, t
 from streamkpi import ingest
 from streamkpi.errors import NoValidStreamsError
-from streamkpi.inputs import locate_inputs, read_text_columns
+from streamkpi.inputs import ReadFindings, locate_inputs, read_text_columns
 from streamkpi.localdb import duckdb_memory_limit
 
 SONGS = [("T1", "rock", 200000, "Artist A"), ("T2", "pop", 100000, "Artist B")]
@@ -45,16 +45,16 @@ def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path, buckets):
     assert s.counts["unknown_track"] == 1
     assert s.counts["bad_stream"] == 4
     rj = read_rejects(staging, "streams.csv")
-    got = [(r.row_number, r.user_id, r.track_id, r.listen_time, r.reason) for r in rj.itertuples()]
-    assert got == [
-        ("6", "2", "T2", "2024-06-25 24:00:00", "bad_stream"),
-        ("7", "2", "T2", "2024-06-25 10:00:60", "bad_stream"),
-        ("8", "2", "", t("12:00:00"), "bad_stream"),
-        ("9", "x", "T2", t("12:00:00"), "bad_stream"),
-        ("2", "01", " T1 ", "2024-06-25T10:00:00", "duplicate_stream"),
-        ("3", "1", "T1", t("10:00:00"), "duplicate_stream"),
-        ("5", "+2", "NOPE", "2024-06-25 11:00:00Z", "duplicate_stream"),
-        ("4", "2", "NOPE", t("11:00:00"), "unknown_track"),
+    got = [(r.line, r.user_id, r.track_id, r.listen_time, r.reason) for r in rj.itertuples()]
+    assert got == [  # the header is line 1
+        ("7", "2", "T2", "2024-06-25 24:00:00", "bad_stream"),
+        ("8", "2", "T2", "2024-06-25 10:00:60", "bad_stream"),
+        ("9", "2", "", t("12:00:00"), "bad_stream"),
+        ("10", "x", "T2", t("12:00:00"), "bad_stream"),
+        ("3", "01", " T1 ", "2024-06-25T10:00:00", "duplicate_stream"),
+        ("4", "1", "T1", t("10:00:00"), "duplicate_stream"),
+        ("6", "+2", "NOPE", "2024-06-25 11:00:00Z", "duplicate_stream"),
+        ("5", "2", "NOPE", t("11:00:00"), "unknown_track"),
     ]
 
 
@@ -68,8 +68,8 @@ def test_first_copy_in_file_order_is_kept_with_files_read_in_parallel(tmp_path, 
     s, staging = stage(tmp_path, SONGS, USERS, streams)
     assert s.counts["valid_streams"] == 2 and s.counts["duplicate_stream"] == 3
     rj = read_rejects(staging, "streams.csv")
-    got = [(rel_source(r.source_file, list(streams)), r.row_number) for r in rj.itertuples()]
-    assert got == [("b.csv", "1"), ("b.csv", "2"), ("c.csv", "1")]
+    got = [(rel_source(r.source_file, list(streams)), r.line) for r in rj.itertuples()]
+    assert got == [("b.csv", "2"), ("b.csv", "3"), ("c.csv", "2")]
 
 
 def test_parallel_reader_gives_the_same_rows_malformed_rows_and_digests(tmp_path):
@@ -82,12 +82,12 @@ def test_parallel_reader_gives_the_same_rows_malformed_rows_and_digests(tmp_path
         (root / "streams" / f"p{i}.csv").write_text("user_id,track_id,listen_time\n" + rows + "1,2\n")
     results = []
     for threads in (1, 3):
-        inputs, malformed = locate_inputs(root), []
+        inputs, found = locate_inputs(root), ReadFindings()
         table = read_text_columns(
-            list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed, inputs, threads=threads
+            list(inputs.streams), ("user_id", "track_id", "listen_time"), found, inputs, threads=threads
         ).read_all()
         rows = sorted(zip(*(table.column(c).to_pylist() for c in table.column_names)))
-        results.append((rows, sorted((m.file_no, m.text) for m in malformed), dict(inputs.digests)))
+        results.append((rows, sorted((m.file_no, m.row_number, m.text) for m in found.malformed), dict(inputs.digests)))
     assert results[0] == results[1]
     assert len(results[0][0]) == 200 and len(results[0][1]) == 4 and len(results[0][2]) == 4
 

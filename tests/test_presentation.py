@@ -216,7 +216,7 @@ def test_reject_examples_table_shows_reason_rule_place_and_fields():
     examples = pd.DataFrame(
         {  # as ingest.reject_examples gives them: the other file's fields are NaN
             "source_file": ["songs.csv", "streams/a.csv"],
-            "row_number": ["7", "12"],
+            "line": ["7", "12"],
             "track_id": ["", "T9"],
             "track_genre": ["<b>rock</b>", None],
             "duration_ms": ["-1", None],
@@ -228,7 +228,7 @@ def test_reject_examples_table_shows_reason_rule_place_and_fields():
         }
     )
     html = p.reject_examples_table(examples).to_html()
-    assert "songs.csv, row 7" in html and "streams/a.csv, row 12" in html
+    assert "songs.csv, line 7" in html and "streams/a.csv, line 12" in html
     assert "track_id=&#39;&#39;, track_genre=&#39;&lt;b&gt;rock&lt;/b&gt;&#39;, duration_ms=&#39;-1&#39;" in html
     assert "track_id=&#39;T9&#39;, user_id=&#39;42&#39;, listen_time=" in html
     assert "<b>rock</b>" not in html and "file_kind" not in html

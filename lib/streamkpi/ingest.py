@@ -34,7 +34,7 @@ from .errors import NoValidStreamsError
 from .inputs import (
     InputFile,
     InputFiles,
-    MalformedRow,
+    ReadFindings,
     StreamSelection,
     check_required_columns,
     describe_files,
@@ -164,17 +164,17 @@ def _connect(staging_dir: Path) -> duckdb.DuckDBPyConnection:
 
 def _register_text(
     con, name: str, inputs: InputFiles, files: list[InputFile], columns: tuple[str, ...]
-) -> list[MalformedRow]:
-    """Materialise the text columns of ``files`` as table ``name``; returns the malformed rows met."""
-    malformed: list[MalformedRow] = []
-    con.register(f"{name}_reader", read_text_columns(files, columns, malformed, inputs))
+) -> ReadFindings:
+    """Materialise the text columns of ``files`` as table ``name``; returns what the reading found."""
+    findings = ReadFindings()
+    con.register(f"{name}_reader", read_text_columns(files, columns, findings, inputs))
     _run(con, f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_reader")
     con.unregister(f"{name}_reader")
-    return malformed
+    return findings
 
 
 def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(
+    findings = _register_text(
         con, "songs_text", inputs, [inputs.songs], ("track_id", "artists", "track_genre", "duration_ms")
     )
     sql = partial(load_sql, "ingest_catalog")
@@ -186,15 +186,16 @@ def _stage_catalog(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]
     _run(con, sql("track_artists"))
     _copy(con, sql("tracks_file"), staging_dir / "tracks.parquet")
     _copy(con, sql("track_artists_file"), staging_dir / "track_artists.parquet")
-    con.register("songs_malformed", _malformed_frame(malformed))
+    con.register("songs_malformed", findings.malformed_table())
+    con.register("songs_lines", findings.lines_table())
     source_file = literal(inputs.relative(inputs.songs))
     _copy(con, sql("rejects", source_file=source_file), staging_dir / "rejects" / "songs.csv", csv=True)
     bad, valid, tracks = con.execute(sql("counts")).fetchall()[0]
-    return {"bad_song": bad + len(malformed), "duplicate_track_rows": valid - tracks, "tracks": tracks}
+    return {"bad_song": bad + len(findings.malformed), "duplicate_track_rows": valid - tracks, "tracks": tracks}
 
 
 def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
-    malformed = _register_text(con, "users_text", inputs, [inputs.users], ("user_id", "user_age"))
+    findings = _register_text(con, "users_text", inputs, [inputs.users], ("user_id", "user_age"))
     sql = partial(load_sql, "ingest_users")
     _run(
         con,
@@ -206,7 +207,7 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
     _copy(con, sql("users_file"), staging_dir / "users.parquet")
     bad_rows, kept_rows, users_kept, unknown_age = con.execute(sql("counts")).fetchall()[0]
     return {
-        "bad_user_rows": bad_rows + len(malformed),
+        "bad_user_rows": bad_rows + len(findings.malformed),
         "duplicate_user_rows": kept_rows - users_kept,
         "users": users_kept,
         "unknown_age_users": unknown_age,
@@ -214,11 +215,11 @@ def _stage_users(con, inputs: InputFiles, staging_dir: Path) -> dict[str, int]:
 
 
 def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path) -> dict[str, int]:
-    malformed: list[MalformedRow] = []
+    findings = ReadFindings()
     # Stream files are read in parallel: every row carries its file_no and row_number, so the order
     # in which batches arrive does not matter.
     reader = read_text_columns(
-        list(inputs.streams), ("user_id", "track_id", "listen_time"), malformed, inputs, threads=READER_THREADS
+        list(inputs.streams), ("user_id", "track_id", "listen_time"), findings, inputs, threads=READER_THREADS
     )
     con.register("streams_reader", reader)
     con.register(
@@ -249,7 +250,8 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     )
     _run(con, "RESET disabled_optimizers")
     con.unregister("streams_reader")
-    con.register("streams_malformed", _malformed_frame(malformed))
+    con.register("streams_malformed", findings.malformed_table())
+    con.register("stream_lines", findings.lines_table())
     _run(con, sql("duplicate_ids"))
     for bucket in range(buckets):
         _run(con, sql("duplicates_of_bucket", bucket=bucket))
@@ -270,8 +272,8 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
             (int(v) for v in row),
         )
     )
-    counts["rows_read"] += len(malformed)
-    counts["bad_stream"] += len(malformed)
+    counts["rows_read"] += len(findings.malformed)
+    counts["bad_stream"] += len(findings.malformed)
     return counts
 
 
@@ -304,16 +306,6 @@ def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *, make_sour
 
 def _parsed_folder(staging_dir: Path) -> Path:
     return staging_dir / localdb.SPILL_DIR / "parsed"
-
-
-def _malformed_frame(malformed: list[MalformedRow]) -> pd.DataFrame:
-    """Malformed rows as a table (raw text kept in the rule), empty but typed when there are none."""
-    return pd.DataFrame(
-        {
-            "file_no": pd.Series([m.file_no for m in malformed], dtype="int64"),
-            "rule": pd.Series([f"{m.rule}: {m.text}" for m in malformed], dtype="object"),
-        }
-    )
 
 
 def _run(con, statement: str) -> None:

@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -33,6 +34,7 @@ import pyarrow.csv as pacsv
 
 from . import storage
 from .errors import InputValidationError
+from .lines import LineBreakCounter, LineTracker, line_breaks
 
 SONGS_FILE = "songs.csv"
 USERS_FILE = "users.csv"
@@ -53,6 +55,8 @@ DEFAULT_LOOKAROUND_DAYS = 1
 # its header read from a ranged GET of its first HEADER_PROBE bytes.
 HEADER_THREADS = 16
 HEADER_PROBE = 1 << 20
+# The CSV reader parses a stream file this many bytes at a time.
+CSV_BLOCK_BYTES = 16 << 20
 
 REQUIRED_COLUMNS = {
     "songs": ("track_id", "artists", "track_name", "popularity", "duration_ms", "track_genre"),
@@ -426,8 +430,39 @@ class MalformedRow:
     are not UTF-8 (``text`` then shows the fields read, each byte that is not UTF-8 as ``\\xNN``)."""
 
     file_no: int
+    row_number: int
     rule: str
     text: str
+
+
+@dataclass
+class ReadFindings:
+    """What reading CSV files meets besides the rows it returns, filled in as the reader is consumed:
+    the malformed rows, and per file the anchors that give each row's line (see :mod:`streamkpi.lines`)."""
+
+    malformed: list[MalformedRow] = field(default_factory=list)
+    line_anchors: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)  # (file_no, rows, lines)
+
+    def malformed_table(self) -> pa.Table:
+        """``(file_no, row_number, rule)``, the raw text kept in the rule."""
+        return pa.table(
+            {
+                "file_no": pa.array([m.file_no for m in self.malformed], pa.int64()),
+                "row_number": pa.array([m.row_number for m in self.malformed], pa.int64()),
+                "rule": pa.array([f"{m.rule}: {m.text}" for m in self.malformed], pa.string()),
+            }
+        )
+
+    def lines_table(self) -> pa.Table:
+        """``(file_no, row_number, line)``: from each anchor row on, row r starts on ``line + r - row_number``."""
+        anchors = self.line_anchors
+        return pa.table(
+            {
+                "file_no": pa.array(np.concatenate([np.full(len(r), f) for f, r, _ in anchors] or [[]]), pa.int64()),
+                "row_number": pa.array(np.concatenate([r for _, r, _ in anchors] or [[]]), pa.int64()),
+                "line": pa.array(np.concatenate([lines for _, _, lines in anchors] or [[]]), pa.int64()),
+            }
+        )
 
 
 NOT_UTF8 = "row with bytes that are not UTF-8 (shown as \\xNN)"
@@ -437,7 +472,7 @@ UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # a UTF-16 file's first two bytes
 def read_text_columns(
     files: Sequence[InputFile | Path],
     columns: tuple[str, ...],
-    malformed: list[MalformedRow],
+    findings: ReadFindings,
     inputs: InputFiles | None = None,
     *,
     threads: int = 1,
@@ -445,11 +480,12 @@ def read_text_columns(
     """Stream the named columns of CSV files as text, in file order.
 
     Each batch carries ``file_no`` (position in ``files``) and ``row_number`` (1-based, among the
-    file's well-formed data rows), so "first in file order" stays well defined. Header names are
-    matched after stripping spaces; rows with the wrong number of fields are skipped and appended
-    to ``malformed`` (a list the caller owns, filled as the reader is consumed). With ``inputs``,
-    headers already read are reused and each file's size and SHA-256 land in ``inputs.digests``
-    once the file has been read to its end.
+    file's data rows, malformed ones included), so "first in file order" stays well defined. Header
+    names are matched after stripping spaces; rows with the wrong number of fields or bytes that are
+    not UTF-8 are left out and appended to ``findings.malformed``; each file's line anchors land in
+    ``findings.line_anchors`` once it has been read (``findings`` is the caller's, filled as the
+    reader is consumed). With ``inputs``, headers already read are reused and each file's size and
+    SHA-256 land in ``inputs.digests`` once the file has been read to its end.
 
     With ``threads`` > 1, up to that many files are read at once and batches come in the order they
     are ready, not in file order (``file_no`` and ``row_number`` still place every row).
@@ -457,12 +493,12 @@ def read_text_columns(
     schema = pa.schema([("file_no", pa.int32()), ("row_number", pa.int64())] + [(c, pa.string()) for c in columns])
     files = [_as_input_file(f) for f in files]
     if threads > 1 and len(files) > 1:
-        batches = _parallel_batches(files, columns, schema, malformed, inputs, min(threads, len(files)))
+        batches = _parallel_batches(files, columns, schema, findings, inputs, min(threads, len(files)))
     else:
         batches = (
             batch
             for file_no, file in enumerate(files)
-            for batch in _file_batches(file_no, file, columns, schema, malformed, inputs)
+            for batch in _file_batches(file_no, file, columns, schema, findings, inputs)
         )
     return pa.RecordBatchReader.from_batches(schema, batches)
 
@@ -474,7 +510,7 @@ def _as_input_file(file: InputFile | Path) -> InputFile:
     return InputFile(path.name, str(path), path.stat().st_size, opener=lambda: open(path, "rb"))
 
 
-def _parallel_batches(files, columns, schema, malformed, inputs, threads: int) -> Iterator[pa.RecordBatch]:
+def _parallel_batches(files, columns, schema, findings, inputs, threads: int) -> Iterator[pa.RecordBatch]:
     """The batches of every file, ``threads`` files read at once, in the order they are ready."""
     ready: queue.Queue = queue.Queue(maxsize=2 * threads)
     stop = threading.Event()
@@ -500,7 +536,7 @@ def _parallel_batches(files, columns, schema, malformed, inputs, threads: int) -
             except queue.Empty:
                 return
             try:
-                for batch in _file_batches(file_no, file, columns, schema, malformed, inputs):
+                for batch in _file_batches(file_no, file, columns, schema, findings, inputs):
                     if not put(batch):
                         return
                 put(done)
@@ -537,52 +573,59 @@ def _as_text(numbered: list[pa.Array], file_no: int, malformed: list[MalformedRo
     except pa.ArrowInvalid:  # some row is not UTF-8: find which, by Python's own decoder
         pass
     keep = []
-    for values in zip(*(column.to_pylist() for column in columns)):
+    for row_number, *values in zip(numbered[1].to_pylist(), *(column.to_pylist() for column in columns)):
         try:
             keep.append(all(value.decode("utf-8") is not None for value in values))
         except UnicodeDecodeError:
             keep.append(False)
-            malformed.append(
-                MalformedRow(file_no, NOT_UTF8, ",".join(v.decode("utf-8", "backslashreplace") for v in values))
-            )
+            text = ",".join(v.decode("utf-8", "backslashreplace") for v in values)
+            malformed.append(MalformedRow(file_no, row_number, NOT_UTF8, text))
     mask = pa.array(keep)
     return [*(array.filter(mask) for array in numbered[:2]), *(c.filter(mask).cast(pa.string()) for c in columns)]
 
 
-def _file_batches(file_no, file, columns, schema, malformed, inputs) -> Iterator[pa.RecordBatch]:
-    headers = inputs.headers if inputs is not None else {}
-
-    def skip(row, file_no=file_no):
-        rule = f"malformed CSV row: {row.actual_columns} fields where the header has {row.expected_columns}"
-        malformed.append(MalformedRow(file_no, rule, row.text))
-        return "skip"
-
+def _file_batches(file_no, file, columns, schema, findings, inputs) -> Iterator[pa.RecordBatch]:
     if file.size == 0:  # no header, no rows (describe_files checksums it)
         return
-    header = headers.get(file.relative) or read_header(file)
+    header = (inputs.headers if inputs is not None else {}).get(file.relative) or read_header(file)
+    lines = LineTracker(header_lines=1 + line_breaks(",".join(header)))
+
+    def skip(row):
+        rule = f"malformed CSV row: {row.actual_columns} fields where the header has {row.expected_columns}"
+        findings.malformed.append(MalformedRow(file_no, lines.malformed(row.number, row.text), rule, row.text))
+        return "skip"
+
     with storage.DigestingReader(file.open()) as stream:
+        counted = LineBreakCounter(file.csv_bytes(stream))
         reader = pacsv.open_csv(
-            file.csv_bytes(stream),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
+            counted,
+            # One thread per file: the reader then numbers the malformed rows it skips.
+            read_options=pacsv.ReadOptions(
+                column_names=header, skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(
-                include_columns=list(columns),
-                column_types={c: pa.binary() for c in columns},  # checked as UTF-8 row by row below
+                # every column, though only ``columns`` are returned: a line break in any value moves the lines
+                column_types={c: pa.binary() for c in header},  # checked as UTF-8 row by row below
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-        next_row = 1
         for batch in reader:
-            rows = batch.num_rows
             numbered = [
-                pa.array(np.full(rows, file_no, dtype=np.int32)),
-                pa.array(np.arange(next_row, next_row + rows, dtype=np.int64)),
+                pa.array(np.full(batch.num_rows, file_no, dtype=np.int32)),
+                pa.array(lines.number(batch.columns)),
                 *(batch.column(c) for c in columns),
             ]
-            next_row += rows
-            yield pa.RecordBatch.from_arrays(_as_text(numbered, file_no, malformed), schema=schema)
+            yield pa.RecordBatch.from_arrays(_as_text(numbered, file_no, findings.malformed), schema=schema)
         while stream.read(1 << 20):  # normally nothing is left: the digest covers every byte
             pass
         if inputs is not None:
             inputs.digests[file.relative] = (stream.size, stream.sha256)
+    findings.line_anchors.append((file_no, *lines.anchors(counted, lambda: _csv_bytes_again(file))))
+
+
+@contextmanager
+def _csv_bytes_again(file: InputFile) -> Iterator[BinaryIO]:
+    with file.open() as stored:
+        yield file.csv_bytes(stored)

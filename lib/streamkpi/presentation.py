@@ -482,8 +482,8 @@ def data_quality_table(counts: Mapping[str, int]) -> pd.io.formats.style.Styler:
 
 def reject_examples_table(examples: pd.DataFrame) -> pd.io.formats.style.Styler:
     """A few rejected rows per reason (``ingest.reject_examples``), one line each: reason, rule,
-    where it was (file, row number) and the row's fields as read."""
-    fields = [c for c in examples.columns if c not in {"source_file", "row_number", "reason", "rule", "file_kind"}]
+    where it was (file and line, as an editor counts them) and the row's fields as read."""
+    fields = [c for c in examples.columns if c not in {"source_file", "line", "reason", "rule", "file_kind"}]
 
     def as_read(row: pd.Series) -> str:  # the fields of the row's own file (the other file's are NaN)
         return ", ".join(f"{c}={row[c]!r}" for c in fields if isinstance(row[c], str))
@@ -492,14 +492,14 @@ def reject_examples_table(examples: pd.DataFrame) -> pd.io.formats.style.Styler:
         {
             "reason": examples["reason"],
             "rule": examples["rule"],
-            "where": examples["source_file"] + ", row " + examples["row_number"].astype(str),
+            "where": examples["source_file"] + ", line " + examples["line"].astype(str),
             "row": examples.apply(as_read, axis=1) if len(examples) else pd.Series(dtype=str),
         }
     )
     columns = {
         "reason": ("Reason", text),
         "rule": ("Rule", text),
-        "where": ("File, row", text),
+        "where": ("File, line", text),
         "row": ("Fields as read", text),
     }
     caption = None if len(frame) else "No row was rejected."

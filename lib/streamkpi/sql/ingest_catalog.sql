@@ -49,13 +49,16 @@ SELECT * FROM tracks ORDER BY track_key
 SELECT * FROM track_artists ORDER BY track_key, artist
 
 -- name: rejects
--- The rejected rows, raw as read, then the malformed CSV rows (songs_malformed) of the file.
-SELECT ${source_file} AS source_file, row_number, track_id, track_genre, duration_ms, 'bad_song' AS reason, rule
+-- The rejected rows, raw as read, and the malformed CSV rows (songs_malformed) of the file, in file
+-- order, each with the line it starts on (songs_lines: from an anchor row on, one line per row).
+SELECT ${source_file} AS source_file, l.line + r.row_number - l.row_number AS line, track_id, track_genre,
+       duration_ms, 'bad_song' AS reason, rule
 FROM (SELECT row_number, track_id, track_genre, duration_text AS duration_ms, rule
       FROM songs_checked WHERE rule IS NOT NULL
       UNION ALL
-      SELECT NULL, NULL, NULL, NULL, rule FROM songs_malformed)
-ORDER BY row_number NULLS LAST, rule
+      SELECT row_number, NULL, NULL, NULL, rule FROM songs_malformed) r
+ASOF JOIN songs_lines l ON r.row_number >= l.row_number
+ORDER BY r.row_number, rule
 
 -- name: counts
 -- Rows rejected, rows kept, tracks.

@@ -1,6 +1,7 @@
 -- Ingest, the streams: streams_reader(file_no, row_number, user_id, track_id, listen_time), the
 -- text of the stream files, becomes the table parsed, the staged valid streams, the rejected rows
--- and the counts. A row's place in file order is id = file_no * ${row_id_factor} + row_number.
+-- and the counts. A row's place in file order is id = file_no * ${row_id_factor} + row_number
+-- (row_number counts a file's data rows, malformed ones included).
 -- One statement per section; ${day_start}, ${day_end} (the run date and the next), the rules'
 -- ${listen_time_pattern} and ${integer_pattern}, ${row_id_factor}, ${buckets} and ${bucket} are
 -- substituted.
@@ -92,7 +93,9 @@ WHERE reason IS NULL AND track_key IS NOT NULL AND id NOT IN (SELECT id FROM dup
 -- name: rejects
 -- The raw text of a rejected row: as kept in parsed, else the parsed value's text (equal to it);
 -- a track known by its key gets its id back from the catalog. The malformed CSV rows
--- (streams_malformed) come with their file; stream_files(file_no, source_file) names the files.
+-- (streams_malformed) come with their file and row; stream_files(file_no, source_file) names the
+-- files, and stream_lines(file_no, row_number, line) gives the line each row starts on: from an
+-- anchor row on, one line per row.
 WITH rejected AS (
     SELECT id, reason, rule, user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id,
            raw_listen_time
@@ -106,7 +109,8 @@ WITH rejected AS (
            user_id, track_key, track_id, listen_time, raw_user_id, raw_track_id, raw_listen_time
     FROM parsed WHERE reason IS NULL AND track_key IS NULL AND id NOT IN (SELECT id FROM duplicate_ids)
 )
-SELECT f.source_file, r.row_number, r.user_id, r.track_id, r.listen_time, r.reason, r.rule
+SELECT f.source_file, l.line + r.row_number - l.row_number AS line, r.user_id, r.track_id, r.listen_time,
+       r.reason, r.rule
 FROM (
     SELECT id // ${row_id_factor} AS file_no, id % ${row_id_factor} AS row_number,
            coalesce(raw_user_id, CAST(user_id AS VARCHAR)) AS user_id,
@@ -115,10 +119,11 @@ FROM (
            reason, rule
     FROM rejected LEFT JOIN tracks t ON t.track_key = rejected.track_key
     UNION ALL
-    SELECT file_no, NULL, NULL, NULL, NULL, 'bad_stream', rule FROM streams_malformed
+    SELECT file_no, row_number, NULL, NULL, NULL, 'bad_stream', rule FROM streams_malformed
 ) r
+ASOF JOIN stream_lines l ON l.file_no = r.file_no AND r.row_number >= l.row_number
 JOIN stream_files f ON f.file_no = r.file_no
-ORDER BY r.reason, r.file_no, r.row_number NULLS LAST, r.rule
+ORDER BY r.reason, r.file_no, r.row_number, r.rule
 
 -- name: counts
 -- Rows read, of other dates, bad, duplicates, of unknown tracks, valid, valid of unknown users:
