@@ -22,7 +22,12 @@ from .scraps import to_jsonable
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-LIFTED_SCRAPS = ("input_files", "ignored_files", "empty_files")  # scraps also at the top level of the manifest
+LIFTED_SCRAPS = (
+    "input_files",
+    "ignored_files",
+    "empty_files",
+    "load_diff",
+)  # scraps also at the top level of the manifest
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 

@@ -148,6 +148,18 @@ def test_rerun_adds_a_run_folder_and_keeps_tables_identical(place):
     assert staged[0] == staged[1] == genre  # identical run after run, and no duplicate rows
     keys = [(r[0], r[1]) for r in genre]
     assert len(keys) == len(set(keys))
+    first, second = (json.loads((run / "manifest.json").read_text()) for run in run_folders(place["reports"], DAY))
+    hours = len([r for r in warehouse_rows(place["db"], "hourly_kpis") if str(r[0]) == DAY])
+    days_genres = len([r for r in genre if str(r[0]) == DAY])
+    assert first["load_diff"] == {  # the first load of the day added every row, the rerun changed none
+        "genre_level_kpis": {"added": days_genres, "removed": 0, "changed": 0, "unchanged": 0, "examples": []},
+        "hourly_kpis": {"added": hours, "removed": 0, "changed": 0, "unchanged": 0, "examples": []},
+    }
+    assert second["load_diff"] == {
+        "genre_level_kpis": {"added": 0, "removed": 0, "changed": 0, "unchanged": days_genres, "examples": []},
+        "hourly_kpis": {"added": 0, "removed": 0, "changed": 0, "unchanged": hours, "examples": []},
+    }
+    assert "What this load changed" in (run_folders(place["reports"], DAY)[1] / "04_load.html").read_text()
 
 
 def test_second_date_leaves_the_first_untouched(place):

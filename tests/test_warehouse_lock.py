@@ -63,7 +63,7 @@ def test_a_load_waits_for_the_process_holding_the_file_and_then_loads(loaded, tm
     url, path = loaded
     holder = hold(path, 3)
     try:
-        assert warehouse.load_day(url, DATE, kpi_files(tmp_path, 7), lock_timeout=60) == {"genre_level_kpis": 1}
+        assert warehouse.load_day(url, DATE, kpi_files(tmp_path, 7), lock_timeout=60).rows == {"genre_level_kpis": 1}
     finally:
         holder.wait(timeout=30)
     told = capfd.readouterr().err

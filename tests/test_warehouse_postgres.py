@@ -115,13 +115,16 @@ def test_a_second_load_of_the_day_leaves_one_copy_and_other_days_alone(staged, d
         name: kpi_file(tmp_path, frame.assign(listen_date=pd.Timestamp(OTHER_DAY)), name, "other")
         for name, frame in staged["frames"].items()
     }
-    assert warehouse.load_day(database, OTHER_DAY, other) == {n: len(f) for n, f in staged["frames"].items()}
+    assert warehouse.load_day(database, OTHER_DAY, other).rows == {n: len(f) for n, f in staged["frames"].items()}
     before_other = {name: rows(database, name) for name in kpis.KPI_TABLES}
 
     first = warehouse.load_day(database, DAY, staged["files"])
     second = warehouse.load_day(database, DAY, staged["files"])
 
-    assert first == second == {n: len(f) for n, f in staged["frames"].items()}
+    assert first.rows == second.rows == {n: len(f) for n, f in staged["frames"].items()}
+    for name, frame in staged["frames"].items():  # the first load added the day, the rerun changed nothing
+        assert first.diff[name] == {"added": len(frame), "removed": 0, "changed": 0, "unchanged": 0, "examples": []}
+        assert second.diff[name] == {"added": 0, "removed": 0, "changed": 0, "unchanged": len(frame), "examples": []}
     for name, frame in staged["frames"].items():
         pd.testing.assert_frame_equal(warehouse.read_table(database, name, DAY), frame, check_exact=True)
         all_rows = rows(database, name)
@@ -134,8 +137,40 @@ def test_a_second_load_of_the_day_leaves_one_copy_and_other_days_alone(staged, d
 def test_a_genre_gone_on_rerun_is_gone_from_the_table(staged, database, tmp_path):
     warehouse.load_day(database, DAY, staged["files"])
     fewer = staged["frames"]["genre_level_kpis"].iloc[:3]
-    warehouse.load_day(database, DAY, {"genre_level_kpis": kpi_file(tmp_path, fewer, "genre_level_kpis", "fewer")})
+    loaded = warehouse.load_day(
+        database, DAY, {"genre_level_kpis": kpi_file(tmp_path, fewer, "genre_level_kpis", "fewer")}
+    )
     pd.testing.assert_frame_equal(warehouse.read_table(database, "genre_level_kpis", DAY), fewer, check_exact=True)
+    all_genres = len(staged["frames"]["genre_level_kpis"])
+    assert loaded.diff["genre_level_kpis"] == {
+        "added": 0,
+        "removed": all_genres - 3,
+        "changed": 0,
+        "unchanged": 3,
+        "examples": [],
+    }
+
+
+def test_a_rerun_with_one_value_changed_names_that_cell(staged, database, tmp_path):
+    warehouse.load_day(database, DAY, staged["files"])
+    frame = staged["frames"]["hourly_kpis"].copy()
+    hour, before = int(frame["listen_hour"].iloc[0]), int(frame["listen_counts"].iloc[0])
+    frame.loc[frame.index[0], "listen_counts"] = before + 1
+    loaded = warehouse.load_day(database, DAY, {"hourly_kpis": kpi_file(tmp_path, frame, "hourly_kpis", "changed")})
+    assert loaded.diff["hourly_kpis"] == {
+        "added": 0,
+        "removed": 0,
+        "changed": 1,
+        "unchanged": len(frame) - 1,
+        "examples": [
+            {
+                "key": {"listen_date": DAY, "listen_hour": hour},
+                "column": "listen_counts",
+                "old": before,
+                "new": before + 1,
+            }
+        ],
+    }
 
 
 def test_a_failure_between_delete_and_insert_keeps_the_previous_rows(staged, database, tmp_path, monkeypatch):
@@ -335,7 +370,7 @@ def test_redshift_load_copies_from_s3_then_replaces_the_day_in_one_transaction(
 
     loaded = redshift.load_day(database, dt.date(2024, 6, 25), files, iam_role=ROLE, flavor="redshift")
 
-    assert loaded == {n: len(f) for n, f in staged["frames"].items()}
+    assert loaded.rows == {n: len(f) for n, f in staged["frames"].items()}
     for name, frame in staged["frames"].items():
         pd.testing.assert_frame_equal(warehouse.read_table(database, name, DAY), frame, check_exact=True)
     assert recorded.copies == [
@@ -358,8 +393,12 @@ def test_redshift_load_copies_from_s3_then_replaces_the_day_in_one_transaction(
     begin = max(i for i, s in enumerate(log[: changes[0]]) if s == "BEGIN")
     commit = changes[-1] + log[changes[-1] :].index("COMMIT")
     # one transaction that first locks both tables, then replaces the day in each: nothing else inside
+    # but the reads of the day's rows before and after (what the load changed)
     lock = "LOCK reporting_schema.genre_level_kpis, reporting_schema.hourly_kpis"
-    assert log[begin + 1 : commit] == [lock, *[log[i] for i in changes]]
+    inside = log[begin + 1 : commit]
+    assert [s for s in inside if not s.startswith("SELECT ")] == [lock, *[log[i] for i in changes]]
+    reads = [s.split(" FROM ")[1].split(" WHERE ")[0] for s in inside if s.startswith("SELECT ")]
+    assert reads == ["reporting_schema.genre_level_kpis"] * 2 + ["reporting_schema.hourly_kpis"] * 2
     assert max(i for i, s in enumerate(log) if s.startswith("COPY")) < begin  # staged before it began
 
 
@@ -418,7 +457,7 @@ def test_a_failing_copy_never_shows_the_credentials(staged, database, tmp_path, 
 LOAD = """
 import json, sys
 from streamkpi import warehouse
-print(json.dumps(warehouse.load_day(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))
+print(json.dumps(warehouse.load_day(sys.argv[1], sys.argv[2], json.loads(sys.argv[3])).rows))
 """
 
 
@@ -453,7 +492,7 @@ def test_a_serialization_failure_is_retried_and_the_retry_said_in_the_log(staged
             "CREATE TRIGGER fail_once BEFORE INSERT ON reporting_schema.genre_level_kpis "
             "FOR EACH STATEMENT EXECUTE FUNCTION fail_once()"
         )
-    assert warehouse.load_day(database, DAY, staged["files"]) == {n: len(f) for n, f in staged["frames"].items()}
+    assert warehouse.load_day(database, DAY, staged["files"]).rows == {n: len(f) for n, f in staged["frames"].items()}
     told = capfd.readouterr().err
     assert "could not serialize access" in told and "retrying in 1 s" in told
     for table, frame in staged["frames"].items():

@@ -24,8 +24,9 @@ import pandas as pd
 from sqlalchemy.engine import make_url
 
 from .errors import WarehouseError
+from .rowdiff import LoadedDay, diff_rows
 from .sqltext import literal
-from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, Table, ddl
+from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, Table, day_query, ddl
 
 LOCK_CONFLICT = re.compile(
     r"Could not set lock on file .*?Conflicting lock is held in (?P<holder>.+?)(?:\. See |$)", re.S
@@ -89,9 +90,10 @@ def load_day(
     *,
     iam_role: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
-) -> dict[str, int]:
+) -> LoadedDay:
     """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file, in one
-    transaction; returns the rows read back per table. ``iam_role`` is Redshift's: unused here."""
+    transaction; returns the rows read back per table and what changed. ``iam_role`` is Redshift's:
+    unused here."""
     path = duckdb_path(warehouse_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     with connect(path, lock_timeout=lock_timeout) as con:
@@ -99,7 +101,12 @@ def load_day(
         try:
             for statement in ddl("duckdb"):
                 con.execute(statement).fetchall()
-            expected = {name: _replace_partition(con, TABLES[name], run_date, file) for name, file in tables.items()}
+            day = f"DATE {literal(run_date)}"
+            expected, diff = {}, {}
+            for name, file in tables.items():
+                before = con.execute(day_query(TABLES[name], day)).df()
+                expected[name] = _replace_partition(con, TABLES[name], run_date, file)
+                diff[name] = diff_rows(before, con.execute(day_query(TABLES[name], day)).df(), TABLES[name].primary_key)
             con.execute("COMMIT").fetchall()
         except Exception:
             con.execute("ROLLBACK").fetchall()
@@ -107,7 +114,7 @@ def load_day(
     loaded = {name: len(read_table(warehouse_url, name, run_date, lock_timeout=lock_timeout)) for name in tables}
     if loaded != expected:
         raise WarehouseError(f"read-back of {run_date} found {loaded} rows, expected {expected}")
-    return loaded
+    return LoadedDay(loaded, diff)
 
 
 def _replace_partition(con, table: Table, run_date: dt.date, parquet: Path) -> int:

@@ -360,6 +360,34 @@ def load_summary(rows_loaded: Mapping[str, int], headlines: pd.DataFrame, run_da
     return Markdown("\n".join(lines))
 
 
+def load_diff_table(diff: Mapping[str, Mapping]) -> pd.io.formats.style.Styler:
+    """What the load changed (``LoadedDay.diff``): per table the rows added, removed, changed and
+    unchanged against the rows of the day there before."""
+    kinds = ("added", "removed", "changed", "unchanged")
+    counts = pd.DataFrame([{"table": table, **{k: d[k] for k in kinds}} for table, d in diff.items()])
+    columns = {"table": ("Table", text)} | {k: (k.capitalize(), thousands) for k in kinds}
+    return formatted_table(counts, columns, caption="The day's rows against those there before this load")
+
+
+def changed_cells_table(diff: Mapping[str, Mapping]) -> pd.io.formats.style.Styler:
+    """The first changed cells of each table (``LoadedDay.diff``): the row's key, the column, old → new."""
+    cells = pd.DataFrame(
+        [
+            {
+                "table": table,
+                "row": ", ".join(f"{k} {v}" for k, v in cell["key"].items() if k != "listen_date"),
+                "column": cell["column"],
+                "change": f"{cell['old']} → {cell['new']}",
+            }
+            for table, d in diff.items()
+            for cell in d["examples"]
+        ],
+        columns=["table", "row", "column", "change"],
+    )
+    columns = {c: (c.capitalize(), text) for c in cells.columns}
+    return formatted_table(cells, columns, None if len(cells) else "No value changed.")
+
+
 def mean_track_length(genre_kpis: pd.DataFrame) -> float:
     """The day's stream-weighted average track length in seconds, from the genre rows."""
     return weighted_mean(genre_kpis, "average_duration", "listen_count")

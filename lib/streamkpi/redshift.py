@@ -42,8 +42,9 @@ from sqlalchemy.pool import NullPool
 
 from . import storage
 from .errors import StorageError, WarehouseError
+from .rowdiff import LoadedDay, diff_rows
 from .sqltext import literal
-from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, Table, conform, create_table_sql, ddl
+from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, Table, conform, create_table_sql, day_query, ddl
 
 FLAVORS = ("postgresql", "redshift")
 STAGE_PREFIX = "stage_"
@@ -194,8 +195,9 @@ def load_day(
     iam_role: str | None = None,
     flavor: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
-) -> dict[str, int]:
-    """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file.
+) -> LoadedDay:
+    """Replace the rows of ``run_date`` in each KPI table with those of its Parquet file; the rows
+    read back per table, and what changed (the day's rows before and after, in the transaction).
 
     The replacing transaction first LOCKs the target tables (PostgreSQL waits ``lock_timeout`` s for
     them at most; Redshift as long as it takes), so loads and readers of the same tables queue
@@ -226,9 +228,14 @@ def load_day(
             try:
                 with _errors_named(f"replacing {run_date} in {where}"), conn.begin():
                     conn.exec_driver_sql(f"LOCK {', '.join(f'{SCHEMA}.{name}' for name in tables)}")
+                    diff = {}
                     for name in tables:
+                        before = _day_rows(conn, TABLES[name], run_date)
                         _delete_day(conn, TABLES[name], run_date)
                         _insert_from_staging(conn, TABLES[name], STAGE_PREFIX + name)
+                        diff[name] = diff_rows(
+                            before, _day_rows(conn, TABLES[name], run_date), TABLES[name].primary_key
+                        )
                 break
             except SerializationFailure as exc:
                 if attempt == SERIALIZATION_RETRIES:
@@ -245,7 +252,12 @@ def load_day(
             }
     if loaded != expected:
         raise WarehouseError(f"read-back of {run_date} found {loaded} rows, expected {expected}")
-    return loaded
+    return LoadedDay(loaded, diff)
+
+
+def _day_rows(conn, table: Table, run_date: dt.date) -> pd.DataFrame:
+    rows = conn.exec_driver_sql(day_query(table, f"DATE {literal(run_date)}")).fetchall()
+    return conform(pd.DataFrame([tuple(r) for r in rows], columns=table.column_names), table)
 
 
 def _delete_day(conn, table: Table, run_date: dt.date) -> None:

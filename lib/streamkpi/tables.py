@@ -164,6 +164,14 @@ def ddl(engine: str) -> list[str]:
     return [f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"] + [create_table_sql(t, engine) for t in TABLES.values()]
 
 
+def day_query(table: Table, day: str) -> str:
+    """The rows of one day (``day``: an SQL date expression) of a warehouse table, in key order."""
+    return (
+        f"SELECT {', '.join(table.column_names)} FROM {SCHEMA}.{table.name} WHERE listen_date = {day} "
+        f"ORDER BY {', '.join(table.primary_key)}"
+    )
+
+
 def typed_query(table: Table, relation: str) -> str:
     """A SELECT of ``table``'s columns from ``relation``, each cast to its DuckDB type."""
     casts = ", ".join(

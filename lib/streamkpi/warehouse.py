@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from . import duckdb_file, redshift
 from .dates import parse_run_date
 from .errors import WarehouseError
+from .rowdiff import LoadedDay
 from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, TYPE_MAP, ddl
 
 # URL backend -> the module implementing create_tables, load_day and read_table for it.
@@ -47,7 +48,7 @@ def load_day(
     *,
     iam_role: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
-) -> dict[str, int]:
+) -> LoadedDay:
     """Replace all rows of ``run_date`` in each KPI table with the rows of its Parquet file.
 
     The delete of the day and the insert of its rows happen in one transaction: on any failure
@@ -70,8 +71,11 @@ def load_day(
 
     Returns
     -------
-    dict
-        The rows now in the warehouse for the day, per table, read back after the commit.
+    LoadedDay
+        ``rows``: the rows now in the warehouse for the day, per table, read back after the commit;
+        ``diff``: per table, the rows the load added, removed, changed and left unchanged, and the
+        first changed cells (:func:`streamkpi.rowdiff.diff_rows`): a rerun on unchanged input
+        changes nothing.
     """
     run_date = parse_run_date(run_date)
     backend = BACKENDS[warehouse_engine(warehouse_url)]
