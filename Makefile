@@ -23,8 +23,9 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml lib/pyprojec
 
 venv: $(VENV)/.installed ## Create the virtual environment (pinned by constraints.txt)
 
-sample-data: $(VENV)/.installed ## Generate the deterministic sample week into data/sample
-	$(PY) -m tools.sample_data --out $(SAMPLE_DIR)
+SAMPLE_ARGS ?=
+sample-data: $(VENV)/.installed ## Generate the deterministic sample week into data/sample; SAMPLE_ARGS="--days 35 --incident DATE=cutoff ..." adds generator options
+	$(PY) -m tools.sample_data --out $(SAMPLE_DIR) $(SAMPLE_ARGS)
 
 # QUIET=1 (cron): print nothing but failures (not even the command); the run folder's logs still get everything.
 QUIET_FLAG := $(if $(filter 1 yes true,$(QUIET)),--quiet)

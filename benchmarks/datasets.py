@@ -61,6 +61,7 @@ def generator_command(out: Path, args: dict, python: str = sys.executable) -> li
         str(args["tracks"]),
         "--dual-genre-fraction",
         str(args["dual_genre_fraction"]),
+        "--flat-volume",  # exactly N streams: the bench sizes
     ]
 
 
@@ -143,5 +144,6 @@ def tiny_dataset(out: Path, streams: int = 1000, users: int = 1000, tracks: int 
         n_users=users,
         n_tracks=tracks,
         dual_genre_fraction=DEFAULTS["dual_genre_fraction"],
+        variation=False,
     )
     return out

@@ -17,7 +17,7 @@ import pytest
 
 from tools import sample_data as sd
 
-SMALL = dict(start_date="2024-06-24", days=2, streams_per_day=3000, n_users=400, n_tracks=2000, seed=7)
+SMALL = dict(start_date="2024-06-24", days=2, streams_per_day=3000, n_users=400, n_tracks=2000, seed=7, variation=False)
 DATES = ["2024-06-24", "2024-06-25"]
 SONGS_COLS = sd.SONGS_HEADER.split(",")
 NON_LATIN = re.compile(
@@ -399,3 +399,154 @@ def test_cli(tmp_path, capsys):
     assert (tmp_path / "streams" / "streams1.csv").exists()
     with pytest.raises(SystemExit):
         sd.main(["--out", str(tmp_path), "--streams-per-day", "1.5"])
+
+
+# --------------------------------------------------------------------------- daily volume and incidents
+WEEK = dict(start_date="2024-06-24", days=7, streams_per_day=3000, n_users=400, n_tracks=2000, seed=7)  # Mon..Sun
+WEEK_DATES = [f"2024-06-{d}" for d in range(24, 31)]
+WEEKEND = {"2024-06-29", "2024-06-30"}
+INCIDENTS = {"2024-06-26": "cutoff", "2024-06-27": "stale_catalog", "2024-06-28": "volume_drop"}
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory):
+    out = tmp_path_factory.mktemp("week")
+    return out, sd.generate(out, **WEEK)
+
+
+@pytest.fixture(scope="module")
+def week_incidents(tmp_path_factory):
+    out = tmp_path_factory.mktemp("incidents")
+    return out, sd.generate(out, **WEEK, incidents=INCIDENTS)
+
+
+def stream_rows(out: Path) -> list[tuple[str, str, str, dt.datetime | None]]:
+    """(folder, user_id, track_id, UTC listen time or None) of every stream row."""
+    return [(p.parent.name, *r[:2], parse_time(r[2])) for p in stream_files(out) for r in read_csv(p)[1]]
+
+
+def rows_per_date(out: Path) -> Counter:
+    """Rows by UTC listen date; a row without a parseable time counts for its folder's date."""
+    return Counter(t.date().isoformat() if t else folder for folder, _, _, t in stream_rows(out))
+
+
+def assert_summary_exact(out: Path, s: dict) -> None:
+    by_date, _, _, _, _ = classify_streams(out)
+    for d in WEEK_DATES:
+        exp, got = s["dates"][d], by_date[d]
+        assert got["rows"] + exp["unparseable_time"] == exp["rows"]
+        assert got["valid"] == exp["expected_valid_streams"]
+        assert got["unknown_track"] == exp["unknown_track"]
+        assert got["duplicate_stream"] == exp["duplicate_stream"]
+        assert got["iso_time"] == exp["iso_time"]
+
+
+def test_variation_changes_daily_rows(week):
+    out, s = week
+    rows = rows_per_date(out)
+    counts = [rows[d] for d in WEEK_DATES]
+    assert len(set(counts)) >= 5, counts
+    assert counts == [s["dates"][d]["rows"] for d in WEEK_DATES]
+    for d in WEEK_DATES:  # rows = streams_per_day x the date's factor (rounded to 4 digits in the summary)
+        assert abs(rows[d] - WEEK["streams_per_day"] * s["dates"][d]["volume_factor"]) <= 1
+        assert 0.9 < s["dates"][d]["volume_factor"] < 1.35
+    weekend = sum(rows[d] for d in WEEKEND) / len(WEEKEND)
+    weekdays = sum(rows[d] for d in WEEK_DATES if d not in WEEKEND) / (len(WEEK_DATES) - len(WEEKEND))
+    assert weekend > 1.08 * weekdays
+    assert s["variation"] is True and s["incidents"] == {}
+    assert_summary_exact(out, s)
+
+
+def test_variation_off_gives_exact_rows(tmp_path):
+    s = sd.generate(tmp_path, **WEEK, variation=False)
+    rows = rows_per_date(tmp_path)
+    assert [rows[d] for d in WEEK_DATES] == [3000] * 7
+    assert {s["dates"][d]["volume_factor"] for d in WEEK_DATES} == {1.0}
+    assert s["variation"] is False
+
+
+def test_variation_and_incidents_deterministic(tmp_path, week, week_incidents):
+    for (out, _), incidents in ((week, None), (week_incidents, INCIDENTS)):
+        again = tmp_path / str(bool(incidents))
+        sd.generate(again, **WEEK, incidents=incidents)
+        files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+        for rel in files:
+            assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_incidents_summary_exact(week_incidents):
+    out, s = week_incidents
+    assert s["incidents"] == INCIDENTS
+    assert_summary_exact(out, s)
+
+
+def test_cutoff_drops_the_evening(week_incidents):
+    out, _ = week_incidents
+    hours = defaultdict(Counter)  # date -> hour -> rows, in every file
+    for _, _, _, t in stream_rows(out):
+        if t:
+            hours[t.date().isoformat()][t.hour] += 1
+    assert sum(hours["2024-06-26"][h] for h in range(18, 24)) == 0
+    assert hours["2024-06-26"][17] > 50  # the export stopped at 18:00, not earlier
+    assert sum(hours["2024-06-25"][h] for h in range(18, 24)) > 500  # other dates keep their evening
+
+
+def test_stale_catalog_tracks_missing(week_incidents):
+    out, s = week_incidents
+    header, songs = read_csv(out / "songs.csv")
+    in_songs = {r[header.index("track_id")] for r in songs}
+    for d, low, high in (("2024-06-27", 0.17, 0.23), ("2024-06-25", 0.0, 0.01)):
+        rows = [track for _, _, track, t in stream_rows(out) if t and t.date().isoformat() == d]
+        assert low < sum(track not in in_songs for track in rows) / len(rows) < high, d
+    by_date, _, _, _, _ = classify_streams(out)
+    assert by_date["2024-06-27"]["unknown_track"] == s["dates"]["2024-06-27"]["unknown_track"] > 450
+    assert s["dates"]["2024-06-25"]["unknown_track"] == by_date["2024-06-25"]["unknown_track"] < 10
+
+
+def test_volume_drop_halves_the_date(week, week_incidents):
+    (_, plain), (out, s) = week, week_incidents
+    rows = rows_per_date(out)
+    assert 0.49 < rows["2024-06-28"] / plain["dates"]["2024-06-28"]["rows"] < 0.51
+    others = [rows[d] for d in WEEK_DATES if d not in INCIDENTS]
+    assert 0.4 < rows["2024-06-28"] / (sum(others) / len(others)) < 0.6
+    assert abs(s["dates"]["2024-06-28"]["volume_factor"] - plain["dates"]["2024-06-28"]["volume_factor"] / 2) < 1e-4
+
+
+def test_bad_incidents(tmp_path, capsys):
+    with pytest.raises(ValueError, match="unknown kind"):
+        sd.generate(tmp_path, **WEEK, incidents={"2024-06-25": "meltdown"})
+    with pytest.raises(ValueError, match="outside the range"):
+        sd.generate(tmp_path, **WEEK, incidents={"2024-07-01": "cutoff"})
+    assert sd.main(["--out", str(tmp_path), "--incident", "2024-06-23=cutoff"]) == 2
+    assert "outside the range" in capsys.readouterr().err
+
+
+def test_cli_flat_volume_and_incidents(tmp_path, capsys):
+    args = ["--out", str(tmp_path), "--days", "3", "--streams-per-day", "3000", "--users", "400", "--tracks", "1500"]
+    rc = sd.main([*args, "--flat-volume", "--incident", "2024-06-25=volume_drop", "--incident", "2024-06-26=cutoff"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "2024-06-24=3000 2024-06-25=1500 " in out and "2024-06-26=cutoff" in out
+    rows = rows_per_date(tmp_path)
+    assert rows["2024-06-24"] == 3000 and rows["2024-06-25"] == 1500 and rows["2024-06-26"] < 2500
+
+
+def test_cli_five_weeks(tmp_path, capsys):
+    args = ["--out", str(tmp_path), "--start-date", "2024-05-27", "--days", "35", "--streams-per-day", "600"]
+    assert sd.main([*args, "--users", "100", "--tracks", "300", "--incident", "2024-06-28=cutoff"]) == 0
+    assert "2024-05-27=" in capsys.readouterr().out
+    folders = sorted({p.parent.name for p in stream_files(tmp_path)})
+    assert len(folders) == 35 and folders[0] == "2024-05-27" and folders[-1] == "2024-06-30"
+
+
+def test_ingest_matches_summary(tmp_path):
+    from streamkpi import ingest
+
+    date = "2024-06-25"
+    root = tmp_path / "input"
+    s = sd.generate(root, **{**WEEK, "days": 3}, incidents={date: "stale_catalog"})
+    counts = ingest.stage_day(root, date, tmp_path / "staging").counts
+    assert counts["valid_streams"] == s["dates"][date]["expected_valid_streams"]
+    assert counts["unknown_track"] == s["dates"][date]["unknown_track"] > 450
+    assert counts["duplicate_stream"] == s["dates"][date]["duplicate_stream"]

@@ -22,6 +22,8 @@ STREAM_PART = 4  # the regular rows of one part of a day (key: day, part)
 USERS = 5  # users.csv, one chunk of rows (key: chunk)
 PLANTED_USERS = 6  # the users with a bad age or a repeated user_id (key: none, or the chunk)
 LISTENING = 7  # how much each user listens
+VOLUME = 8  # the day-to-day noise of a date's volume (key: day + 1, so the day before the range has one)
+STALE_CATALOG = 9  # a stale_catalog incident: its new releases (key: day), the rows using them (key: day, part)
 
 
 def random_stream(seed: int, purpose: int, *key: int) -> np.random.Generator:

@@ -3,6 +3,9 @@
 A date is written in parts (one per ~1M rows, at least two), so memory stays bounded by a part; all
 of a user's streams of a date are in one part. The rows of the 20 minutes around each midnight are
 drawn apart, and some of them go into the neighbouring date's folder, as late or early exports do.
+
+A date's volume varies (busier weekends, a slight upward trend, noise), and chosen dates can have an
+incident: a ``cutoff`` export, a ``stale_catalog`` or a ``volume_drop``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.sample_catalog import Catalog, Users
-from tools.sample_columns import CLOCK, DAY, DAY_PLAN, MIDNIGHT, STREAM_PART, random_stream, random_track_ids
+from tools.sample_columns import (
+    CLOCK,
+    DAY,
+    DAY_PLAN,
+    MIDNIGHT,
+    STALE_CATALOG,
+    STREAM_PART,
+    VOLUME,
+    random_stream,
+    random_track_ids,
+)
 
 STREAM_HEADER = "user_id,track_id,listen_time"
 
@@ -34,6 +47,15 @@ PART_ROWS = 1_000_000  # target rows of a stream part
 FLAT_FILE_ROWS = 2_000_000  # target rows of a file of the flat layout
 MEAN_STREAMS_PER_ACTIVE_USER = 12
 NEW_SESSION_P = 0.2  # probability that a stream (not a user's first of the day) opens a session
+
+# A date's volume: streams_per_day x weekday factor x trend x noise (see StreamWriter.volume_factor).
+WEEKDAY_VOLUME = (1.0, 1.0, 1.0, 1.0, 1.05, 1.2, 1.15)  # Monday..Sunday
+TREND_PER_DAY = 0.002  # +0.2 % a day from the first date
+VOLUME_NOISE_SD = 0.025
+INCIDENTS = ("cutoff", "stale_catalog", "volume_drop")
+CUTOFF = 18 * 3600  # a cut-off export holds none of its date's rows from 18:00 UTC on
+STALE_SHARE = 0.2  # of a stale_catalog date's regular rows play a new release songs.csv lacks
+VOLUME_DROP = 0.5
 
 # The planted bad rows, as line templates; the last three have no parseable listen_time.
 BAD_STREAM_LINES = {
@@ -215,9 +237,13 @@ class StreamWriter:
         dirty: bool,
         catalog: Catalog,
         users: Users,
+        variation: bool = True,
+        incidents: dict[int, str] | None = None,
     ):
         self.streams_dir = out / "streams"
         self.layout, self.days, self.n_users, self.seed, self.dirty = layout, days, n_users, seed, dirty
+        self.variation, self.incidents = variation, dict(incidents or {})
+        self.first_weekday = start.weekday()
         self.start = np.datetime64(start, "D")
         self.first_midnight = int(self.start.astype("datetime64[s]").astype(np.int64))  # epoch seconds
         self.track_ids, self.track_cdf = catalog.track_ids, catalog.track_cdf
@@ -233,20 +259,38 @@ class StreamWriter:
         minutes = (np.arange(1440) + 0.5) / 60.0
         density = np.interp(minutes, np.arange(24) + 0.5, HOURLY, period=24)
         total = density.sum()
-        self.n_before_midnight = int(round(streams_per_day * (density[1430:].sum() / total)))  # 23:50-24:00
-        self.n_after_midnight = int(round(streams_per_day * (density[:10].sum() / total)))  # 00:00-00:10
+        # by day index, from the day before the range (its evening is written) to the day after it
+        self.volume = {day: self.volume_factor(day) for day in range(-1, days + 1)}
+        self.day_rows = {day: int(round(streams_per_day * factor)) for day, factor in self.volume.items()}
+        self.n_before_midnight = {d: int(round(n * (density[1430:].sum() / total))) for d, n in self.day_rows.items()}
+        self.n_after_midnight = {d: int(round(n * (density[:10].sum() / total))) for d, n in self.day_rows.items()}
         regular = np.cumsum(density[10:1430])
         self.minute_cdf = regular / regular[-1]
-        # planted rows of each kind a day grow with the 4th root of the day's size
+        # planted rows of each kind a day grow with the 4th root of the day's size; the same every day
         self.per_kind = max(1, int(round((streams_per_day / 30_000) ** 0.25))) if dirty else 0
         n_planted = (len(BAD_STREAM_LINES) + 3 * UNKNOWN_AND_DUPLICATES) * self.per_kind
-        self.n_regular = streams_per_day - self.n_before_midnight - self.n_after_midnight - n_planted
-        if self.n_regular < 20 * self.n_parts:
-            needed = streams_per_day - self.n_regular + 20 * self.n_parts
-            raise ValueError(f"streams_per_day={streams_per_day} is too small (need >= {needed})")
-        self.active_p = min(1.0, streams_per_day / (MEAN_STREAMS_PER_ACTIVE_USER * n_users))
+        self.n_regular = {}
+        for day in range(days):
+            n_day = self.day_rows[day]
+            self.n_regular[day] = n_day - self.n_before_midnight[day] - self.n_after_midnight[day] - n_planted
+            if self.n_regular[day] < 20 * self.n_parts:
+                needed = math.ceil((n_day - self.n_regular[day] + 20 * self.n_parts) * streams_per_day / max(n_day, 1))
+                raise ValueError(f"streams_per_day={streams_per_day} is too small (need >= {needed})")
         self.mean_weight = float(self.weight.mean())
-        self.formatter = StreamLineFormatter(self.track_ids, self.start - np.timedelta64(1, "D"), days + 2, n_users)
+        self.cutoff_days = np.array(sorted(d for d, kind in self.incidents.items() if kind == "cutoff"), np.int64)
+        # each stale_catalog date's new releases: made-up ids, after the catalog's in the formatter's table
+        line_track_ids = [self.track_ids]
+        self.new_releases: dict[int, tuple[int, int]] = {}  # day -> (first index, number)
+        for day in sorted(d for d, kind in self.incidents.items() if kind == "stale_catalog"):
+            made_up = random_track_ids(random_stream(seed, STALE_CATALOG, day), max(20, len(self.track_ids) // 200))
+            nearest = np.minimum(np.searchsorted(self.all_ids_sorted, made_up), len(self.all_ids_sorted) - 1)
+            made_up = made_up[self.all_ids_sorted[nearest] != made_up]
+            self.new_releases[day] = (sum(len(ids) for ids in line_track_ids), len(made_up))
+            line_track_ids.append(made_up)
+        self.line_track_ids = np.concatenate(line_track_ids)
+        self.formatter = StreamLineFormatter(
+            self.line_track_ids, self.start - np.timedelta64(1, "D"), days + 2, n_users
+        )
         self._midnight_cache: dict[int, dict] = {}
         self.n_flat_files = max(3, math.ceil(days * streams_per_day / FLAT_FILE_ROWS))
         self.pending_duplicates: dict[int, list[tuple[int, str]]] = {}  # by part: (time, line)
@@ -262,11 +306,37 @@ class StreamWriter:
     def date_of(self, day: int) -> str:
         return str(self.start + np.timedelta64(day, "D"))
 
+    def volume_factor(self, day: int) -> float:
+        """How many times `streams_per_day` the date of index `day` has (1 without variation or incident)."""
+        factor = VOLUME_DROP if self.incidents.get(day) == "volume_drop" else 1.0
+        if not self.variation:
+            return factor
+        noise = random_stream(self.seed, VOLUME, day + 1).normal(0.0, VOLUME_NOISE_SD)
+        weekday = WEEKDAY_VOLUME[(self.first_weekday + day) % 7]
+        return factor * weekday * (1.0 + TREND_PER_DAY * day) * (1.0 + noise)
+
+    def cut_off(self, time: np.ndarray) -> np.ndarray:
+        """Which of the epoch seconds `time` fall in a cut-off export's missing evening."""
+        since = time - self.first_midnight
+        return np.isin(since // DAY, self.cutoff_days) & (since % DAY >= CUTOFF)
+
+    def make_stale(self, day: int, part: int, track: np.ndarray) -> np.ndarray:
+        """On a stale_catalog date, point about STALE_SHARE of `track` at new releases; which ones."""
+        if day not in self.new_releases:
+            return np.zeros(len(track), bool)
+        first, n_new = self.new_releases[day]
+        rng = random_stream(self.seed, STALE_CATALOG, day, part)
+        stale = rng.random(len(track)) < STALE_SHARE
+        # squared uniforms: a few new releases get most of the plays, as hits do
+        track[stale] = first + (n_new * rng.random(int(stale.sum())) ** 2).astype(track.dtype)
+        return stale
+
     def run(self) -> None:
         self.streams_dir.mkdir(parents=True, exist_ok=True)
         parts = range(self.n_parts)
-        part_rows = [self.n_regular // self.n_parts + (1 if p < self.n_regular % self.n_parts else 0) for p in parts]
         for day in range(self.days):
+            n_regular = self.n_regular[day]
+            part_rows = [n_regular // self.n_parts + (1 if p < n_regular % self.n_parts else 0) for p in parts]
             plan = self.day_plan(day)
             midnights = [self.midnight_rows(day), self.midnight_rows(day + 1)]
             self.pending_duplicates = {}
@@ -301,8 +371,8 @@ class StreamWriter:
         midnight = self.first_midnight + day * DAY
         pieces = []
         for listen_day, lo, n in (
-            (day - 1, midnight - EDGE, self.n_before_midnight),
-            (day, midnight, self.n_after_midnight),
+            (day - 1, midnight - EDGE, self.n_before_midnight[day - 1]),
+            (day, midnight, self.n_after_midnight[day]),
         ):
             if n == 0:
                 continue
@@ -314,7 +384,7 @@ class StreamWriter:
             track = self.draw_tracks(rng, n)
             # exported up to 5 minutes early or 10 late: some rows land in the neighbouring date's folder
             folder = (time + rng.integers(-300, 601, n) - self.first_midnight) // DAY
-            keep = (0 <= listen_day < self.days) | ((folder >= 0) & (folder < self.days))
+            keep = ((0 <= listen_day < self.days) | ((folder >= 0) & (folder < self.days))) & ~self.cut_off(time)
             folder = np.clip(folder[keep], 0, self.days - 1)
             pieces.append({"user": user[keep], "track": track[keep], "time": time[keep], "folder": folder})
         rows = {key: np.concatenate([p[key] for p in pieces]) for key in ("user", "track", "time", "folder")}
@@ -330,7 +400,8 @@ class StreamWriter:
         """
         users = np.arange(part + 1, self.n_users + 1, self.n_parts)
         weight = self.weight[users - 1]
-        active = rng.random(len(users)) < np.minimum(1.0, self.active_p * weight / self.mean_weight)
+        active_p = min(1.0, self.day_rows[day] / (MEAN_STREAMS_PER_ACTIVE_USER * self.n_users))
+        active = rng.random(len(users)) < np.minimum(1.0, active_p * weight / self.mean_weight)
         if not active.any():
             active[np.argmax(weight)] = True
         users, weight = users[active], weight[active]
@@ -377,7 +448,8 @@ class StreamWriter:
             return DayPlan([[] for _ in range(n_parts)], [[] for _ in range(n_parts)], [])
         rng = random_stream(self.seed, DAY_PLAN, day)
         date = self.date_of(day)
-        window = (self.first_midnight + day * DAY + WINDOW_START, self.first_midnight + day * DAY + WINDOW_END)
+        end = CUTOFF if self.incidents.get(day) == "cutoff" else WINDOW_END  # planted rows survive a cutoff
+        window = (self.first_midnight + day * DAY + WINDOW_START, self.first_midnight + day * DAY + end)
         n_extra = UNKNOWN_AND_DUPLICATES * per_kind
         planted = []
         # bad rows; the draw's size (n_extra more than used) is part of the random stream
@@ -425,6 +497,12 @@ class StreamWriter:
         rng = random_stream(self.seed, STREAM_PART, day, part)
         date = self.date_of(day)
         user, track, time = self.regular_rows(rng, day, part, n_rows)
+        stale = self.make_stale(day, part, track)
+        kept = ~self.cut_off(time)
+        user, track, time, stale = user[kept], track[kept], time[kept], stale[kept]
+        if day in self.new_releases:
+            self.planted_by_date[date]["unknown_track"] += int(stale.sum())
+            self.planted_detail["unknown_track:stale_catalog"] += int(stale.sum())
         regular = np.ones(len(user), bool)
         for rows in midnights:
             here = (rows["folder"] == day) & (rows["part"] == part)
@@ -432,8 +510,9 @@ class StreamWriter:
             track = np.concatenate([track, rows["track"][here]])
             time = np.concatenate([time, rows["time"][here]])
             regular = np.concatenate([regular, np.zeros(here.sum(), bool)])
+            stale = np.concatenate([stale, np.zeros(here.sum(), bool)])
         order = np.argsort(time, kind="stable")
-        user, track, time, regular = user[order], track[order], time[order], regular[order]
+        user, track, time, regular, stale = user[order], track[order], time[order], regular[order], stale[order]
         since = time - (self.first_midnight - DAY)  # the formatter's date 0 is the day before the range
         date_index, second_of_day = since // DAY, since % DAY
         data, offsets = self.formatter.format(user, track, date_index, second_of_day)
@@ -458,20 +537,23 @@ class StreamWriter:
             used[k] = True
             return k
 
+        # ISO times and duplicates only on rows of known tracks: their counts do not depend on which
+        # of the rules a stale row is rejected by first
+        known = ~stale
         edits = []  # (row, INSERT or REPLACE, sequence, line)
         for style in plan.iso[part]:
-            k = take_row(iso_candidates(style, second_of_day))
+            k = take_row(iso_candidates(style, second_of_day) & known)
             if k is None:
                 continue
             written = format_time(
                 int(time[k]), "+02:00" if style == "cross" else style, int(rng.integers(0, 1_000_000))
             )
-            edits.append((k, REPLACE, len(edits), f"{user[k]},{self.track_ids[track[k]].decode()},{written}\n"))
+            edits.append((k, REPLACE, len(edits), f"{user[k]},{self.line_track_ids[track[k]].decode()},{written}\n"))
             self._count(date, "iso_time", "iso_cross_midnight" if style == "cross" else style)
         for source, target in plan.duplicates:
             if source != part:
                 continue
-            k = take_row(np.ones(n, bool))
+            k = take_row(known)
             if k is None:
                 continue
             line = bytes(data[int(offsets[k]) : int(offsets[k + 1])]).decode()
