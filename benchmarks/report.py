@@ -21,8 +21,10 @@ STAGE_ORDER = (
     "render_02_genre_kpis",
     "03_hourly_kpis",
     "render_03_hourly_kpis",
-    "04_load",
-    "render_04_load",
+    "04_checks",
+    "render_04_checks",
+    "05_load",
+    "render_05_load",
 )
 
 

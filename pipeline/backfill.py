@@ -1,5 +1,4 @@
-"""Backfill: a run for every date of a range, oldest first, going on past a date that failed or
-could not start; Ctrl-C stops it (the dates after are not run). A summary table ends it."""
+"""Backfill: a run for every date of a range, oldest first, past failures; Ctrl-C stops it; a summary table ends it."""
 
 from collections import Counter
 from collections.abc import Callable

@@ -34,10 +34,8 @@ _date, _max_parallel, _run_id = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline",
-        description="Run the project's notebooks for one date with papermill and write the run's reports.",
-    )
+    description = "Run the project's notebooks for one date with papermill and write the run's reports."
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=description)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     keys = ", ".join(k.name + ("" if k.required else " (optional)") for k in KEYS)
     # fmt: off
@@ -48,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", type=_run_id, metavar="ID", help="name of the run folder (default: UTC time + random "
                      "suffix); must not exist, except with --stage, which continues the run folder ID when it exists")
     run.add_argument("--stage", metavar="NAME",
-                     help="run only this notebook (e.g. load, 04_load or 04_load.ipynb; see 'python -m pipeline "
+                     help="run only this notebook (e.g. load, 05_load or 05_load.ipynb; see 'python -m pipeline "
                           "stages'); refused unless the stages it depends on succeeded in the run folder --run-id")
     backfill = commands.add_parser("backfill", help="run all notebooks for every date of a range, oldest first, past "
                                    "failures; a summary table ends the output", epilog="Exit status: 0 every date "
@@ -83,8 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and args.stage is not None and args.max_parallel is not None:
         build_parser().error("--max-parallel does not go with --stage (a stage is one notebook)")
     # A scheduler stops a task with SIGTERM: finish the manifest and index as for Ctrl-C.
-    own_sigterm = current_thread() is main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    if own_sigterm:
+    if own_sigterm := current_thread() is main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return _command(args)

@@ -1,9 +1,6 @@
 """Exit codes; a :class:`PipelineError` stops a run before any notebook runs (exit 2), a failed notebook is recorded."""
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # 130: Ctrl-C or SIGTERM
 
 
 class PipelineError(Exception):

@@ -1,6 +1,5 @@
-"""Running one notebook with stock papermill, and what a failure says. The runner's kernel manager gives the kernel the
-notebook's environment and output, kills it at Ctrl-C, and stops it once the notebooks waiting for it have started.
-"""
+"""Running one notebook with stock papermill, and what a failure says. The runner's kernel manager gives a kernel its
+notebook's environment and output, kills it at Ctrl-C, and stops it once the notebooks waiting for it have started."""
 
 import contextlib
 import os
@@ -28,8 +27,7 @@ def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> di
     """The names each notebook's ``parameters`` cell assigns; :class:`NotebookParameterError` unless the run has all."""
     import papermill  # half a second: imported while the first kernels start (pipeline.runner), not before
 
-    available = set(available)
-    plan, problems = {}, []
+    available, plan, problems = set(available), {}, []
     for notebook in notebooks:
         try:
             plan[notebook] = list(papermill.inspect_notebook(str(notebook)))
@@ -38,12 +36,10 @@ def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> di
             raise NotebookParameterError(f"{notebook.name}: {why}") from exc
         problems += [f"{notebook.name} declares parameter {name!r}" for name in plan[notebook] if name not in available]
     if problems:
-        raise NotebookParameterError(
-            "notebook parameters the run cannot provide:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-            + f"\nthe run provides: {', '.join(sorted(available))}.\nRemove the name from the notebook's 'parameters'"
-            " cell (keep notebook-only settings in another cell) or add a key for it to the params file."
-        )
+        listed, provided = "".join(f"  - {p}\n" for p in problems), ", ".join(sorted(available))
+        fix = "Remove the name from the notebook's 'parameters' cell (keep notebook-only settings in another cell)"
+        why = f"notebook parameters the run cannot provide:\n{listed}the run provides: {provided}.\n{fix}"
+        raise NotebookParameterError(f"{why} or add a key for it to the params file.")
     return plan
 
 
@@ -113,9 +109,8 @@ def execute_notebook(
             resources={"metadata": {"path": str(cwd)}}, **progress.hooks(),  # the working directory: never a chdir
         )  # fmt: skip
     except PapermillExecutionError as exc:
-        nb.error = NotebookError(
-            nb.name, exc.exec_count, exc.cell_index, exc.ename, _ANSI.sub("", str(exc.evalue)), _clip(exc.source)
-        )
+        evalue = _ANSI.sub("", str(exc.evalue))
+        nb.error = NotebookError(nb.name, exc.exec_count, exc.cell_index, exc.ename, evalue, _clip(exc.source))
     except Exception as exc:  # cell timeout, dead kernel, a kernel that does not start, ...
         nb.error = error_around_cells(nb, exc)
     finally:

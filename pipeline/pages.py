@@ -1,6 +1,5 @@
-"""Every HTML page the runner writes, each self-contained: per notebook, by nbconvert (``templates/offline/``),
-the report ``NN_name.html`` (no code) and the audit record ``NN_name.code.html``; by Jinja (``templates/pages/``),
-the run's ``index.html`` from its manifest and ``<reports_dir>/index.html`` from every run folder's."""
+"""Every HTML page the runner writes, self-contained: per notebook, by nbconvert, the report ``NN_name.html`` (no code)
+and the audit record ``NN_name.code.html``; by Jinja, the run's ``index.html`` and ``<reports_dir>/index.html``."""
 
 import functools
 import html
@@ -19,15 +18,11 @@ from .progress import format_duration
 from .results import FAILED, INTERRUPTED, NOT_RUN, SUCCEEDED
 
 STATUS_CSS = {SUCCEEDED: "succeeded", FAILED: "failed", INTERRUPTED: "failed"}  # others are shown as "not-run"
-
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATE_NAME = "offline"  # the nbconvert template of the notebook pages
-INDEX_NAME = "index.html"
 DATE_FOLDER = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SUMMARY_SCRAP = "summary"  # a text scrap of this name is shown as the notebook's lead paragraph
 SCALARS = (str, int, float, bool, type(None))  # shown in a scraps' table of key | value
-MAX_TABLE_ROWS = 500
-OPEN_TABLE_ROWS = 10  # a longer table of records is folded
+MAX_TABLE_ROWS, OPEN_TABLE_ROWS = 500, 10  # a table of records is cut beyond the first, folded beyond the second
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -36,12 +31,12 @@ def exporters() -> tuple[Any, Any]:
     """nbconvert's offline-template exporters of the report (no code, no prompts) and the code page; built once."""
     from nbconvert import HTMLExporter
 
-    base = dict(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)], embed_images=True)
+    base = dict(template_name="offline", extra_template_basedirs=[str(TEMPLATES_DIR)], embed_images=True)
     exclude = ("exclude_input", "exclude_input_prompt", "exclude_output_prompt")
     return tuple(HTMLExporter(**base, **dict.fromkeys(exclude, hide)) for hide in (True, False))
 
 
-def render_pages(executed: Path, report: Path, code: Path, *, subtitle: str, index_page: str = INDEX_NAME) -> None:
+def render_pages(executed: Path, report: Path, code: Path, *, subtitle: str, index_page: str = "index.html") -> None:
     """A notebook's two pages, linking each other and the index, titled ``<first # heading, else stem> · subtitle``."""
     import nbformat
 
@@ -67,12 +62,6 @@ def render_run_index(manifest: Mapping[str, Any]) -> str:
     return _environment().get_template("run_index.html.j2").render(m=manifest, environment=environment)
 
 
-def render_scraps(scraps: Mapping[str, Any]) -> str:
-    """HTML for a notebook's scraps: a text ``summary`` as Markdown, the scalars in one table, then each other by name:
-    a dict or a list of dicts as a table (folded beyond 10 rows, cut at 500), a list of scalars as text, else JSON."""
-    return str(_environment().get_template("macros.html.j2").module.scraps_html(scraps)).strip()
-
-
 def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> str:
     """A manifest error as text, ``[notebook, ]cell N: Ename: evalue`` (empty for none)."""
     if not error:
@@ -85,11 +74,8 @@ def error_text(error: Mapping[str, Any] | None, *, notebook: bool = False) -> st
 
 
 def collect_runs(reports_dir: str | Path) -> list[dict[str, Any]]:
-    """The manifests of every run folder ``<reports_dir>/<date>/<run id>/`` with their ``folder`` relative to
-    ``reports_dir``, newest date then newest run first; one that cannot be read has status ``unreadable``, a
-    folder without one (its run died as it began) ``interrupted``."""
-    reports_dir = Path(reports_dir)
-    runs = []
+    """Each run folder's manifest and ``folder``, newest first; status ``unreadable``, or ``interrupted`` if none."""
+    reports_dir, runs = Path(reports_dir), []
     for run_dir in (d for d in reports_dir.glob("*/*") if d.is_dir() and DATE_FOLDER.fullmatch(d.parent.name)):
         try:
             manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -129,21 +115,14 @@ def _environment() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(TEMPLATES_DIR / "pages")
     options = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": True}
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, **options)
-    env.filters.update(
-        text=_text,
-        duration=format_duration,
-        error_text=error_text,
-        markdown=_markdown,
-        json=lambda value: json.dumps(value, indent=2, ensure_ascii=False),
-        time=lambda moment: str(moment or "-").replace("T", " ").split(".")[0].rstrip("Z"),
-        stem=lambda name: Path(name).stem,
-        scrap_parts=_scrap_parts,
-        columns=lambda records: list(dict.fromkeys(str(k) for record in records for k in record)),
-    )
+    env.filters.update(text=_text, duration=format_duration, error_text=error_text, markdown=_markdown)
+    env.filters.update(scrap_parts=_scrap_parts, stem=lambda name: Path(name).stem)
+    env.filters["json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.filters["time"] = lambda moment: str(moment or "-").replace("T", " ").split(".")[0].rstrip("Z")
+    env.filters["columns"] = lambda records: list(dict.fromkeys(str(k) for record in records for k in record))
     env.tests["num"] = lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
-    env.globals.update(
-        STATUS_CSS=STATUS_CSS, NOT_RUN=NOT_RUN, MAX_TABLE_ROWS=MAX_TABLE_ROWS, OPEN_TABLE_ROWS=OPEN_TABLE_ROWS
-    )
+    env.globals.update(STATUS_CSS=STATUS_CSS, NOT_RUN=NOT_RUN)
+    env.globals.update(MAX_TABLE_ROWS=MAX_TABLE_ROWS, OPEN_TABLE_ROWS=OPEN_TABLE_ROWS)
     return env
 
 
@@ -175,10 +154,8 @@ def _scrap_kind(value: Any) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, str | None):
         return value or ""
-    if isinstance(value, bool):
-        return str(value).lower()
     if isinstance(value, float):
         return f"{value:.3g}" if 0 < abs(value) < 1e-3 else f"{value:,.4f}".rstrip("0").rstrip(".")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)  # true and false too

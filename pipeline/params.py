@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .alerts import WEBHOOK_ENV, masked
 from .errors import ParamsError, RunDateError
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -79,10 +80,8 @@ def parse_warehouse_url(value: Any, root: Path) -> str:
     try:
         url = make_url(text)
     except (ArgumentError, ValueError):
-        raise ValueError(
-            "must be a SQLAlchemy URL such as duckdb:///warehouse/streamkpi.duckdb or "
-            "postgresql+psycopg2://user@host:5439/db"
-        ) from None
+        examples = "duckdb:///warehouse/streamkpi.duckdb or postgresql+psycopg2://user@host:5439/db"
+        raise ValueError(f"must be a SQLAlchemy URL such as {examples}") from None
     if url.password is not None:
         raise ValueError(f"must not contain a password: {CREDENTIALS_HINT}")
     if secret_keys := sorted(k for k in url.query if k.lower() in SECRET_QUERY_KEYS):
@@ -127,8 +126,8 @@ def matching(pattern: re.Pattern[str], problem: str) -> Callable[[Any, Path], st
     return parse
 
 
-def parse_endpoint_url(value: Any, root: Path) -> str:
-    """An ``http(s)://host[:port]`` URL without credentials."""
+def parse_endpoint_url(value: Any, root: Path, *, path: bool = False) -> str:
+    """An ``http(s)://host[:port]`` URL without credentials (with ``path``: any path and query, a webhook's token)."""
     text = _non_empty_str(value)
     try:
         parts = urlsplit(text)
@@ -137,9 +136,16 @@ def parse_endpoint_url(value: Any, root: Path) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http:// or https:// URL such as http://127.0.0.1:9000, got {text!r}")
-    if parts.username or parts.password or parts.query:
+    if parts.username or parts.password or (parts.query and not path):
         raise ValueError(f"must not carry credentials or a query: {CREDENTIALS_HINT}")
     return text
+
+
+def _mapping(value: Any) -> dict:
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        example = "{completeness: {severity: warn}}"
+        raise ValueError(f"must map check names to their settings, e.g. {example}; got {_show(value)}")
+    return {str(k): dict(v) for k, v in value.items()}
 
 
 def _show(value: Any) -> str:
@@ -182,6 +188,10 @@ KEYS: tuple[Key, ...] = (
         help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),
     Key("s3_endpoint_url", parse_endpoint_url, required=False,
         help="Endpoint of an S3-compatible store (default: AWS S3)."),
+    Key("checks", lambda value, root: _mapping(value), required=False,
+        help="Data checks: per check, its severity (warn, fail, off) and thresholds (docs/KPIS.md, 'Data checks')."),
+    Key("alert_webhook_url", lambda value, root: parse_endpoint_url(value, root, path=True), required=False,
+        notebook=False, help=f"Webhook POSTed a message on a failure or a flagged check (${WEBHOOK_ENV} wins)."),
     Key("redshift_iam_role", required=False,
         parse=matching(IAM_ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy"),
         help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys)."),
@@ -205,8 +215,9 @@ class Params:
         return {k.name: self.values[k.name] for k in KEYS if k.notebook and k.name in self.values}
 
     def sanitised(self) -> dict[str, Any]:
-        """All values, ``user:password@`` in URLs masked as ``user:***@`` (safe for reports)."""
-        return {k: URL_PASSWORD.sub(r"\1***@", v) if isinstance(v, str) else v for k, v in self.values.items()}
+        """All values, ``user:password@`` in URLs masked ``user:***@``, the webhook's path ``/***`` (for reports)."""
+        shown = {k: URL_PASSWORD.sub(r"\1***@", v) if isinstance(v, str) else v for k, v in self.values.items()}
+        return shown | {k: masked(v) for k, v in shown.items() if k == "alert_webhook_url" and v}
 
 
 def parse_params(raw: Any, source: str | Path | None = None, root: Path | None = None) -> Params:
@@ -215,12 +226,11 @@ def parse_params(raw: Any, source: str | Path | None = None, root: Path | None =
     where = str(source) if source is not None else "params"
     if not isinstance(raw, Mapping):
         raise ParamsError(f"{where}: expected a YAML mapping of key: value, got {_show(raw)}")
-    problems: list[str] = []
+    problems, values = [], {}
     for name in [name for name in raw if name not in KEYS_BY_NAME]:
         close = difflib.get_close_matches(str(name), KEYS_BY_NAME, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"unknown key {name!r}{hint}; known keys: {', '.join(KEYS_BY_NAME)}")
-    values: dict[str, Any] = {}
     for key in KEYS:
         if key.name not in raw and key.required:
             problems.append(f"missing required key {key.name!r} ({key.help})")

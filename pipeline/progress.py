@@ -1,6 +1,5 @@
-"""What a run prints and logs, via :mod:`logging`: all to ``run.log``; to the console per :data:`CONSOLE_MODES`
-(``live``: a line redrawn each second with each running notebook's cell; ``lines``: a line per finished cell too;
-``quiet``: failures only, as warnings); each notebook's cells, output and kernel output to ``logs/NN_name.log``."""
+"""What a run prints and logs: all to ``run.log``; to the console per :data:`CONSOLE_MODES` (``live``: a line redrawn
+each second; ``lines``: a line per finished cell too; ``quiet``: failures only); per notebook, ``logs/NN_name.log``."""
 
 import contextlib
 import logging
@@ -74,9 +73,8 @@ class RunLog(logging.Logger):
         self.live = LiveLine(console) if mode == "live" else None
         shown = self.live or logging.StreamHandler(console)
         shown.setLevel(logging.WARNING if mode == "quiet" else logging.INFO)
-        for handler in (logging.FileHandler(run_log, mode="a" if append else "x", encoding="utf-8"), shown):
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            self.addHandler(handler)
+        self.addHandler(logging.FileHandler(run_log, mode="a" if append else "x", encoding="utf-8"))
+        self.addHandler(shown)  # both with logging's default format: the bare message
 
     def handle(self, record: logging.LogRecord) -> None:
         with self._order:
@@ -125,8 +123,7 @@ class NotebookProgress:
             self.file.flush()
             self._line_open = not text.endswith("\n")
 
-    def flush(self) -> None:
-        pass
+    def flush(self) -> None: ...  # write() flushes
 
     def event(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -160,7 +157,6 @@ class NotebookProgress:
         cell = f"cell {self.numbers[cell_index]}/{len(self.numbers)}"
         if raised:
             self.event(f"{cell} {raised}")
-        line = f"{cell} {outcome} in {format_duration(time.monotonic() - self._cell_started)}"
-        self.event(line)
+        self.event(line := f"{cell} {outcome} in {format_duration(time.monotonic() - self._cell_started)}")
         so_far = format_duration(time.monotonic() - self._started)
         self.logger.info(f"{self.tag} {line} ({so_far} so far)", extra={LIVE_SHOWN: True})

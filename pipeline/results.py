@@ -8,9 +8,7 @@ from typing import Any
 from .errors import EXIT_FAILED, EXIT_OK
 from .scraps import to_jsonable
 
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-NOT_RUN = "not run"
+SUCCEEDED, FAILED, NOT_RUN = "succeeded", "failed", "not run"  # what became of a notebook (or a whole run)
 INCOMPLETE = "incomplete"  # a run folder where some stages have not run yet (and none failed)
 RUNNING = "running"  # a process has notebooks of the folder to run (their manifest entries name it)
 INTERRUPTED = "interrupted"  # that process is gone (SIGKILL, the OOM killer) without recording them

@@ -1,6 +1,5 @@
-"""The run folder ``<reports_dir>/<date>/<run id>/`` and its state, ``manifest.json``, which stage processes running
-at once (Airflow) change only under a ``flock`` of the folder, in :func:`record`. Nothing is overwritten: a stage
-run again keeps its earlier files as ``*.try<N>.*``."""
+"""The run folder ``<reports_dir>/<date>/<run id>/`` and its ``manifest.json``, changed only under a ``flock`` of it
+(stages may run at once: Airflow). Nothing is overwritten: a stage rerun keeps its old files as ``*.try<N>.*``."""
 
 import contextlib
 import fcntl
@@ -20,14 +19,8 @@ from .errors import RunFolderError
 from .results import FAILED, INCOMPLETE, INTERRUPTED, NOT_RUN, RUNNING, SUCCEEDED, NotebookError, NotebookResult, iso
 from .scraps import to_jsonable
 
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-LIFTED_SCRAPS = (
-    "input_files",
-    "ignored_files",
-    "empty_files",
-    "load_diff",
-)  # scraps also at the top level of the manifest
+MANIFEST, MANIFEST_VERSION = "manifest.json", 1
+LIFTED_SCRAPS = ("input_files", "ignored_files", "empty_files", "checks", "load_diff")  # also at the manifest's top
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -116,9 +109,8 @@ def new_manifest(run_date: str, run_id: str, notebooks: list[NotebookResult], co
 def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
     """Recompute the summary (status, first error, finish, duration, lifted scraps) from the entries."""
     entries, statuses = manifest["notebooks"], {e["status"] for e in manifest["notebooks"]}
-    ended = next(
-        (s for s in (FAILED, INTERRUPTED) if s in statuses), SUCCEEDED if statuses == {SUCCEEDED} else INCOMPLETE
-    )
+    settled = SUCCEEDED if statuses == {SUCCEEDED} else INCOMPLETE  # unless one failed or was interrupted
+    ended = next((s for s in (FAILED, INTERRUPTED) if s in statuses), settled)
     manifest["status"] = RUNNING if any(e.get("runner") for e in entries) else ended
     failed = next((e for e in entries if e["error"]), None)  # its error links to the code page, which shows the cell
     manifest["error"] = {**failed["error"], "html": failed.get("html_code") or failed["html"]} if failed else None
@@ -132,16 +124,14 @@ def summarised(manifest: dict[str, Any], finished: datetime) -> dict[str, Any]:
 def record(run_dir: Path, notebooks: list[NotebookResult], finished: datetime) -> dict[str, Any]:
     """Put what ``notebooks`` did into the manifest and index under the folder's lock: its one change after creation."""
     with locked(run_dir):
-        manifest = read_manifest(run_dir)
-        entries = {nb.name: nb.entry() for nb in notebooks}
+        manifest, entries = read_manifest(run_dir), {nb.name: nb.entry() for nb in notebooks}
         manifest["notebooks"] = [entries.get(e["name"], e) for e in manifest["notebooks"]]
         write_manifest(summarised(manifest, finished), run_dir)
     return manifest
 
 
 def mark_running(run_dir: Path, notebooks: list[NotebookResult]) -> None:
-    """Name this process (host, pid) in the entries of ``notebooks`` before the first starts: the folder is
-    ``running`` until :func:`record`, and a process that dies meanwhile leaves it recognisably interrupted."""
+    """Name this process (host, pid) in ``notebooks``' entries: ``running`` until recorded, interrupted if it dies."""
     runner, names = {"host": socket.gethostname(), "pid": os.getpid()}, {nb.name for nb in notebooks}
     with locked(run_dir):
         manifest = read_manifest(run_dir)
@@ -192,8 +182,7 @@ def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[s
 
 
 def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> dict[str, Any] | None:
-    """If ``nb`` already ran here, rename its files to ``<stem>.try<N>.*`` (N = 1 for the first attempt), keep its
-    old entry in ``nb.attempts``, reset the manifest's entry to ``nb``'s; returns the earlier entry, or ``None``."""
+    """If ``nb`` ran here: its files renamed ``<stem>.try<N>.*``, its entry kept in ``nb.attempts`` and returned."""
     entries = manifest["notebooks"]
     position, earlier = next((i, e) for i, e in enumerate(entries) if e["name"] == nb.name)
     nb.attempts = list(earlier.get("attempts") or [])
@@ -217,8 +206,7 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
 
 
 def write_overview(reports_dir: Path) -> Path:
-    """Rebuild ``<reports_dir>/index.html``, the index of every run, from the run folders' manifests, once the
-    runs whose process died are recorded as interrupted."""
+    """Rebuild ``<reports_dir>/index.html`` from every run folder's manifest, the dead runs recorded as interrupted."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     runs = pages.collect_runs(reports_dir)  # every manifest read once
     for run in (r for r in runs if r["status"] == RUNNING):

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from jupyter_core.utils import run_sync
 
-from . import pages, runfolder, warmup
+from . import alerts, pages, runfolder, warmup
 from .errors import PipelineError
 from .execute import Kernels, execute_notebook, select_parameters
 from .params import load_params, repo_root, validate_run_date
@@ -44,9 +44,8 @@ def run_pipeline(
     stream: TextIO | None = None,
     max_parallel: int | None = None,
 ) -> RunResult:
-    """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for ``run_date`` in a new
-    run folder ``<reports_dir>/<run_date>/<run_id>/``, logging to ``stream`` (default stderr; ``console`` default
-    ``live`` on a terminal). Wrong inputs raise :class:`pipeline.errors.PipelineError`; a failing notebook does not."""
+    """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for ``run_date`` in a new run
+    folder, logging to ``stream`` (default stderr); wrong inputs raise :class:`PipelineError`, a failed notebook not."""
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream)
     parallel = resolve_max_parallel(max_parallel)
     # The folder first: the first kernels start while papermill checks the parameters; if wrong, the folder goes.
@@ -83,9 +82,8 @@ def run_stage(
     console: str | None = None,
     stream: TextIO | None = None,
 ) -> RunResult:
-    """Run one stage (``load``, ``04_load`` or ``04_load.ipynb``) in the run folder ``run_id``, made if need be;
-    :class:`pipeline.errors.PipelineError` if a stage it needs has not succeeded there or the folder is another
-    run's. ``ok`` is the stage's, ``status`` the folder's (``incomplete`` until all ran)."""
+    """Run one stage (``load``, ``05_load`` or ``05_load.ipynb``) in run folder ``run_id``, made if need be, unless one
+    it needs has not succeeded there or it is another run's (:class:`PipelineError`). ``ok``: the stage's."""
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream, stage)
     run.plan_parameters([run.target])
     target, needed = run.target, prerequisites(run.stages, run.target)
@@ -108,14 +106,12 @@ def run_stage(
         if existing:
             runfolder.check_same_run(manifest, run.run_date, [s.notebook for s in run.stages], run.params.sanitised())
             unmet = {e["name"]: e["status"] for e in manifest["notebooks"] if e["status"] != SUCCEEDED}
-            missing = [f"{s.name} ({s.notebook}: {unmet[s.notebook]})" for s in needed if s.notebook in unmet]
-            if missing:
+            if missing := [f"{s.name} ({s.notebook}: {unmet[s.notebook]})" for s in needed if s.notebook in unmet]:
                 raise StageError(
                     f"{refused} in run folder {run.run_dir}: it needs {', '.join(missing)} to have succeeded there "
                     f"first; run {'it' if len(missing) == 1 else 'them'} with --run-id {run.run_id} --stage NAME"
                 )
-        earlier = runfolder.set_aside_earlier_attempt(manifest, nb)
-        if earlier is not None:
+        if (earlier := runfolder.set_aside_earlier_attempt(manifest, nb)) is not None:
             runfolder.write_manifest(manifest, run.run_dir)
     run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=True)
     of_run = f"run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}"
@@ -142,6 +138,7 @@ class _Run:
         if self.console not in CONSOLE_MODES:
             raise ValueError(f"console must be one of {', '.join(CONSOLE_MODES)}, not {console!r}")
         self.date_dir = Path(self.params["reports_dir"]) / self.run_date
+        self.alert_webhook = os.environ.get(alerts.WEBHOOK_ENV, "").strip() or self.params["alert_webhook_url"]
         self.prepared = False  # once _run_notebooks ran prepare(): the notebooks are recorded, whatever happens
 
     def plan_parameters(self, stages: list[Stage]) -> None:
@@ -181,8 +178,7 @@ class _Run:
             runfolder.write_overview(overview.parent)
         except Exception as exc:  # never fails the run
             self.logger.warning(f"pipeline: could not rebuild {overview}: {type(exc).__name__}: {exc}")
-        error = next((nb.error for nb in notebooks if nb.error), None)
-        if error is not None:
+        if (error := next((nb.error for nb in notebooks if nb.error), None)) is not None:
             self.logger.warning(f"pipeline failed in {error.describe()}")
         took, status = format_duration((ended - started).total_seconds()), manifest["status"]
         outcome, stage = f"{status} in {took}", None
@@ -192,20 +188,20 @@ class _Run:
             outcome = f"stage {stage} {notebooks[0].status} in {took}; {of_run}"
         level = logging.WARNING if error else logging.INFO
         self.logger.log(level, f"pipeline: {outcome}; report {self.run_dir / 'index.html'}; all runs {overview}")
+        if self.alert_webhook and (message := alerts.alert_message(manifest, notebooks, self.run_dir / "index.html")):
+            alerts.send(self.alert_webhook, message, self.logger)
         self.logger.close()
         return RunResult(self.run_date, self.run_id, self.run_dir, status, started, ended, notebooks, manifest, stage)
 
 
 def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, prepare) -> None:
-    """Each notebook once those it needs succeeded, in notebook order, ``parallel`` at most at once; none after a
-    failure. Its worker, kernel and imports start ahead (:mod:`pipeline.warmup`) once those it needs run, as many
-    waiting; ``prepare()`` runs, then all are marked running, as the first kernels start. Ctrl-C kills every kernel."""
+    """Each notebook once those it needs succeeded, in notebook order, ``parallel`` at most at once, none after a
+    failure. Kernels start ahead with their imports (:mod:`pipeline.warmup`); Ctrl-C kills every kernel."""
     by_stem = {nb.stem: nb for nb in notebooks}
     stages = {s.stem: s for s in run.stages if s.stem in by_stem}
     needs = {stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()}
-    order = {s.stem: i for i, s in enumerate(run.stages)}
-    tags = {stem: f"[{order[stem] + 1}/{len(run.stages)}] {s.notebook}" for stem, s in stages.items()}
-    graph = TopologicalSorter(needs)
+    tags = {s.stem: f"[{i}/{len(run.stages)}] {s.notebook}" for i, s in enumerate(run.stages, 1) if s.stem in by_stem}
+    graph, order = TopologicalSorter(needs), list(stages)  # stages: in notebook order
     graph.prepare()
     kernels, ended, log = Kernels(), queue.Queue(), run.logger  # the notebooks, as they end
     turns: dict[str, threading.Event] = {}  # the workers started, each waiting for its turn
@@ -254,7 +250,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
         collected, stopped = [], False
         try:
             while not stopped or running:
-                ready = sorted([*ready, *graph.get_ready()], key=order.get) if not stopped else []
+                ready = [] if stopped else sorted([*ready, *graph.get_ready()], key=order.index)
                 if not run.prepared:  # the first notebooks' kernels start, then papermill is imported meanwhile
                     for stem in ready[:parallel]:
                         start_ahead(stem)
@@ -278,8 +274,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                     start_ahead(stem)
                 if not running:
                     break
-                nb = ended.get()
-                if nb.status == SUCCEEDED:
+                if (nb := ended.get()).status == SUCCEEDED:
                     graph.done(nb.stem)
                     done.add(nb.stem)
                 stopped = stopped or nb.status != SUCCEEDED
@@ -290,10 +285,9 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                 finish(ended.get(), interrupted=exc)
             raise
         finally:
-            for stem, turn in turns.items():  # the workers still waiting: their notebooks will not run
-                if not turn.is_set():
-                    cancelled.add(stem)
-                    turn.set()
+            cancelled.update(stem for stem, turn in turns.items() if not turn.is_set())  # their notebooks will not run
+            for stem in cancelled:  # the workers still waiting
+                turns[stem].set()
             for stem in (stem for stem in stages if run.prepared and (stem not in turns or stem in cancelled)):
                 log.info(f"{tags[stem]} not run")
             wait(collected)
@@ -323,12 +317,8 @@ def provenance() -> dict[str, Any]:
             done = subprocess.run(["git", "-C", str(repo_root()), *args], capture_output=True, text=True, timeout=30)
             return done.stdout.strip() if done.returncode == 0 else None
 
-    def version(name: str) -> str | None:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            return metadata.version(name)
-
     commit = git("rev-parse", "--verify", "--quiet", "HEAD")
     status = git("status", "--porcelain") if commit else None
     dirty = None if status is None else bool(status)
-    packages = {name: version(name) for name in KEY_PACKAGES}
+    packages = {name: next((d.version for d in metadata.distributions(name=name)), None) for name in KEY_PACKAGES}
     return {"git_commit": commit, "git_dirty": dirty, "python": platform.python_version(), "packages": packages}

@@ -1,6 +1,5 @@
-"""What notebooks glued with scrapbook: scraps as JSON-ready values, and the figures glued for display (published:
-saved as ``figures/<notebook>.<name>.png`` for the indexes). Plain scraps are read from the notebook's JSON, as
-importing scrapbook takes a second of CPU from the notebooks still running."""
+"""Scrapbook's scraps as JSON-ready values, and the figures glued for display, published as ``figures/<nb>.<name>.png``.
+Plain scraps are read from the notebook's JSON: importing scrapbook takes a second of CPU from the notebooks running."""
 
 import base64
 import contextlib
@@ -13,7 +12,6 @@ from typing import Any, NamedTuple
 FIGURES_DIR = "figures"
 IMAGE_TYPES = {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg"}
 _SCRAP_MIME = re.compile(r"application/scrapbook\.scrap\.(\w+)\+json")
-_PLAIN_ENCODERS = ("json", "text")
 
 
 class Scrap(NamedTuple):
@@ -34,7 +32,7 @@ def notebook_scraps(executed: str | Path) -> dict[str, Scrap]:
                 scrap[1] = {"data": output.get("data", {}), "metadata": output.get("metadata", {})}
             if meta.get("data"):
                 encoded = next((v for k, v in output.get("data", {}).items() if _SCRAP_MIME.fullmatch(k)), None)
-                if not isinstance(encoded, dict) or encoded.get("encoder") not in _PLAIN_ENCODERS:
+                if not isinstance(encoded, dict) or encoded.get("encoder") not in ("json", "text"):
                     import scrapbook  # another encoder (a DataFrame as Parquet, ...): scrapbook decodes it
 
                     book = scrapbook.read_notebook(str(executed))
@@ -47,15 +45,12 @@ def notebook_scraps(executed: str | Path) -> dict[str, Scrap]:
 
 
 def read_scraps(executed: str | Path, run_dir: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """The executed notebook's scraps, ``{name: data}`` JSON-ready (display-only ones: ``None``), and its published
-    figures, the images of its display scraps saved in ``run_dir``: ``{scrap name: path relative to it}``."""
-    executed, run_dir = Path(executed), Path(run_dir)
-    scraps, figures = {}, {}
+    """The notebook's scraps ``{name: JSON-ready data}`` and its figures published in ``run_dir``: ``{name: path}``."""
+    executed, run_dir, scraps, figures = Path(executed), Path(run_dir), {}, {}
     for name, (data, display) in notebook_scraps(executed).items():
         scraps[name] = to_jsonable(data)
         shown = (display or {}).get("data", {})
-        mime = next((m for m in IMAGE_TYPES if m in shown), None)
-        if mime is None:
+        if (mime := next((m for m in IMAGE_TYPES if m in shown), None)) is None:
             continue
         safe_name = "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "figure"
         relative = Path(FIGURES_DIR) / f"{executed.stem}.{safe_name}{IMAGE_TYPES[mime]}"

@@ -1,6 +1,5 @@
-"""The stage graph, declared in each notebook's metadata: ``"pipeline": {"depends_on": ["01_ingest"]}`` names the
-earlier notebooks whose results it reads (default: every earlier one), so notebook order is always valid, with no cycle.
-Stage names (``load``) must be unique. Standard library only: the Airflow DAG loads it by path, in its own venv."""
+"""The stage graph, in each notebook's metadata: ``"pipeline": {"depends_on": ["01_ingest"]}`` names earlier notebooks
+it reads (default: all), so no cycle; stage names are unique. Standard library only: Airflow loads it by path."""
 
 import json
 import os
@@ -14,11 +13,9 @@ try:  # part of the ``pipeline`` package
 except ImportError:  # loaded on its own by path (the Airflow DAG): no package around it
     _Base = ValueError
 
-METADATA_KEY = "pipeline"
-DEPENDS_ON = "depends_on"
+METADATA_KEY, DEPENDS_ON = "pipeline", "depends_on"  # a notebook's metadata: "pipeline": {"depends_on": [...]}
 _PREFIX = re.compile(r"^\d\d_")
-DEFAULT_MAX_PARALLEL = 2
-MAX_PARALLEL_ENV = "PIPELINE_MAX_PARALLEL"  # the default of --max-parallel
+DEFAULT_MAX_PARALLEL, MAX_PARALLEL_ENV = 2, "PIPELINE_MAX_PARALLEL"  # --max-parallel by default: the variable, else 2
 
 
 class StageError(_Base):
@@ -53,11 +50,9 @@ def notebook_files(notebooks_dir: str | Path) -> list[Path]:
 
 def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
     """The stages of ``notebooks`` (in notebook order), their declarations checked."""
-    paths = [Path(p) for p in notebooks]
-    stages, problems = [], []
+    paths, stages, problems = [Path(p) for p in notebooks], [], []
     for position, path in enumerate(paths):
-        earlier = [p.stem for p in paths[:position]]
-        declared = _declared_dependencies(path)
+        earlier, declared = [p.stem for p in paths[:position]], _declared_dependencies(path)
         for stem in [entry for entry in declared or () if not isinstance(entry, str) or entry not in earlier]:
             why = f"is not a notebook of {path.parent}"
             if any(p.stem == stem for p in paths[position:]):
@@ -82,7 +77,7 @@ def load_stages(notebooks_dir: str | Path) -> list[Stage]:
 
 
 def find_stage(stages: Iterable[Stage], name: str) -> Stage:
-    """The stage called ``name``: ``load``, ``04_load`` or ``04_load.ipynb``."""
+    """The stage called ``name``: ``load``, ``05_load`` or ``05_load.ipynb``."""
     stages = list(stages)
     if found := next((s for s in stages if name in (s.name, s.stem, s.notebook)), None):
         return found
@@ -107,7 +102,7 @@ def alongside(stages: Sequence[Stage], stage: Stage) -> list[Stage]:
 
 
 def describe(stages: Sequence[Stage]) -> str:
-    """One line per stage: ``load  04_load.ipynb  after genre_kpis, hourly_kpis``."""
+    """One line per stage: ``load  05_load.ipynb  after genre_kpis, hourly_kpis``."""
     names = {s.stem: s.name for s in stages}
     width, files = max(len(s.name) for s in stages), max(len(s.notebook) for s in stages)
     return "\n".join(

@@ -1,6 +1,5 @@
 """Kernels started ahead of their notebook's turn, its top-level imports run silently (1.5 s of a 1,000-stream
-``make run``): an import that fails or prints leaves a fresh kernel, so the notebook's cell fails or prints as unwarmed.
-"""
+``make run``); an import that fails or prints leaves a fresh kernel: the notebook's cell fails or prints as unwarmed."""
 
 import ast
 import contextlib

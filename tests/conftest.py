@@ -1,4 +1,4 @@
-"""Shared fixtures: the real servers of the AWS-path tests (see tests/servers.py).
+"""Shared fixtures: the real servers of the AWS-path tests (see tests/servers.py); the run index's scraps macro.
 
 Each is started the first time a test of a worker asks for it and stopped when the session ends.
 """
@@ -42,3 +42,12 @@ def postgres():
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def render_scraps():
+    """HTML for a notebook's scraps as the run index lays them out: the ``scraps_html`` macro of its templates."""
+    from pipeline import pages
+
+    macro = pages._environment().get_template("macros.html.j2").module.scraps_html
+    return lambda scraps: str(macro(scraps)).strip()

@@ -228,7 +228,7 @@ def test_airflow_dags_test_gives_the_same_rows_and_run_folder_as_make_run(tmp_pa
         assert staged[0] == staged[1]
     index = (dag_run / "index.html").read_text()
     assert "succeeded" in index and all(
-        f'href="{n}.html"' in index for n in ("01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_load")
+        f'href="{n}.html"' in index for n in ("01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_checks", "05_load")
     )
     # credentials reach the runner's environment only, never the run folder
     assert not any(

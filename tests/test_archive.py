@@ -125,7 +125,7 @@ def test_a_run_with_archiving_moves_the_days_files_after_the_load(tmp_path):
 
     assert run.returncode == 0, run.stderr
     (folder,) = (tmp_path / "out" / DAY).iterdir()
-    load = json.loads((folder / "manifest.json").read_text())["notebooks"][3]
+    load = json.loads((folder / "manifest.json").read_text())["notebooks"][4]
     assert load["parameters"]["archive_processed_inputs"] is True
     assert load["scraps"]["archived_inputs"] == [{"from": f, "to": f"archived/{f}"} for f in day_files]
     assert day_stream_files(tmp_path / "input", DAY) == []

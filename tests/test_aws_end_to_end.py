@@ -22,7 +22,7 @@ from tools.sample_data import generate
 
 DAY, OTHER_DAY = "2024-06-25", "2024-06-24"
 BUCKET = "streamkpi-e2e"
-NOTEBOOKS = ["01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_load"]
+NOTEBOOKS = ["01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_checks", "05_load"]
 
 pytestmark = [pytest.mark.xdist_group("end_to_end"), pytest.mark.usefixtures("aws_env")]
 
@@ -77,7 +77,7 @@ def test_every_run_succeeds(runs):
     for name in ("local", "s3_postgres", "s3_pushdown"):
         assert runs[name]["returncode"] == 0, f"{name}:\n{runs[name]['stderr'][-3000:]}"
         manifest = json.loads((runs[name]["run_dir"] / "manifest.json").read_text())
-        assert [nb["status"] for nb in manifest["notebooks"]] == ["succeeded"] * 4
+        assert [nb["status"] for nb in manifest["notebooks"]] == ["succeeded"] * 5
 
 
 def test_kpi_tables_are_identical_whatever_the_input_warehouse_and_engine(runs):

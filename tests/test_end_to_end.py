@@ -21,7 +21,7 @@ from tools.sample_data import generate
 
 REPO = Path(__file__).resolve().parents[1]
 DAY, OTHER_DAY = "2024-06-25", "2024-06-24"
-NOTEBOOKS = ["01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_load"]
+NOTEBOOKS = ["01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_checks", "05_load"]
 
 pytestmark = pytest.mark.xdist_group("end_to_end")
 
@@ -89,7 +89,7 @@ def test_run_succeeds_and_leaves_the_audit_trail(place):
     assert "succeeded" in index and all(f"{n}.html" in index for n in NOTEBOOKS)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["run_date"] == DAY
-    assert [nb["status"] for nb in manifest["notebooks"]] == ["succeeded"] * 4
+    assert [nb["status"] for nb in manifest["notebooks"]] == ["succeeded"] * 5
 
 
 def test_manifest_lists_input_files_with_true_checksums(place):
@@ -151,15 +151,19 @@ def test_rerun_adds_a_run_folder_and_keeps_tables_identical(place):
     first, second = (json.loads((run / "manifest.json").read_text()) for run in run_folders(place["reports"], DAY))
     hours = len([r for r in warehouse_rows(place["db"], "hourly_kpis") if str(r[0]) == DAY])
     days_genres = len([r for r in genre if str(r[0]) == DAY])
+    checks = len(first["checks"])  # one row per check in kpi_checks
+    assert checks == len(warehouse_rows(place["db"], "kpi_checks")) > 0
     assert first["load_diff"] == {  # the first load of the day added every row, the rerun changed none
         "genre_level_kpis": {"added": days_genres, "removed": 0, "changed": 0, "unchanged": 0, "examples": []},
         "hourly_kpis": {"added": hours, "removed": 0, "changed": 0, "unchanged": 0, "examples": []},
+        "kpi_checks": {"added": checks, "removed": 0, "changed": 0, "unchanged": 0, "examples": []},
     }
     assert second["load_diff"] == {
         "genre_level_kpis": {"added": 0, "removed": 0, "changed": 0, "unchanged": days_genres, "examples": []},
         "hourly_kpis": {"added": 0, "removed": 0, "changed": 0, "unchanged": hours, "examples": []},
+        "kpi_checks": {"added": 0, "removed": 0, "changed": 0, "unchanged": checks, "examples": []},
     }
-    assert "What this load changed" in (run_folders(place["reports"], DAY)[1] / "04_load.html").read_text()
+    assert "What this load changed" in (run_folders(place["reports"], DAY)[1] / "05_load.html").read_text()
 
 
 def test_second_date_leaves_the_first_untouched(place):

@@ -69,7 +69,7 @@ def test_a_run_folder_without_a_manifest_is_listed_as_interrupted(tmp_path):
     assert "20240625T000000Z-dead" in overview and "interrupted" in overview
 
 
-def test_a_runner_killed_while_its_load_waits_leaves_the_day_as_it_was_and_a_rerun_succeeds(tmp_path):
+def test_a_runner_killed_while_it_waits_for_the_warehouse_leaves_the_day_as_it_was_and_a_rerun_succeeds(tmp_path):
     import duckdb
     from streamkpi import warehouse
 
@@ -83,20 +83,19 @@ def test_a_runner_killed_while_its_load_waits_leaves_the_day_as_it_was_and_a_rer
     before = {table: warehouse.read_table(url, table) for table in ("genre_level_kpis", "hourly_kpis")}
 
     hold = "import sys, time, duckdb; c = duckdb.connect(sys.argv[1]); print(1, flush=True); time.sleep(120)"
-    database = str(tmp_path / "warehouse" / "test.duckdb")  # another process holds it: the second run's load waits
+    database = str(tmp_path / "warehouse" / "test.duckdb")  # another process holds it: the second run waits
     holder = subprocess.Popen([sys.executable, "-c", hold, database], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "1"
     runner = subprocess.Popen(command, cwd=REPO)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # until its load says it waits
-            logs = [
-                p for p in (tmp_path / "reports" / DATE).glob("*/logs/04_load.log") if "is held by" in p.read_text()
-            ]
+        while time.monotonic() < deadline:  # until its checks (reading the history) or its load say they wait
+            logs = (tmp_path / "reports" / DATE).glob("*/logs/0[45]_*.log")
+            logs = [p for p in logs if "is held by" in p.read_text()]
             if logs:
                 break
             time.sleep(0.2)
-        assert logs, "the second run's load never waited for the warehouse"
+        assert logs, "the second run never waited for the warehouse"
     finally:
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=30)

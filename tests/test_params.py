@@ -77,6 +77,8 @@ def test_defaults_and_resolution_from_the_repo_root():
         "staging_uri": None,
         "s3_endpoint_url": None,
         "redshift_iam_role": None,
+        "checks": None,
+        "alert_webhook_url": None,
     }
 
 
@@ -148,6 +150,7 @@ def test_notebooks_get_no_runner_only_keys():
         "staging_uri",
         "s3_endpoint_url",
         "redshift_iam_role",
+        "checks",
     }
 
 

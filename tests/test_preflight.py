@@ -35,7 +35,7 @@ def test_a_duckdb_warehouse_that_cannot_be_made_stops_the_run_before_anything_is
         result.error.evalue
     )
     assert not any((result.run_dir / "staging").iterdir())  # nothing staged
-    assert [nb.status for nb in result.notebooks[1:]] == ["not run"] * 3
+    assert [nb.status for nb in result.notebooks[1:]] == ["not run"] * 4
 
 
 def test_a_writable_duckdb_warehouse_passes_and_leaves_no_trace(tmp_path):

@@ -37,7 +37,7 @@ def test_every_requirement_is_pinned_and_environment_yml_matches():
 
 def test_notebook_templates_are_committed_clean_with_a_parameters_cell():
     templates = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert [t.stem for t in templates] == ["01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_load"]
+    assert [t.stem for t in templates] == ["01_ingest", "02_genre_kpis", "03_hourly_kpis", "04_checks", "05_load"]
     for template in templates:
         cells = json.loads(template.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]

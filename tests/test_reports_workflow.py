@@ -24,7 +24,7 @@ from pipeline.backfill import (
     summary_table,
 )
 from pipeline.errors import PipelineError
-from pipeline.pages import collect_runs, latest_figures, notebook_title, render_overview, render_scraps
+from pipeline.pages import collect_runs, latest_figures, notebook_title, render_overview
 from pipeline.progress import NotebookProgress, RunLog
 from pipeline.results import NotebookError, NotebookResult, RunResult
 from pipeline.runfolder import write_overview
@@ -236,14 +236,14 @@ def test_bad_backfill_range_exits_2(tmp_path, capsys):
 # --------------------------------------------------------------------------- generic run-index pieces
 
 
-def test_a_text_summary_scrap_leads_the_notebooks_section_as_markdown():
+def test_a_text_summary_scrap_leads_the_notebooks_section_as_markdown(render_scraps):
     html = render_scraps({"rows": 3, "summary": "**29,985 valid streams** <script>x</script>\n\nSecond line."})
     assert html.startswith('<div class="summary"><p><strong>29,985 valid streams</strong> &lt;script&gt;')
     assert "<p>Second line.</p>" in html and "<th>rows</th>" in html and "<th>summary</th>" not in html
     assert "<h3>summary</h3>" in render_scraps({"summary": {"a": 1}})  # not text: a scrap like any other
 
 
-def test_long_tables_are_folded():
+def test_long_tables_are_folded(render_scraps):
     html = render_scraps({"files": [{"path": f"f{i}"} for i in range(11)], "few": [{"path": "a"}]})
     assert html.count("<details>") == 1 and "<summary>11 rows</summary>" in html
 

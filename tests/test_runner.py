@@ -23,7 +23,6 @@ from params_files import write_params
 from pipeline import cli, run_pipeline
 from pipeline.errors import NotebookParameterError, RunFolderError
 from pipeline.execute import select_parameters
-from pipeline.pages import render_scraps
 from pipeline.results import NotebookError
 from pipeline.runfolder import new_run_id
 from pipeline.scraps import to_jsonable
@@ -496,7 +495,7 @@ def test_cell_timeout_fails_the_run(tmp_path):
 # --------------------------------------------------------------------------- units
 
 
-def test_scraps_are_rendered_generically():
+def test_scraps_are_rendered_generically(render_scraps):
     html = render_scraps(
         {
             "rows": 1234,

@@ -36,17 +36,19 @@ def test_the_projects_notebooks_run_genre_and_hourly_side_by_side():
         "ingest": [],
         "genre_kpis": ["01_ingest"],
         "hourly_kpis": ["01_ingest"],
-        "load": ["02_genre_kpis", "03_hourly_kpis"],
+        "checks": ["02_genre_kpis", "03_hourly_kpis"],
+        "load": ["02_genre_kpis", "03_hourly_kpis", "04_checks"],
     }
     assert all(s.declared for s in stages)
     load = find_stage(stages, "load")
-    assert [s.name for s in prerequisites(stages, load)] == ["ingest", "genre_kpis", "hourly_kpis"]
+    assert [s.name for s in prerequisites(stages, load)] == ["ingest", "genre_kpis", "hourly_kpis", "checks"]
     assert prerequisites(stages, find_stage(stages, "ingest")) == []
     # what may run at the same time as each (the memory each kernel may take depends on it)
     assert {s.name: [o.name for o in alongside(stages, s)] for s in stages} == {
         "ingest": [],
         "genre_kpis": ["hourly_kpis"],
         "hourly_kpis": ["genre_kpis"],
+        "checks": [],
         "load": [],
     }
 
@@ -63,16 +65,16 @@ def test_an_empty_list_means_no_prerequisite(tmp_path):
     assert graph(stages) == {"a": [], "b": [], "c": ["01_a"]}
 
 
-@pytest.mark.parametrize("name", ["load", "04_load", "04_load.ipynb"])
+@pytest.mark.parametrize("name", ["load", "05_load", "05_load.ipynb"])
 def test_a_stage_is_found_by_name_stem_or_file(name):
-    assert find_stage(load_stages(REPO / "notebooks"), name).notebook == "04_load.ipynb"
+    assert find_stage(load_stages(REPO / "notebooks"), name).notebook == "05_load.ipynb"
 
 
 def test_unknown_stage_lists_the_stages():
     with pytest.raises(StageError) as info:
         find_stage(load_stages(REPO / "notebooks"), "archive")
     assert "unknown stage 'archive'" in str(info.value)
-    assert "ingest, genre_kpis, hourly_kpis, load" in str(info.value)
+    assert "ingest, genre_kpis, hourly_kpis, checks, load" in str(info.value)
     assert isinstance(info.value, PipelineError)  # the CLI's exit status 2
 
 
@@ -113,9 +115,11 @@ def test_stages_command_prints_the_graph():
         ["ingest", "01_ingest.ipynb"],
         ["genre_kpis", "02_genre_kpis.ipynb"],
         ["hourly_kpis", "03_hourly_kpis.ipynb"],
-        ["load", "04_load.ipynb"],
+        ["checks", "04_checks.ipynb"],
+        ["load", "05_load.ipynb"],
     ]
     assert out[3].endswith("after: genre_kpis, hourly_kpis")
+    assert out[4].endswith("after: genre_kpis, hourly_kpis, checks")
 
 
 def test_stages_module_loads_on_its_own_with_the_standard_library_only():
@@ -130,4 +134,4 @@ def test_stages_module_loads_on_its_own_with_the_standard_library_only():
         "print(issubclass(module.StageError, ValueError))\n"
     )
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:2] == ["['ingest', 'genre_kpis', 'hourly_kpis', 'load']", "True"]
+    assert out.stdout.split("\n")[:2] == ["['ingest', 'genre_kpis', 'hourly_kpis', 'checks', 'load']", "True"]

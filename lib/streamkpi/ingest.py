@@ -8,7 +8,8 @@ Staged files (the contract with the KPI and load steps), all under ``staging_dir
   every engine sums the same numbers;
 - ``track_artists.parquet``: one row per (track_key, credited artist);
 - ``users.parquet``: one row per user, ``user_age`` NULL when unknown;
-- ``rejects/streams.csv`` and ``rejects/songs.csv``: every rejected row, raw, with reason and rule.
+- ``rejects/streams.csv`` and ``rejects/songs.csv``: every rejected row, raw, with reason and rule;
+- ``counts.json``: the rows read, kept and rejected (:attr:`IngestSummary.counts`), for the checks.
 
 The cleaning runs as DuckDB SQL over the CSV files, so a day of any size streams through it;
 the statements are in ``sql/ingest_*.sql``, this module runs them in order with the rules' values.
@@ -19,6 +20,7 @@ mirror (:func:`streamkpi.storage.attach_mirror`), the staged files are uploaded 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +75,7 @@ STAGED_FILES = (
     "users.parquet",
     "rejects/streams.csv",
     "rejects/songs.csv",
+    "counts.json",
 )
 
 
@@ -133,6 +136,7 @@ def stage_day(
             f"{counts['other_date']} of other dates, {counts['bad_stream']} bad, "
             f"{counts['unknown_track']} of unknown tracks; nothing is loaded"
         )
+    (staging_dir / "counts.json").write_text(json.dumps(counts, indent=1), encoding="utf-8")
     storage.publish(staging_dir, [staging_dir / name for name in STAGED_FILES])
     return IngestSummary(
         run_date=run_date,
@@ -143,6 +147,11 @@ def stage_day(
         empty_files=inputs.empty_streams,
         stream_selection=inputs.selection,
     )
+
+
+def read_counts(staging_dir: str | Path) -> dict[str, int]:
+    """The counts ingest staged (``counts.json``): what it read, kept and rejected."""
+    return json.loads((Path(staging_dir) / "counts.json").read_text(encoding="utf-8"))
 
 
 def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFrame:

@@ -16,11 +16,13 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator, PercentFormatter, ScalarFormatter
 
 from .breakdowns import AGE_GROUP_LABELS, top_genres_and_other
+from .datachecks import SHARES
 from .presentation import duration, mean_track_length
 
 PALETTE = "colorblind"
 HEATMAP_COLOURS = "cividis"
 OTHER_COLOUR = "#9e9e9e"
+FLAG_COLOURS = {"warn": "#e6a700", "fail": "#c62828"}  # a data check's warning, failure
 HOURS = range(24)
 # Dots per inch of the images embedded in the reports: sharp on screen, small in the HTML.
 REPORT_DPI = 96
@@ -235,9 +237,11 @@ def diversity_chart(hourly_kpis: pd.DataFrame) -> plt.Axes:
     return ax
 
 
-def kpi_trends_chart(headlines: pd.DataFrame) -> plt.Figure:
+def kpi_trends_chart(headlines: pd.DataFrame, flagged: pd.DataFrame | None = None) -> plt.Figure:
     """The headline KPIs of every loaded date (``breakdowns.daily_headlines``), one panel each:
-    listens, most unique listeners in an hour, average track length, genre diversity."""
+    listens, most unique listeners in an hour, average track length, genre diversity. The dates a
+    data check flagged (``flagged``: ``listen_date``, ``status``, as ``breakdowns.flagged_dates``)
+    are shaded, red for a failed check, amber for a warning."""
     # (column, title, axis label, tick format, ticks on whole units: counts and seconds); the
     # diversity of days differs in the 4th or 5th decimal, which the default format shows.
     panels = [
@@ -251,6 +255,9 @@ def kpi_trends_chart(headlines: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(2, 2, figsize=(11, 6.4), sharex=True)
     for ax, (column, title, ylabel, formatter, whole), colour in zip(axes.flat, panels, colours):
         ax.plot(days["listen_date"], days[column], marker="o", color=colour)
+        for when, status in [] if flagged is None else zip(flagged["listen_date"], flagged["status"]):
+            half_day = pd.Timedelta(hours=10)
+            ax.axvspan(when - half_day, when + half_day, color=FLAG_COLOURS[status], alpha=0.35, lw=0)
         ax.set_title(title, fontsize=11)
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(formatter)
@@ -308,3 +315,30 @@ def _date_axis(ax: plt.Axes, dates: pd.Series) -> None:
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def check_chart(result, run_date) -> plt.Axes:
+    """A flagged data check (``datachecks.CheckResult``) against what it expected: the day's listens
+    per hour against each hour's range for the hourly checks, else the figure over the history's
+    dates with the expected range shaded and the day's value marked."""
+    history, colour = result.history, FLAG_COLOURS.get(result.status, sns.color_palette(PALETTE)[0])
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    if "hour" in history:
+        ax.fill_between(history["hour"], history["low"], history["high"], step="mid", alpha=0.25, label="expected")
+        ax.step(history["hour"], history["value"], where="mid", color=colour, label=f"{run_date}")
+        ax.set(xlabel="Hour (UTC)", ylabel="Listens", xticks=list(HOURS)[::2])
+        ax.yaxis.set_major_formatter(_THOUSANDS)
+    else:
+        day = pd.Timestamp(run_date)
+        dates = pd.concat([pd.to_datetime(history["listen_date"]), pd.Series([day])], ignore_index=True)
+        low = 0 if result.expected_low is None else result.expected_low
+        ax.axhspan(low, result.expected_high, alpha=0.2, label="expected")
+        ax.plot(pd.to_datetime(history["listen_date"]), history["value"], marker="o", label="earlier days")
+        ax.plot([day], [result.observed], marker="X", markersize=12, color=colour, ls="", label=f"{run_date}")
+        ax.set(xlabel="Listen date", ylabel=result.check_name)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0) if result.check_name in SHARES else _THOUSANDS)
+        _date_axis(ax, dates)
+    ax.set_title(f"{result.check_name} ({result.status})", fontsize=12)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return ax

@@ -1,6 +1,6 @@
 """What a run checks before ingest stages anything: that it can write the warehouse and the staging
 mirror (``staging_uri``). A bad path, host, password or right then fails in seconds, naming the URL
-or path and the cause, instead of at ``04_load`` after a whole day's compute. (The input root is
+or path and the cause, instead of at ``05_load`` after a whole day's compute. (The input root is
 checked as ingest begins: listing it is the first thing :func:`streamkpi.ingest.stage_day` does.)
 """
 

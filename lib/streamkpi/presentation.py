@@ -532,3 +532,40 @@ def reject_examples_table(examples: pd.DataFrame) -> pd.io.formats.style.Styler:
     }
     caption = None if len(frame) else "No row was rejected."
     return formatted_table(frame, columns, caption, wrap=("row",))
+
+
+# --------------------------------------------------------------------------- data checks
+
+CHECK_COLUMNS: dict[str, tuple[str, Formatter]] = {
+    "check_name": ("Check", text),
+    "status": ("Status", text),
+    "message": ("What it found", text),
+}
+_STATUS_STYLE = {"fail": "background-color: #f8d0d0", "warn": "background-color: #fdf0c4"}
+
+
+def checks_summary(results: list, run_date: str | dt.date) -> Markdown:
+    """The checks (``datachecks.CheckResult``) in a few lines: all clear, or each flagged check."""
+    failed, warned = ([r for r in results if r.status == s] for s in ("fail", "warn"))
+    passed, skipped = (sum(r.status == s for r in results) for s in ("pass", "skipped"))
+    tally = f"{passed} passed, {skipped} skipped"
+    lines = [run_header(run_date), ""]
+    if not failed and not warned:
+        lines.append(f"**All clear**: no check flagged the day ({tally}).")
+    else:
+        parts = [_counted(len(failed), "failed check")] if failed else []
+        parts += [_counted(len(warned), "warning")] if warned else []
+        lines += [f"**{' and '.join(parts)}** ({tally}):", ""]
+        lines += [f"- **{r.check_name}** ({r.status}): {r.message}" for r in failed + warned]
+        if failed:
+            lines += ["", "A failed check stops the load: the warehouse keeps the KPI rows it had for the day."]
+    if skipped == len(results):
+        lines += ["", "Every check was skipped: the warehouse holds too few days before this one to judge it by."]
+    return Markdown("\n".join(lines))
+
+
+def checks_table(results: list) -> pd.io.formats.style.Styler:
+    """Every check: its status and what it found; flagged rows highlighted."""
+    frame = pd.DataFrame([r.record() for r in results], columns=list(CHECK_COLUMNS))
+    table = formatted_table(frame, CHECK_COLUMNS, wrap=("message",))
+    return table.apply(lambda row: [_STATUS_STYLE.get(frame.at[row.name, "status"], "")] * len(row), axis=1)

@@ -1,4 +1,5 @@
-"""The tables: the KPI tables of the warehouse and the staged relations the KPI SQL reads.
+"""The tables: the warehouse tables (the KPI tables and the data checks' results) and the staged
+relations the KPI SQL reads.
 
 These definitions are the only place their columns, types and keys are written down; each
 engine's DDL is generated from them, and :func:`conform` gives a frame of any engine the types
@@ -68,6 +69,20 @@ TABLES = {
                 Column("most_engaged_age_group", "VARCHAR"),
             ),
             ("listen_date", "listen_hour"),
+        ),
+        # One row per (date, data check): the verdict of streamkpi.checks on the day.
+        Table(
+            "kpi_checks",
+            (
+                Column("listen_date", "DATE"),
+                Column("check_name", "VARCHAR"),
+                Column("status", "VARCHAR"),
+                Column("observed", "FLOAT"),
+                Column("expected_low", "FLOAT"),
+                Column("expected_high", "FLOAT"),
+                Column("message", "TEXT"),
+            ),
+            ("listen_date", "check_name"),
         ),
     )
 }
