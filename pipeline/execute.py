@@ -49,6 +49,11 @@ class NotebookKernel(AsyncKernelManager):
     def __init__(self, *, kernels: "Kernels", env: Mapping[str, str], output: Any):
         super().__init__(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS)
         self._kernels, self._launch = kernels, {"env": dict(env), "stdout": output, "stderr": output}
+        self.clients: list[Any] = []  # papermill leaves open a client of a kernel it was given: closed with the kernel
+
+    def client(self, **kw: Any) -> Any:
+        self.clients.append(kc := super().client(**kw))
+        return kc
 
     async def start_kernel(self, **kw: Any) -> None:
         if self._kernels.interrupted:
@@ -74,6 +79,8 @@ class Kernels:
             yield km
         finally:  # what nbclient does with a kernel it owns once the notebook ran (shutdown also cleans up)
             with contextlib.suppress(Exception):  # already gone, or it would not stop: the kill is the last word
+                for kc in km.clients:  # else its heartbeat pings on, maybe into a later kernel given the same port
+                    kc.stop_channels()
                 run_sync(km.shutdown_kernel)(now=self.interrupted)
             kill(km)
             self._live.discard(km)

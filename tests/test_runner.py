@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -479,6 +480,19 @@ def test_second_run_creates_a_second_folder(tmp_path):
     assert sorted(p.name for p in (tmp_path / "reports" / DATE).iterdir()) == sorted([first.run_id, second.run_id])
     assert (first.run_dir / "manifest.json").read_text() == first_manifest
     assert second.manifest["input_files"] is None  # nothing glued input_files
+
+
+def test_no_kernel_client_outlives_its_notebook(tmp_path):
+    # A client left running pings its kernel's heartbeat port after the kernel is gone; in a backfill a later kernel
+    # can get that port for its control or shell socket and print "DELIM not in msg_list" into a notebook.
+    from jupyter_client.channels import HBChannel
+
+    def heartbeats() -> set:
+        return {t for t in threading.enumerate() if isinstance(t, HBChannel) and t.is_alive()}
+
+    before = heartbeats()
+    assert run_pipeline(DATE, write_params(tmp_path), notebooks_dir=NOTEBOOKS / "tiny", stream=io.StringIO()).ok
+    assert heartbeats() - before == set()
 
 
 def test_cell_timeout_fails_the_run(tmp_path):
