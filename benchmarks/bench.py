@@ -5,7 +5,7 @@
 For each N: make (or reuse) the bench day with the project's generator, then run in turn, on
 the same files, each in a fresh measured process:
 
-- ``project``: ``python -m pipeline run`` for the day (four notebooks, HTML reports, load)
+- ``project``: ``python -m pipeline run`` for the day (five notebooks, HTML reports, load)
   with a params file pointing input, warehouse and reports into ``build/bench-work/<N>/``;
 - ``seed``: ``benchmarks/seed_approach.py`` (the original DAG's pandas approach);
 - ``floor``: ``benchmarks/floor.py`` (one DuckDB SQL script from the CSVs to both tables).

@@ -314,7 +314,7 @@ NOTES = [
     "Peak RSS is the peak of the sum of the RSS of every live process of the tree, sampled every 0.1 s "
     "(at least the largest single process's ru_maxrss); shared pages count once per process.",
     "Inputs are read from a warm page cache (generated, then read by each contender in turn).",
-    "project = `python -m pipeline run` (four notebooks, HTML reports, load into DuckDB); seed approach = "
+    "project = `python -m pipeline run` (five notebooks, HTML reports, load into DuckDB); seed approach = "
     "benchmarks/seed_approach.py (pandas, whole-day frames, one process per DAG task, executemany into SQLite); "
     "floor = benchmarks/floor.sql (one DuckDB script from the CSVs to both tables).",
     "Per-stage CPU and peak RSS come from the samples falling in each stage's time window (CPU: the "
