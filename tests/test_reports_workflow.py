@@ -106,6 +106,25 @@ def test_overview_page(reports):
     assert "bench" not in html
 
 
+def test_each_run_has_a_badge_of_its_data_checks(tmp_path):
+    reports = tmp_path / "reports"
+    badges = {  # date: (check statuses, expected badge)
+        "2024-06-21": (["pass", "skipped"], "all clear</span>"),
+        "2024-06-22": (["skipped", "skipped"], "not judged</span>"),
+        "2024-06-23": (["pass", "warn"], "1 warning</span> b"),
+        "2024-06-24": (["warn", "warn"], "2 warnings</span> a, b"),
+        "2024-06-25": (["fail", "warn"], "failed check</span> a, b"),
+    }
+    for date, (statuses, _) in badges.items():
+        manifest = write_run(reports, date, "r", "succeeded", "2026-11-27T10:00:00+00:00") / "manifest.json"
+        checks = [{"check_name": name, "status": s, "message": "m"} for name, s in zip("ab", statuses)]
+        manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"checks": checks}))
+    html = render_overview(collect_runs(reports))
+    for date, (_, badge) in badges.items():
+        row = html[html.index(f">{date}<") :]
+        assert badge in row[: row.index("</tr>")], date
+
+
 def test_overview_without_runs(tmp_path):
     page = write_overview(tmp_path / "reports")
     assert "0 dates, 0 runs" in page.read_text() and "No run yet." in page.read_text()
