@@ -22,7 +22,13 @@ REPO = Path(__file__).resolve().parents[1]
 DAG_FILE = REPO / "pipeline" / "airflow" / "streamkpi_daily.py"
 AIRFLOW_BIN = REPO / ".venv-airflow" / "bin"
 DAY = "2024-06-25"
-TASKS = {"ingest": [], "genre_kpis": ["ingest"], "hourly_kpis": ["ingest"], "load": ["genre_kpis", "hourly_kpis"]}
+TASKS = {
+    "ingest": [],
+    "genre_kpis": ["ingest"],
+    "hourly_kpis": ["ingest"],
+    "checks": ["genre_kpis", "hourly_kpis"],
+    "load": ["checks", "genre_kpis", "hourly_kpis"],
+}
 SECRET = "pg-pass-never-in-notebooks"
 
 if not (AIRFLOW_BIN / "airflow").exists():
