@@ -13,6 +13,8 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import threading
+import time
 import traceback
 import uuid
 from pathlib import Path
@@ -508,3 +510,31 @@ def test_a_load_waits_for_a_table_lock_at_most_its_lock_timeout(staged, database
             warehouse.load_day(database, DAY, staged["files"], lock_timeout=1)
     for table, frame in staged["frames"].items():  # the day as it was
         pd.testing.assert_frame_equal(warehouse.read_table(database, table, DAY), frame, check_exact=True)
+
+
+def test_tables_created_by_another_load_meanwhile_are_found_not_failed(database):
+    # PostgreSQL's CREATE ... IF NOT EXISTS waits for a concurrent CREATE of the same name, then fails with a
+    # unique violation once that one commits: the first two loads of a new warehouse, started together.
+    other = sa.create_engine(database).connect()
+    other.begin()
+    other.exec_driver_sql("CREATE SCHEMA reporting_schema")  # not committed yet: create_tables waits for it
+    outcome = {}
+    creating = threading.Thread(target=lambda: outcome.update(error=_error_of(warehouse.create_tables, database)))
+    creating.start()
+    time.sleep(1.0)  # create_tables is now waiting on the other transaction
+    other.commit()
+    other.close()
+    creating.join(timeout=60)
+    assert outcome == {"error": None}
+    query = "SELECT tablename FROM pg_tables WHERE schemaname = 'reporting_schema'"
+    with sa.create_engine(database).connect() as conn:
+        created = {row[0] for row in conn.exec_driver_sql(query)}
+    assert {"genre_level_kpis", "hourly_kpis", "kpi_checks"} <= created
+
+
+def _error_of(function, *args) -> BaseException | None:
+    try:
+        function(*args)
+    except BaseException as exc:  # the thread's outcome, asserted by the test
+        return exc
+    return None

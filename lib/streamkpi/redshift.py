@@ -49,6 +49,9 @@ from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, SCHEMA, TABLES, Table, conform
 FLAVORS = ("postgresql", "redshift")
 STAGE_PREFIX = "stage_"
 SERIALIZATION_RETRIES = 5  # waits of 1, 2, 4, 8 and 16 s
+# What a CREATE ... IF NOT EXISTS raises when another transaction created the object meanwhile: PostgreSQL's
+# IF NOT EXISTS does not guard against a concurrent CREATE (unique violation in its catalog, or "already exists").
+CREATED_MEANWHILE = ("23505", "42P06", "42P07", "42710")
 
 
 def flavor_of(warehouse_url: str) -> str:
@@ -176,15 +179,19 @@ def connected(warehouse_url: str, lock_timeout: float):
 def create_tables(
     warehouse_url: str, *, flavor: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> None:
-    """Create ``reporting_schema`` and the KPI tables when missing."""
+    """Create ``reporting_schema`` and the KPI tables when missing; once more when another process created them
+    meanwhile (two first loads at once), which the second try then finds."""
     flavor = flavor or flavor_of(warehouse_url)
-    with (
-        _errors_named(f"creating the KPI tables in {shown(warehouse_url)}"),
-        connected(warehouse_url, lock_timeout) as conn,
-    ):
-        with conn.begin():
-            for statement in ddl(flavor):
-                conn.exec_driver_sql(statement)
+    with _errors_named(f"creating the KPI tables in {shown(warehouse_url)}"):
+        for attempt in (1, 2):
+            try:
+                with connected(warehouse_url, lock_timeout) as conn, conn.begin():
+                    for statement in ddl(flavor):
+                        conn.exec_driver_sql(statement)
+                return
+            except sa.exc.DBAPIError as exc:
+                if attempt == 2 or getattr(exc.orig, "pgcode", None) not in CREATED_MEANWHILE:
+                    raise
 
 
 def load_day(
