@@ -223,3 +223,18 @@ def test_results_frame_has_the_table_columns():
     frame = datachecks.results_frame(datachecks.run_checks(day(), history(3)), DAY)
     assert list(frame.columns) == datachecks.TABLES["kpi_checks"].column_names
     assert set(frame["listen_date"]) == {DAY} and set(frame["status"]) == {"skipped"}
+
+
+def test_the_summary_says_not_judged_when_every_check_was_skipped():
+    from streamkpi import presentation
+
+    skipped = datachecks.run_checks(day(), history(3))
+    assert (
+        "**Not judged**: every check was skipped (0 passed, 11 skipped)"
+        in presentation.checks_summary(skipped, DAY).data
+    )
+    judged = datachecks.run_checks(day(), history(35))  # no recorded figures: their 5 checks skip
+    assert (
+        "**All clear**: no check flagged the day (6 passed, 5 skipped)."
+        in presentation.checks_summary(judged, DAY).data
+    )

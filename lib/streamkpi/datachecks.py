@@ -303,10 +303,14 @@ def _volume_noise(hourly: pd.DataFrame) -> float:
     return count_spread(hourly) * float(np.sqrt(hourly.sum(axis=1).median())) if len(hourly) else 0.0
 
 
-def _hour_reference(day: DayFigures, history: History, settings: Mapping[str, Any]) -> pd.DataFrame | None:
-    """Listens per hour on the same weekday before (rows: dates, columns: hours), or None when too few."""
+def _hour_reference(
+    name: str, day: DayFigures, history: History, settings: Mapping[str, Any]
+) -> pd.DataFrame | CheckResult:
+    """Listens per hour on the same weekday before (rows: dates, columns: hours), or check ``name`` skipped."""
     dates = same_weekday(history, day.listen_date)
-    return history.hourly.loc[dates] if len(dates) >= settings["min_history"] else None
+    if len(dates) < settings["min_history"]:
+        return _skipped(name, None, len(dates), settings["min_history"], f"earlier {_weekday_of(day.listen_date)}")
+    return history.hourly.loc[dates]
 
 
 def _hours(hours: list[int]) -> str:
@@ -317,12 +321,9 @@ def check_completeness(day: DayFigures, history: History, settings: Mapping[str,
     """Hours with no or few listens where the same hour of the same weekday usually has many: an
     export cut off, a missing file."""
     name = "completeness"
-    reference = _hour_reference(day, history, settings)
-    if reference is None:
-        return _skipped(
-            name, None, len(same_weekday(history, day.listen_date)), settings["min_history"],
-            f"earlier {_weekday_of(day.listen_date)}",
-        )  # fmt: skip
+    reference = _hour_reference(name, day, history, settings)
+    if isinstance(reference, CheckResult):
+        return reference
     usual = reference.median()
     low = usual * settings["min_share"]
     short = [h for h in range(24) if usual[h] >= settings["min_usual"] and day.hourly_listens[h] < low[h]]
@@ -341,12 +342,9 @@ def check_completeness(day: DayFigures, history: History, settings: Mapping[str,
 def check_hourly_listens(day: DayFigures, history: History, settings: Mapping[str, Any]) -> CheckResult:
     """Listens per hour against the same hour of the same weekday: hours out of their range."""
     name = "hourly_listens"
-    reference = _hour_reference(day, history, settings)
-    if reference is None:
-        return _skipped(
-            name, None, len(same_weekday(history, day.listen_date)), settings["min_history"],
-            f"earlier {_weekday_of(day.listen_date)}",
-        )  # fmt: skip
+    reference = _hour_reference(name, day, history, settings)
+    if isinstance(reference, CheckResult):
+        return reference
     usual = reference.median()
     spread = np.maximum(
         settings["threshold"] * count_spread(reference) * np.sqrt(usual), settings["min_spread"] * usual

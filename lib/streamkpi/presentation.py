@@ -545,12 +545,14 @@ _STATUS_STYLE = {"fail": "background-color: #f8d0d0", "warn": "background-color:
 
 
 def checks_summary(results: list, run_date: str | dt.date) -> Markdown:
-    """The checks (``datachecks.CheckResult``) in a few lines: all clear, or each flagged check."""
+    """The checks (``datachecks.CheckResult``) in a few lines: all clear, not judged, or each flagged check."""
     failed, warned = ([r for r in results if r.status == s] for s in ("fail", "warn"))
     passed, skipped = (sum(r.status == s for r in results) for s in ("pass", "skipped"))
     tally = f"{passed} passed, {skipped} skipped"
     lines = [run_header(run_date), ""]
-    if not failed and not warned:
+    if skipped == len(results):  # as the indexes' badge says: nothing was judged, so nothing is clear either
+        lines.append(f"**Not judged**: every check was skipped ({tally}); each says why below.")
+    elif not failed and not warned:
         lines.append(f"**All clear**: no check flagged the day ({tally}).")
     else:
         parts = [_counted(len(failed), "failed check")] if failed else []
@@ -559,8 +561,6 @@ def checks_summary(results: list, run_date: str | dt.date) -> Markdown:
         lines += [f"- **{r.check_name}** ({r.status}): {r.message}" for r in failed + warned]
         if failed:
             lines += ["", "A failed check stops the load: the warehouse keeps the KPI rows it had for the day."]
-    if skipped == len(results):
-        lines += ["", "Every check was skipped: the warehouse holds too few days before this one to judge it by."]
     return Markdown("\n".join(lines))
 
 
