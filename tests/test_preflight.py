@@ -38,6 +38,23 @@ def test_a_duckdb_warehouse_that_cannot_be_made_stops_the_run_before_anything_is
     assert [nb.status for nb in result.notebooks[1:]] == ["not run"] * 4
 
 
+def test_a_misspelt_data_check_stops_the_run_before_anything_is_staged(tmp_path):
+    from pipeline import run_pipeline
+
+    generate(tmp_path / "input", start_date=DATE, days=1, streams_per_day=200, n_users=50, n_tracks=100, seed=2)
+    params = write_params(tmp_path, checks={"volum_weekday": {"severity": "fail"}})
+    result = run_pipeline(DATE, params, console="quiet")
+    assert result.error.notebook == "01_ingest.ipynb" and result.error.ename == "PreflightError"
+    assert "checks: unknown check 'volum_weekday'" in result.error.evalue
+    assert not any((result.run_dir / "staging").iterdir())  # nothing staged
+
+
+def test_valid_data_check_settings_pass(tmp_path):
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    passed = preflight.check_run(url, data_checks={"completeness": {"severity": "warn"}})
+    assert passed[-1] == "the data checks' settings are valid"
+
+
 def test_a_writable_duckdb_warehouse_passes_and_leaves_no_trace(tmp_path):
     assert preflight.check_run(f"duckdb:///{tmp_path / 'new' / 'w.duckdb'}") == [
         f"the DuckDB warehouse {tmp_path / 'new' / 'w.duckdb'} can be written"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import warehouse
+from .datachecks import FLAGGED
 from .kpis import staged_connection
 from .sqltext import literal
 from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS
@@ -172,7 +173,7 @@ def flagged_dates(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     """The dates a data check flagged (``kpi_checks``): ``listen_date``, ``status`` (``fail`` when a
     check failed, else ``warn``) and ``checks`` (the flagged checks' names), oldest first."""
     results = _with_dates(warehouse.read_table(warehouse_url, "kpi_checks", lock_timeout=lock_timeout))
-    flagged = results[results["status"].isin(["warn", "fail"])]
+    flagged = results[results["status"].isin(FLAGGED)]
     return (
         flagged.groupby("listen_date")
         .agg(status=("status", lambda s: "fail" if (s == "fail").any() else "warn"), checks=("check_name", ", ".join))

@@ -31,13 +31,12 @@ from .rowdiff import LoadedDay
 from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS, TABLES
 
 TABLE = "kpi_checks"
-STATUSES = ("pass", "warn", "fail", "skipped")
 SEVERITIES = ("warn", "fail", "off")
 FLAGGED = ("warn", "fail")
 MAD_TO_SIGMA = 1.4826  # the MAD of normal data times this is its standard deviation
 WEEKS_BACK = 8  # weekday checks look at the same weekday of up to this many weeks before
 RECENT_DAYS = 28  # the other checks look at up to this many days before
-REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
+REJECT_REASONS = ingest.STREAM_REJECT_REASONS
 
 # check -> its settings; a params file's ``checks:`` block overrides any of them, check by check.
 # threshold: MADs; min_spread: relative to the median (volumes) or absolute (shares, distances);
@@ -58,9 +57,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # Checks whose figure is a share (shown as a percentage).
 SHARES = (*(f"rejects_{r}" for r in REJECT_REASONS), "unknown_users", "genre_mix")
-# Checks whose history is the figure they recorded on earlier days (kpi_checks.observed): the KPI
-# tables do not hold it. The others read their history from the KPI tables.
-RECORDED = (*(f"rejects_{r}" for r in REJECT_REASONS), "unknown_users", "unique_listeners")
 
 
 class ChecksFailedError(StreamKPIError):

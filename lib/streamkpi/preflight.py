@@ -1,7 +1,8 @@
 """What a run checks before ingest stages anything: that it can write the warehouse and the staging
-mirror (``staging_uri``). A bad path, host, password or right then fails in seconds, naming the URL
-or path and the cause, instead of at ``05_load`` after a whole day's compute. (The input root is
-checked as ingest begins: listing it is the first thing :func:`streamkpi.ingest.stage_day` does.)
+mirror (``staging_uri``), and that the params file's ``checks:`` settings are valid. A bad path, host,
+password, right or setting then fails in seconds, naming the URL, path or setting and the cause,
+instead of after a whole day's compute. (The input root is checked as ingest begins: listing it is
+the first thing :func:`streamkpi.ingest.stage_day` does.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from . import duckdb_file, redshift, storage
+from . import datachecks, duckdb_file, redshift, storage
 from .errors import PreflightError, StorageError, WarehouseError
 from .sqltext import literal
 from .tables import SCHEMA, TABLES
@@ -23,17 +24,25 @@ CONNECT_TIMEOUT_SECONDS = 10
 PROBE_PREFIX = "_preflight/"  # under staging_uri: a probe object, written then deleted
 
 
-def check_run(warehouse_url: str, staging_uri: str | None = None, s3_endpoint_url: str | None = None) -> list[str]:
-    """Check the warehouse and the staging mirror; :class:`PreflightError` lists every problem found.
-    Returns a line per check that passed, for the ingest report."""
+def check_run(
+    warehouse_url: str,
+    staging_uri: str | None = None,
+    s3_endpoint_url: str | None = None,
+    data_checks: dict | None = None,
+) -> list[str]:
+    """Check the warehouse, the staging mirror and the data checks' settings (``data_checks``, the params file's
+    ``checks:``, which 04_checks would otherwise refuse after the day's compute); :class:`PreflightError` lists
+    every problem found. Returns a line per check that passed, for the ingest report."""
     checks = [lambda: check_warehouse(warehouse_url)]
     if staging_uri:
         checks.append(lambda: check_staging(staging_uri, s3_endpoint_url))
+    if data_checks:
+        checks.append(lambda: datachecks.parse_settings(data_checks) and "the data checks' settings are valid")
     passed, problems = [], []
     for check in checks:
         try:
             passed.append(check())
-        except (PreflightError, WarehouseError, StorageError) as exc:
+        except (PreflightError, WarehouseError, StorageError, ValueError) as exc:
             problems.append(str(exc))
     if problems:
         raise PreflightError("the run cannot go on, nothing was staged:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -70,7 +70,7 @@ TABLES = {
             ),
             ("listen_date", "listen_hour"),
         ),
-        # One row per (date, data check): the verdict of streamkpi.checks on the day.
+        # One row per (date, data check): the verdict of streamkpi.datachecks on the day.
         Table(
             "kpi_checks",
             (
