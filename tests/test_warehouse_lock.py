@@ -23,14 +23,21 @@ HOLD = """
 import sys, time, duckdb
 con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
 print("holding", flush=True)
-time.sleep(float(sys.argv[3]))
+if sys.argv[3] == "until-told":
+    sys.stdin.readline()
+else:
+    time.sleep(float(sys.argv[3]))
 """
 
 
-def hold(path: Path, seconds: float, mode: str = "rw") -> subprocess.Popen:
-    """Another process that opens the DuckDB file and keeps it for ``seconds``."""
+def hold(path: Path, seconds: float | str, mode: str = "rw") -> subprocess.Popen:
+    """Another process that opens the DuckDB file and keeps it for ``seconds``, or, given
+    ``"until-told"``, until a line arrives on its stdin."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(path), mode, str(seconds)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, str(path), mode, str(seconds)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "holding"
     return holder
@@ -111,14 +118,25 @@ def test_a_run_waits_for_a_warehouse_held_for_20_s_and_succeeds(tmp_path):
     (tmp_path / "warehouse").mkdir()
     path = tmp_path / "warehouse" / "test.duckdb"
     duckdb.connect(str(path)).close()
-    holder, started = hold(path, 20), time.monotonic()
+    # Held until the run has said it is waiting (however slow the machine is to get there), and
+    # for 20 s in all: a fixed hold raced a loaded CI machine, whose run got there after the release.
+    holder, started = hold(path, "until-told"), time.monotonic()
     command = [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(params), "--quiet"]
-    run = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
-    holder.wait(timeout=30)
-    assert run.returncode == 0, run.stderr
-    assert time.monotonic() - started >= 20  # it could only load once the holder let go
-    logs = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "reports" / DATE).glob("*/logs/0[45]_*.log"))
-    assert "is held by" in logs and f"(PID {holder.pid})" in logs  # said by the checks' read or the load
+    cwd = Path(__file__).resolve().parents[1]
+    run = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def logs() -> str:
+        return "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "reports" / DATE).glob("*/logs/0[45]_*.log"))
+
+    while "is held by" not in logs() and run.poll() is None and time.monotonic() - started < 240:
+        time.sleep(0.2)
+    time.sleep(max(0.0, 20 - (time.monotonic() - started)))
+    assert run.poll() is None, run.communicate()  # still waiting, not failed
+    holder.communicate("release\n", timeout=30)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr
+    assert time.monotonic() - started >= 20  # it could only go on once the holder let go
+    assert "is held by" in logs() and f"(PID {holder.pid})" in logs()  # said by the checks' read or the load
 
 
 def test_two_runs_of_one_date_started_together_both_succeed_and_leave_one_copy(tmp_path):

@@ -521,7 +521,11 @@ def test_tables_created_by_another_load_meanwhile_are_found_not_failed(database)
     outcome = {}
     creating = threading.Thread(target=lambda: outcome.update(error=_error_of(warehouse.create_tables, database)))
     creating.start()
-    time.sleep(1.0)  # create_tables is now waiting on the other transaction
+    with sa.create_engine(database).connect() as watcher:  # until create_tables waits on the other transaction
+        deadline = time.monotonic() + 60
+        while not watcher.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar():
+            assert creating.is_alive() and time.monotonic() < deadline, outcome
+            time.sleep(0.05)
     other.commit()
     other.close()
     creating.join(timeout=60)
