@@ -77,7 +77,7 @@ airflow-lock: ## Re-resolve pipeline/airflow/constraints.txt (needs the registry
 
 SIZES ?= 1e6 1e7
 
-bench: $(VENV)/.installed ## Benchmark the project vs the seed approach and the floor (SIZES="1e6 1e7"; not in test)
+bench: $(VENV)/.installed ## Benchmark the project vs the seed approach, the floor and the limit (SIZES="1e6 1e7"; not in test)
 	$(PY) benchmarks/bench.py --sizes $(SIZES) $(BENCH_ARGS)
 
 .PHONY: bench

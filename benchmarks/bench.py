@@ -1,4 +1,4 @@
-"""``make bench``: the project against the seed approach and the floor, for N streams a day.
+"""``make bench``: the project against the seed approach, the floor and the limit, for N streams a day.
 
     .venv/bin/python benchmarks/bench.py --sizes 1e6 1e7 [options]   (or: make bench SIZES="1e6 1e7")
 
@@ -8,13 +8,14 @@ the same files, each in a fresh measured process:
 - ``project``: ``python -m pipeline run`` for the day (five notebooks, HTML reports, load)
   with a params file pointing input, warehouse and reports into ``build/bench-work/<N>/``;
 - ``seed``: ``benchmarks/seed_approach.py`` (the original DAG's pandas approach);
-- ``floor``: ``benchmarks/floor.py`` (one DuckDB SQL script from the CSVs to both tables).
+- ``floor``: ``benchmarks/floor.py`` (one DuckDB SQL script from the CSVs to both tables);
+- ``limit``: ``benchmarks/limit.py`` (DuckDB's typed read of the stream files, no KPI).
 
 Then check that the project's KPI tables (read from its DuckDB warehouse) equal the floor's,
-and (for information) the seed's, and write ``reports/bench/<timestamp>/`` with
-``summary.md``, ``summary.html`` (self-contained), ``chart.png``, ``results.json``, the
-project's manifests and every contender's output. Exit status 0 when every contender ran and
-the project equals the floor at every N, 1 otherwise.
+and (for information) the seed's (the limit writes none: not compared), and write
+``reports/bench/<timestamp>/`` with ``summary.md``, ``summary.html`` (self-contained),
+``chart.png``, ``results.json``, the project's manifests and every contender's output. Exit
+status 0 when every contender ran and the project equals the floor at every N, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 DEFAULT_WORK_DIR = REPO / "build" / "bench-work"
 DEFAULT_OUT_DIR = REPO / "reports" / "bench"
-CONTENDERS = ("project", "seed", "floor")
+CONTENDERS = ("project", "seed", "floor", "limit")
 OVERHEAD_STREAMS = 1000
 
 
@@ -99,6 +100,8 @@ class Bench:
                 "--gap",
                 gap,
             ]
+        if contender == "limit":
+            return [self.python, str(BENCH / "limit.py"), "--input", str(root)]
         raise ValueError(contender)
 
     def run_contender(self, contender: str, n: int, root: Path, work_root: Path) -> dict:
@@ -305,6 +308,8 @@ class Bench:
             )
             for d in diffs[:10]:
                 self.log(f"    {d}")
+        if "limit" in c:
+            out["limit_vs_floor"] = {"equal": None, "not_compared": "reads only: the limit writes no KPI tables"}
         return out
 
     # ------------------------------------------------------------------ fixed overheads
@@ -418,7 +423,9 @@ class Bench:
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description="Benchmark the project against the seed approach and the floor.")
+    ap = argparse.ArgumentParser(
+        description="Benchmark the project against the seed approach, the floor and the limit."
+    )
     ap.add_argument("--sizes", nargs="+", default=["1e6", "1e7"], help="streams per day, e.g. 1e6 1e7 1e8")
     ap.add_argument("--date", default="2024-06-25", help="the bench day (default 2024-06-25)")
     ap.add_argument("--gap", type=int, default=30, help="session gap in minutes (default 30)")

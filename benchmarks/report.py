@@ -11,8 +11,8 @@ import io
 from html import escape
 from pathlib import Path
 
-NAMES = {"project": "project", "seed": "seed approach", "floor": "floor"}
-COLORS = {"project": "#0173b2", "seed": "#de8f05", "floor": "#029e73"}
+NAMES = {"project": "project", "seed": "seed approach", "floor": "floor", "limit": "limit"}
+COLORS = {"project": "#0173b2", "seed": "#de8f05", "floor": "#029e73", "limit": "#cc78bc"}
 STAGE_ORDER = (
     "startup_and_exit",
     "01_ingest",
@@ -69,21 +69,18 @@ def _wall(entry, contender):
 def figures_rows(results: dict) -> list[list[str]]:
     rows = []
     for e in results["sizes"]:
-        p, s, f = (_wall(e, c) for c in ("project", "seed", "floor"))
+        p, s, f, lim = (_wall(e, c) for c in ("project", "seed", "floor", "limit"))
         rows.append(
             [
                 f"{e['n']:,}",
-                _cell(e, "project", "wall_seconds", _secs),
-                _cell(e, "seed", "wall_seconds", _secs),
-                _cell(e, "floor", "wall_seconds", _secs),
+                *(_cell(e, c, "wall_seconds", _secs) for c in NAMES),
                 _ratio(p, f),
+                _ratio(p, lim),
+                _ratio(f, lim),
                 _ratio(s, p),
-                " / ".join(_cell(e, c, "cpu_seconds", _secs) for c in ("project", "seed", "floor")),
-                " / ".join(_cell(e, c, "peak_rss_bytes", _gib) for c in ("project", "seed", "floor")),
-                " / ".join(
-                    _cell(e, c, "other_load_cores", lambda x: "?" if x is None else f"{x:.2f}")
-                    for c in ("project", "seed", "floor")
-                ),
+                " / ".join(_cell(e, c, "cpu_seconds", _secs) for c in NAMES),
+                " / ".join(_cell(e, c, "peak_rss_bytes", _gib) for c in NAMES),
+                " / ".join(_cell(e, c, "other_load_cores", lambda x: "?" if x is None else f"{x:.2f}") for c in NAMES),
             ]
         )
     return rows
@@ -94,11 +91,14 @@ FIGURES_HEADER = [
     "project wall",
     "seed wall",
     "floor wall",
+    "limit wall",
     "project / floor",
+    "project / limit",
+    "floor / limit",
     "seed / project",
-    "CPU user+sys (project / seed / floor)",
-    "peak RSS, process tree (project / seed / floor)",
-    "other load, cores (project / seed / floor)",
+    "CPU user+sys (project / seed / floor / limit)",
+    "peak RSS, process tree (project / seed / floor / limit)",
+    "other load, cores (project / seed / floor / limit)",
 ]
 
 
@@ -197,11 +197,15 @@ def target_lines(results: dict) -> list[str]:
     return out
 
 
-def check_lines(results: dict) -> list[tuple[str, bool, list[str]]]:
+def check_lines(results: dict) -> list[tuple[str, bool | None, list[str]]]:
+    """(line, equal, differences) per check; equal is None for a contender not compared (the limit)."""
     out = []
     for e in results["sizes"]:
         for name, chk in e.get("checks", {}).items():
             who = name.replace("_vs_floor", "")
+            if "not_compared" in chk:
+                out.append((f"N={e['n']:,}: {who}: not compared ({chk['not_compared']})", None, []))
+                continue
             rows = chk.get("rows") or {}
             detail = ", ".join(f"{t} {r[0]} rows" for t, r in rows.items())
             out.append(
@@ -213,6 +217,9 @@ def check_lines(results: dict) -> list[tuple[str, bool, list[str]]]:
                 )
             )
     return out
+
+
+CHECK_CLASS = {True: "pass", False: "fail", None: "not-compared"}
 
 
 def overhead_rows(results: dict) -> list[list[str]]:
@@ -235,7 +242,7 @@ def chart_png(results: dict) -> bytes | None:
         return None
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     ax_t, ax_m, ax_s = axes
-    for c in ("project", "seed", "floor"):
+    for c in NAMES:
         pts = [(e["n"], _m(e, c)) for e in sizes if _ok(_m(e, c))]
         if not pts:
             continue
@@ -316,7 +323,9 @@ NOTES = [
     "Inputs are read from a warm page cache (generated, then read by each contender in turn).",
     "project = `python -m pipeline run` (five notebooks, HTML reports, load into DuckDB); seed approach = "
     "benchmarks/seed_approach.py (pandas, whole-day frames, one process per DAG task, executemany into SQLite); "
-    "floor = benchmarks/floor.sql (one DuckDB script from the CSVs to both tables).",
+    "floor = benchmarks/floor.sql (one DuckDB script from the CSVs to both tables); limit = benchmarks/limit.py "
+    "(DuckDB's typed read of every stream file, aggregated so every field is parsed; no KPI, nothing written, "
+    "so not compared).",
     "Per-stage CPU and peak RSS come from the samples falling in each stage's time window (CPU: the "
     "processes' cumulative CPU as last seen, so a process's final < 0.1 s may be missing).",
     "Stages come from the project's manifest.json: startup_and_exit = process wall minus the run's duration "
@@ -365,8 +374,8 @@ def write_reports(results: dict, out_dir: Path) -> None:
     st_header, st_rows = stage_rows(results)
     c_header, c_rows = counts_rows(results)
     ov_rows = overhead_rows(results)
-    failures = [(t, d) for t, ok, d in checks if not ok]
-    title = f"Benchmark {results['timestamp']}: project vs seed approach vs floor"
+    failures = [(t, d) for t, ok, d in checks if ok is False]
+    title = f"Benchmark {results['timestamp']}: project vs seed approach vs floor vs limit"
 
     md = [
         f"# {title}",
@@ -418,6 +427,7 @@ def write_reports(results: dict, out_dir: Path) -> None:
         "table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.9rem}"
         "th,td{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;vertical-align:top}"
         "th{background:#f6f8fa}.pass{color:#116329;font-weight:600}.fail{color:#a40e26;font-weight:600}"
+        ".not-compared{color:#59636e}"
         "pre{background:#f6f8fa;padding:.6rem;overflow-x:auto}img{max-width:100%}"
     )
     parts = [
@@ -430,7 +440,7 @@ def write_reports(results: dict, out_dir: Path) -> None:
         _html_table(FIGURES_HEADER, figures_rows(results)),
         "<h2>KPI equality (project's warehouse vs the floor; seed for information)</h2><ul>",
     ]
-    parts += [f"<li class='{'pass' if ok else 'fail'}'>{escape(t)}</li>" for t, ok, _ in checks]
+    parts += [f"<li class='{CHECK_CLASS[ok]}'>{escape(t)}</li>" for t, ok, _ in checks]
     parts.append("</ul>")
     for t, diffs in failures:
         parts.append(f"<p>Differences, {escape(t)}:</p><pre>{escape(chr(10).join(diffs))}</pre>")

@@ -1,13 +1,17 @@
 """The benchmark's comparators are trustworthy: the floor (benchmarks/floor.sql) and the seed
 approach (benchmarks/seed_approach.py) give the independent reference's KPI tables on a small
-generated day, and the harness measures, compares and reports what it says it does.
+generated day, the limit (benchmarks/limit.py) reads the rows an independent count says it
+must, and the harness measures, compares and reports what it says it does.
 
 Fast (a few seconds): nothing here runs the project's notebooks; `make bench` does that.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -21,6 +25,7 @@ from reference_kpis import reference_run  # noqa: E402
 
 from benchmarks import compare  # noqa: E402
 from benchmarks.floor import run_floor  # noqa: E402
+from benchmarks.limit import read_streams  # noqa: E402
 
 RUN_DATE = "2024-06-25"
 
@@ -150,6 +155,77 @@ def test_differences_uses_exact_ints_and_strings_and_a_float_tolerance():
     assert compare.differences("genre_level_kpis", base, [])  # a missing row
 
 
+def test_limit_reads_every_stream_file_typed_and_skips_the_rows_that_do_not_parse(tmp_path):
+    day = tmp_path / "streams" / "2024-06-25"
+    (day / "late").mkdir(parents=True)
+    (day / "a.csv").write_text(
+        "user_id,track_id,listen_time\n"
+        "1,t1,2024-06-25 10:00:00\n"
+        "2,t2,2024-06-25 23:59:59\n"
+        "u3,t3,2024-06-25 11:00:00\n"  # not a number: skipped
+        "4,t4,2024-06-25 25:61:00\n"  # not a time: skipped
+        "5,,2024-06-25 12:00:00\n"  # no track id: kept
+    )
+    (day / "late" / "b.csv").write_text(  # a folder deeper, columns in another order
+        "listen_time,track_id,user_id\n"
+        "2024-06-26 00:30:00,t6,6\n"
+        ",t7,7\n"  # no listen_time: kept
+        "2024-06-25 09:00:00,t8\n"  # a field short: skipped
+    )
+    (day / "_SUCCESS").write_text("")
+    assert read_streams(tmp_path) == {
+        "rows": 5,
+        "track_ids": 4,
+        "latest_listen_time": dt.datetime(2024, 6, 26, 0, 30),
+        "user_id_sum": 1 + 2 + 5 + 6 + 7,
+    }
+
+
+def _rows_a_typed_read_keeps(root: Path) -> tuple[int, int]:
+    """(rows kept, all rows) of the stream files, by the csv module: a row is kept when it has as many
+    fields as its header, a user_id that is empty or a number and a listen_time that is empty or an ISO
+    8601 date and time (an empty field is a NULL, not an error)."""
+    kept = total = 0
+    for path in sorted((root / "streams").rglob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = csv.reader(f)
+            header = next(rows)
+            for fields in rows:
+                total += 1
+                if len(fields) != len(header):
+                    continue
+                row = dict(zip(header, fields))
+                user, time = row["user_id"].strip(), row["listen_time"].strip()
+                if (not user or re.fullmatch(r"[+-]?[0-9]+(\.[0-9]+)?", user)) and (not time or _is_datetime(time)):
+                    kept += 1
+    return kept, total
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_limit_runs_in_the_bench_and_reads_the_rows_that_parse(tiny_day, tmp_path):
+    from benchmarks.bench import Bench, parse_args
+
+    assert "limit" in parse_args([]).contenders
+    bench = Bench(parse_args(["--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")]))
+    res = bench.run_contender("limit", 3000, tiny_day, tmp_path / "work")
+    bench.log_file.close()
+    assert res["measurement"]["exit_code"] == 0, res.get("error_tail")
+    kept, total = _rows_a_typed_read_keeps(tiny_day)
+    assert kept < total  # the generator's unparseable rows were parsed, and skipped
+    output = (Path(res["work_dir"]) / "output.log").read_text()
+    assert f"limit: {kept:,} stream rows read" in output
+    assert bench.checks({"label": "3000", "contenders": {"limit": res}}) == {
+        "limit_vs_floor": {"equal": None, "not_compared": "reads only: the limit writes no KPI tables"}
+    }
+
+
 def test_measurement_covers_the_whole_process_tree(tmp_path):
     from benchmarks.measure import run_measured
 
@@ -167,6 +243,39 @@ def test_measurement_covers_the_whole_process_tree(tmp_path):
     assert m.wall_seconds >= 0.7
     rss, cpu = m.window(m.started_unix, m.started_unix + m.wall_seconds)  # per-stage figures
     assert rss >= 150 * 2**20 and cpu >= 0.3
+
+
+def _measured(wall, rss):
+    return {
+        "measurement": {
+            "exit_code": 0,
+            "wall_seconds": wall,
+            "cpu_seconds": wall * 1.5,
+            "peak_rss_bytes": rss,
+            "other_load_cores": 0.1,
+        }
+    }
+
+
+def _results(sizes: list[dict]) -> dict:
+    """A bench's results around hand-made ``sizes``, as bench.py gathers them."""
+    return {
+        "timestamp": "T",
+        "run_date": RUN_DATE,
+        "session_gap_minutes": 30,
+        "machine": {
+            "cpus": 2,
+            "memory_gib": 24,
+            "platform": "p",
+            "python": "3",
+            "duckdb": "d",
+            "pandas": "p",
+            "pyarrow": "a",
+            "git_commit": "c",
+            "loadavg_start": [1, 1, 1],
+        },
+        "sizes": [{"label": str(e["n"]), "input_root": "/x", "generator": {"cached": True}, **e} for e in sizes],
+    }
 
 
 def test_stages_and_reports_from_results(tmp_path):
@@ -201,42 +310,14 @@ def test_stages_and_reports_from_results(tmp_path):
         "render_02_genre_kpis": 1.0,
     }
 
-    def measured(wall, rss):
-        return {
-            "measurement": {
-                "exit_code": 0,
-                "wall_seconds": wall,
-                "cpu_seconds": wall * 1.5,
-                "peak_rss_bytes": rss,
-                "other_load_cores": 0.1,
-            }
-        }
-
-    results = {
-        "timestamp": "T",
-        "run_date": RUN_DATE,
-        "session_gap_minutes": 30,
-        "machine": {
-            "cpus": 2,
-            "memory_gib": 24,
-            "platform": "p",
-            "python": "3",
-            "duckdb": "d",
-            "pandas": "p",
-            "pyarrow": "a",
-            "git_commit": "c",
-            "loadavg_start": [1, 1, 1],
-        },
-        "sizes": [
+    results = _results(
+        [
             {
                 "n": n,
-                "label": str(n),
-                "input_root": "/x",
-                "generator": {"cached": True},
                 "contenders": {
-                    "project": {**measured(20.0 * k, 2**30 * k), "stages": stages},
-                    "seed": measured(90.0 * k, 3 * 2**30 * k),
-                    "floor": measured(5.0 * k, 2**29 * k),
+                    "project": {**_measured(20.0 * k, 2**30 * k), "stages": stages},
+                    "seed": _measured(90.0 * k, 3 * 2**30 * k),
+                    "floor": _measured(5.0 * k, 2**29 * k),
                 },
                 "checks": {
                     "project_vs_floor": {
@@ -247,13 +328,57 @@ def test_stages_and_reports_from_results(tmp_path):
                 },
             }
             for n, k in ((10**6, 1), (10**7, 8))
-        ],
-    }
+        ]
+    )
     write_reports(results, tmp_path)
     md = (tmp_path / "summary.md").read_text()
     html = (tmp_path / "summary.html").read_text()
-    assert "| 1,000,000 | 20.0 s | 90.0 s | 5.0 s | 4.00× | 4.50× |" in md
+    assert "| 1,000,000 | 20.0 s | 90.0 s | 5.0 s | not run | 4.00× | – | – | 4.50× |" in md
     assert "PASS (equal)" in md and "FAIL (different)" in md and "x differs" in md
     assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
     assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
     json.dumps(results)  # what bench.py writes as results.json
+
+
+def test_report_shows_the_limit_its_ratios_and_that_it_is_not_compared(tmp_path):
+    from benchmarks.report import write_reports
+
+    not_compared = {"limit_vs_floor": {"equal": None, "not_compared": "reads only: the limit writes no KPI tables"}}
+    results = _results(
+        [
+            {
+                "n": 10**6,
+                "contenders": {
+                    "project": _measured(9.0, 2**30),
+                    "seed": _measured(18.0, 2**31),
+                    "floor": _measured(1.8, 2**28),
+                    "limit": _measured(0.6, int(0.2 * 2**30)),
+                },
+                "checks": not_compared,
+            },
+            {
+                "n": 10**7,
+                "contenders": {
+                    "project": _measured(12.0, 2**31),
+                    "floor": _measured(10.0, 2**29),
+                    "limit": _measured(4.0, 2**28),
+                },
+                "checks": not_compared,
+            },
+            {"n": 10**8, "contenders": {"project": _measured(45.0, 2**31), "floor": _measured(90.0, 2**30)}},
+        ]
+    )
+    write_reports(results, tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    html = (tmp_path / "summary.html").read_text()
+    assert "| limit wall | project / floor | project / limit | floor / limit | seed / project |" in md
+    assert "| 1,000,000 | 9.0 s | 18.0 s | 1.8 s | 0.6 s | 5.00× | 15.00× | 3.00× | 2.00× |" in md
+    assert "| 10,000,000 | 12.0 s | not run | 10.0 s | 4.0 s | 1.20× | 3.00× | 2.50× | – |" in md
+    assert "| 100,000,000 | 45.0 s | not run | 90.0 s | not run | 0.50× | – | – | – |" in md
+    assert "| 13.5 s / 27.0 s / 2.7 s / 0.9 s |" in md  # CPU, project / seed / floor / limit
+    assert "| 1.00 GiB / 2.00 GiB / 0.25 GiB / 0.20 GiB |" in md  # peak RSS
+    assert "- N=1,000,000: limit: not compared (reads only: the limit writes no KPI tables)" in md
+    assert "FAIL" not in md and "Differences" not in md  # not compared is no failure
+    assert "<th>limit wall</th>" in html
+    assert "<li class='not-compared'>N=10,000,000: limit: not compared" in html
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
