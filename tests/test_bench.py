@@ -382,3 +382,44 @@ def test_report_shows_the_limit_its_ratios_and_that_it_is_not_compared(tmp_path)
     assert "<th>limit wall</th>" in html
     assert "<li class='not-compared'>N=10,000,000: limit: not compared" in html
     assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_checks_the_issue_13_targets(tmp_path):
+    from benchmarks.report import target_lines, write_reports
+
+    def size(n, project_wall, floor_wall, project_rss=2**30):
+        return {
+            "n": n,
+            "contenders": {"project": _measured(project_wall, project_rss), "floor": _measured(floor_wall, 2**29)},
+        }
+
+    results = _results(
+        [
+            size(10**6, 9.0, 1.8),  # no target at this size
+            size(10**7, 12.0, 10.0),  # 1.2 > 1.0
+            size(10**8, 45.0, 90.0, 3_200_000_000),  # 0.5 <= 0.6, but 3.2 GB > 3 GB
+        ]
+    )
+    write_reports(results, tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    html = (tmp_path / "summary.html").read_text()
+    assert "Issue 4" not in md and "Issue 4" not in html
+    assert md.split("## Issue 13 targets\n\n")[1].split("\n\n")[0].splitlines() == [
+        "- 1,000,000: project / floor 5.00× (no target at this size)",
+        "- 10,000,000: project / floor 1.20× (target <= 1.0: not met)",
+        "- 100,000,000: project / floor 0.50× (target <= 0.6: met); "
+        "project peak RSS 3.20 GB (target <= 3.0 GB: not met)",
+    ]
+    assert "<h2>Issue 13 targets</h2><ul><li>1,000,000: project / floor 5.00× (no target at this size)</li>" in html
+
+    at_the_targets = _results([size(10**7, 10.0, 10.0), size(10**8, 50.0, 100.0, 2_900_000_000)])
+    assert target_lines(at_the_targets) == [
+        "10,000,000: project / floor 1.00× (target <= 1.0: met)",
+        "100,000,000: project / floor 0.50× (target <= 0.6: met); project peak RSS 2.90 GB (target <= 3.0 GB: met)",
+    ]
+    failed = size(10**8, 50.0, 9.0)
+    failed["contenders"]["project"]["measurement"]["exit_code"] = 1
+    assert target_lines(_results([failed])) == [
+        "100,000,000: project / floor – (target <= 0.6: not measured); "
+        "project peak RSS – (target <= 3.0 GB: not measured)"
+    ]
