@@ -9,7 +9,8 @@ Staged files (the contract with the KPI and load steps), all under ``staging_dir
 - ``track_artists.parquet``: one row per (track_key, credited artist);
 - ``users.parquet``: one row per user, ``user_age`` NULL when unknown;
 - ``rejects/streams.csv`` and ``rejects/songs.csv``: every rejected row, raw, with reason and rule;
-- ``counts.json``: the rows read, kept and rejected (:attr:`IngestSummary.counts`), for the checks.
+- ``counts.json``: the rows read, kept and rejected, and the valid streams' distinct users
+  (:attr:`IngestSummary.counts`), for the checks.
 
 The cleaning runs as DuckDB SQL over the CSV files, so a day of any size streams through it;
 the statements are in ``sql/ingest_*.sql``, this module runs them in order with the rules' values.
@@ -277,6 +278,7 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
                 "unknown_track",
                 "valid_streams",
                 "unknown_user_streams",
+                "unique_listeners",
             ),
             (int(v) for v in row),
         )

@@ -126,8 +126,11 @@ JOIN stream_files f ON f.file_no = r.file_no
 ORDER BY r.reason, r.file_no, r.row_number, r.rule
 
 -- name: counts
--- Rows read, of other dates, bad, duplicates, of unknown tracks, valid, valid of unknown users:
--- per reason, then the kept streams (candidates less later copies) and their unknown users.
+-- Rows read, of other dates, bad, duplicates, of unknown tracks, valid, valid of unknown users,
+-- and the valid streams' distinct users: per reason, then the kept streams (candidates less later
+-- copies) and their unknown users. A later copy's user is its kept first copy's, so the distinct
+-- users of the candidates of known tracks are the valid streams' (counted here, in a pass ingest
+-- makes anyway, for the checks' unique_listeners).
 WITH duplicates AS (
     SELECT p.track_key IS NOT NULL AS known_track, p.user_id NOT IN (SELECT user_id FROM users) AS unknown_user
     FROM parsed p WHERE p.id IN (SELECT id FROM duplicate_ids)
@@ -142,5 +145,6 @@ SELECT count(*),
            - (SELECT count(*) FROM duplicates WHERE known_track),
        count(*) FILTER (WHERE reason IS NULL AND track_key IS NOT NULL
                         AND user_id NOT IN (SELECT user_id FROM users))
-           - (SELECT count(*) FROM duplicates WHERE known_track AND unknown_user)
+           - (SELECT count(*) FROM duplicates WHERE known_track AND unknown_user),
+       count(DISTINCT user_id) FILTER (WHERE reason IS NULL AND track_key IS NOT NULL)
 FROM parsed
