@@ -18,8 +18,7 @@ from .progress import format_duration
 from .results import FAILED, INTERRUPTED, NOT_RUN, SUCCEEDED
 
 STATUS_CSS = {SUCCEEDED: "succeeded", FAILED: "failed", INTERRUPTED: "failed"}  # others are shown as "not-run"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-DATE_FOLDER = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TEMPLATES_DIR, DATE_FOLDER = Path(__file__).resolve().parent / "templates", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SUMMARY_SCRAP = "summary"  # a text scrap of this name is shown as the notebook's lead paragraph
 SCALARS = (str, int, float, bool, type(None))  # shown in a scraps' table of key | value
 MAX_TABLE_ROWS, OPEN_TABLE_ROWS = 500, 10  # a table of records is cut beyond the first, folded beyond the second

@@ -183,8 +183,7 @@ def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[s
 
 def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> dict[str, Any] | None:
     """If ``nb`` ran here: its files renamed ``<stem>.try<N>.*``, its entry kept in ``nb.attempts`` and returned."""
-    entries = manifest["notebooks"]
-    position, earlier = next((i, e) for i, e in enumerate(entries) if e["name"] == nb.name)
+    position, earlier = next((i, e) for i, e in enumerate(manifest["notebooks"]) if e["name"] == nb.name)
     nb.attempts = list(earlier.get("attempts") or [])
     if earlier.get("status") in (None, NOT_RUN) and not earlier.get("ipynb"):
         return None
@@ -201,7 +200,7 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
     kept.update({key: set_aside(kept.get(key)) for key in ("ipynb", "html", "html_code")})
     kept["figures"] = {name: set_aside(path) for name, path in (kept.get("figures") or {}).items()}
     nb.attempts.append(kept)
-    entries[position] = nb.entry()
+    manifest["notebooks"][position] = nb.entry()
     return kept
 
 

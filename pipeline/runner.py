@@ -171,8 +171,7 @@ class _Run:
 
     def record(self, notebooks: list[NotebookResult], started: datetime) -> RunResult:
         """What ``notebooks`` did into the manifest, the indexes rebuilt, the outcome logged."""
-        ended = datetime.now(UTC)
-        manifest = runfolder.record(self.run_dir, notebooks, ended)
+        manifest = runfolder.record(self.run_dir, notebooks, ended := datetime.now(UTC))
         overview = Path(self.params["reports_dir"]) / "index.html"
         try:
             runfolder.write_overview(overview.parent)
