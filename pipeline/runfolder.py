@@ -207,7 +207,8 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
 def write_overview(reports_dir: Path) -> Path:
     """Rebuild ``<reports_dir>/index.html`` from every run folder's manifest, the dead runs recorded as interrupted."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    runs = pages.collect_runs(reports_dir)  # every manifest read once
-    for run in (r for r in runs if r["status"] == RUNNING):
-        run.update(settle_interrupted(reports_dir / run["folder"]))
-    return write_text_atomically(reports_dir / "index.html", pages.render_overview(runs))
+    with locked(reports_dir):  # runs ending at once (a parallel backfill): one rebuild at a time, the last one newest
+        runs = pages.collect_runs(reports_dir)  # every manifest read once
+        for run in (r for r in runs if r["status"] == RUNNING):
+            run.update(settle_interrupted(reports_dir / run["folder"]))
+        return write_text_atomically(reports_dir / "index.html", pages.render_overview(runs))
