@@ -38,10 +38,11 @@ run: $(VENV)/.installed ## Run the pipeline for DATE (default 2024-06-25) with P
 	$(ENSURE_SAMPLE)
 	$(Q)$(PY) -m pipeline run --date $(DATE) --params $(PARAMS) $(QUIET_FLAG)
 
-backfill: $(VENV)/.installed ## Run every date from START to END (YYYY-MM-DD), in order, past failures; summary at the end
-	@if [ -z "$(START)" ] || [ -z "$(END)" ]; then echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD" >&2; exit 2; fi
+JOBS ?= 1
+backfill: $(VENV)/.installed ## Run every date from START to END (YYYY-MM-DD), in order, past failures; JOBS=N dates at once (default 1)
+	@if [ -z "$(START)" ] || [ -z "$(END)" ]; then echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD [JOBS=N]" >&2; exit 2; fi
 	$(ENSURE_SAMPLE)
-	$(Q)$(PY) -m pipeline backfill --start $(START) --end $(END) --params $(PARAMS) $(QUIET_FLAG)
+	$(Q)$(PY) -m pipeline backfill --start $(START) --end $(END) --params $(PARAMS) --jobs $(JOBS) $(QUIET_FLAG)
 
 test: $(VENV)/.installed ## Run the test suite
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)

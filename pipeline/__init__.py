@@ -1,5 +1,4 @@
-"""Papermill runner that chains the project's notebooks for one date; it knows nothing of KPIs (the run contract
-and a table of the modules: ``pipeline/README.md``)."""
+"""Papermill runner of the project's notebooks, knowing nothing of KPIs (contract and modules: pipeline/README.md)."""
 
 from .errors import PipelineError
 from .params import Params, load_params, validate_run_date

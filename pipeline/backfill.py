@@ -1,7 +1,9 @@
-"""Backfill: a run for every date of a range, oldest first, past failures; Ctrl-C stops it; a summary table ends it."""
+"""Backfill: a run for every date of a range, oldest first, N at once, past failures; Ctrl-C stops it; a summary."""
 
+import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TextIO
@@ -32,25 +34,41 @@ def dates_between(start: str, end: str) -> list[str]:
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
-def backfill(dates: list[str], run: Callable[[str], RunResult], *, stream: TextIO | None) -> list[DateOutcome]:
-    """``run(date)`` for each date in order, whatever came before; ``stream`` (``None``: quiet) gets a line per date."""
-    outcomes = []
-    for number, run_date in enumerate(dates, 1):
-        if stream is not None:
-            print(f"backfill: date {number}/{len(dates)}: {run_date}", file=stream, flush=True)
+def backfill(dates: list[str], run: Callable[..., RunResult], *, stream: TextIO | None, jobs=1) -> list[DateOutcome]:
+    """``run(date, gate=)`` for each date, ``jobs`` at once in date order, past failures; ``gate()``: whether every
+    earlier date's run ended. At Ctrl-C the gates raise it: the runs in flight are interrupted, the rest not run."""
+    ended, stop = set(), threading.Event()
+
+    def one(number: int, run_date: str) -> DateOutcome:
+        def gate() -> bool:  # asked by the date's run while it waits
+            if stop.is_set():
+                raise KeyboardInterrupt
+            return ended.issuperset(dates[: number - 1])
+
         try:
-            result = run(run_date)
+            if stop.is_set():
+                return DateOutcome(run_date, NOT_RUN)
+            if stream is not None:  # one write: the lines of dates at once do not mix
+                print(f"backfill: date {number}/{len(dates)}: {run_date}\n", end="", file=stream, flush=True)
+            result = run(run_date, gate=gate)
         except PipelineError as exc:
-            outcomes.append(DateOutcome(run_date, COULD_NOT_START, detail=str(exc).splitlines()[0]))
-            continue
+            return DateOutcome(run_date, COULD_NOT_START, detail=str(exc).splitlines()[0])
         except KeyboardInterrupt:
-            outcomes.append(DateOutcome(run_date, INTERRUPTED, detail="stopped by Ctrl-C or SIGTERM"))
-            outcomes.extend(DateOutcome(rest, NOT_RUN) for rest in dates[number:])
-            break
+            stop.set()  # if the run itself was interrupted
+            return DateOutcome(run_date, INTERRUPTED, detail="stopped by Ctrl-C or SIGTERM")
+        finally:
+            ended.add(run_date)
         detail = result.error.describe().splitlines()[0] if result.error else ""
         took = (result.finished - result.started).total_seconds()
-        outcomes.append(DateOutcome(run_date, result.status, result.run_id, took, detail))
-    return outcomes
+        return DateOutcome(run_date, result.status, result.run_id, took, detail)
+
+    with ThreadPoolExecutor(jobs, "date") as dates_at_once:
+        futures = [dates_at_once.submit(one, number, run_date) for number, run_date in enumerate(dates, 1)]
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            stop.set()
+    return [future.result() for future in futures]
 
 
 def summary_table(outcomes: list[DateOutcome]) -> str:

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "succeeded, 1 a date failed or could not start, 2 bad arguments, 130 interrupted.")
     backfill.add_argument("--start", required=True, type=_date, metavar="YYYY-MM-DD", help="first date")
     backfill.add_argument("--end", required=True, type=_date, metavar="YYYY-MM-DD", help="last date (included)")
+    backfill.add_argument("--jobs", type=int, default=1, metavar="N", help="run up to N dates at once (default 1)")
     for command, stage_note, quiet_note in ((run, "; not with --stage", ""),
                                             (backfill, "", "; the summary table is printed only when a date failed")):
         command.add_argument("--params", required=True, metavar="FILE", help="params YAML, e.g. params/local.yaml")
@@ -80,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # bad --date: argparse prints usage and exits 2
     if args.command == "run" and args.stage is not None and args.max_parallel is not None:
         build_parser().error("--max-parallel does not go with --stage (a stage is one notebook)")
+    if args.command == "backfill" and args.jobs < 1:
+        build_parser().error(f"--jobs must be 1 or more, not {args.jobs}")
     # A scheduler stops a task with SIGTERM: finish the manifest and index as for Ctrl-C.
     if own_sigterm := current_thread() is main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)
@@ -106,10 +109,12 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "index":
         print(write_overview(Path(load_params(args.params)["reports_dir"])))
         return EXIT_OK
-    options = {"notebooks_dir": args.notebooks_dir, "console": "quiet" if args.quiet else None}
+    quiet = args.quiet or args.command == "backfill" and args.jobs > 1  # the lines of dates at once would mix
+    options = {"notebooks_dir": args.notebooks_dir, "console": "quiet" if quiet else None}
     if args.command == "backfill":
         run = functools.partial(run_pipeline, params_path=args.params, max_parallel=args.max_parallel, **options)
-        outcomes = backfill(dates_between(args.start, args.end), run, stream=None if args.quiet else sys.stderr)
+        dates, stream = dates_between(args.start, args.end), None if args.quiet else sys.stderr
+        outcomes = backfill(dates, run, stream=stream, jobs=args.jobs)
         if exit_code(outcomes) != EXIT_OK or not args.quiet:
             print(summary_table(outcomes), file=sys.stderr)
         return exit_code(outcomes)

@@ -105,6 +105,7 @@ def execute_notebook(
     nb: NotebookResult, km: NotebookKernel, *, cwd: Path, timeout: int, progress: NotebookProgress
 ) -> None:
     """Run ``nb`` with papermill in ``km``'s kernel, recording its status, times and error (its output always saved)."""
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -118,26 +119,19 @@ def execute_notebook(
     except PapermillExecutionError as exc:
         evalue = _ANSI.sub("", str(exc.evalue))
         nb.error = NotebookError(nb.name, exc.exec_count, exc.cell_index, exc.ename, evalue, _clip(exc.source))
-    except Exception as exc:  # cell timeout, dead kernel, a kernel that does not start, ...
-        nb.error = error_around_cells(nb, exc)
+    except Exception as exc:  # cell timeout, dead kernel, a kernel that does not start, ...: at the last cell started
+        cell = cell_index = source = None
+        with contextlib.suppress(Exception):  # as the saved notebook says
+            for index, c in enumerate(nbformat.read(str(nb.output_path), as_version=4).cells):
+                if c.get("metadata", {}).get("papermill", {}).get("start_time"):
+                    cell_index, cell, source = index, c.get("execution_count"), c.get("source", "")
+        message = next(iter(_ANSI.sub("", str(exc)).strip().splitlines()), "").strip()  # the rest previews the cell
+        nb.error = NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
     finally:
         nb.finished, nb.duration_seconds = datetime.now(UTC), monotonic() - clock
         nb.status = FAILED if nb.error else SUCCEEDED
         if nb.error:
             progress.event(f"failed: {nb.error.describe()}")
-
-
-def error_around_cells(nb: NotebookResult, exc: BaseException) -> NotebookError:
-    """The failure of ``nb`` by ``exc``, at the last cell papermill started (read from the saved notebook)."""
-    import nbformat
-
-    cell = cell_index = source = None
-    with contextlib.suppress(Exception):
-        for index, c in enumerate(nbformat.read(str(nb.output_path), as_version=4).cells):
-            if c.get("metadata", {}).get("papermill", {}).get("start_time"):
-                cell_index, cell, source = index, c.get("execution_count"), c.get("source", "")
-    message = next(iter(_ANSI.sub("", str(exc)).strip().splitlines()), "").strip()  # what follows previews the cell
-    return NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
 
 
 def _clip(source: str | None, limit: int = 4000) -> str | None:  # a cell's source, as the manifest keeps it

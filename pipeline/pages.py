@@ -5,6 +5,7 @@ import functools
 import html
 import json
 import re
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -18,12 +19,12 @@ from .progress import format_duration
 from .results import FAILED, INTERRUPTED, NOT_RUN, SUCCEEDED
 
 STATUS_CSS = {SUCCEEDED: "succeeded", FAILED: "failed", INTERRUPTED: "failed"}  # others are shown as "not-run"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-DATE_FOLDER = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+TEMPLATES_DIR, DATE_FOLDER = Path(__file__).resolve().parent / "templates", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SUMMARY_SCRAP = "summary"  # a text scrap of this name is shown as the notebook's lead paragraph
 SCALARS = (str, int, float, bool, type(None))  # shown in a scraps' table of key | value
 MAX_TABLE_ROWS, OPEN_TABLE_ROWS = 500, 10  # a table of records is cut beyond the first, folded beyond the second
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_ONE_PAGE_AT_A_TIME = threading.Lock()  # runs at once (a backfill): the exporters' filters and warnings are shared
 
 
 @functools.cache
@@ -45,7 +46,7 @@ def render_pages(executed: Path, report: Path, code: Path, *, subtitle: str, ind
         nb.metadata["title"] = f"{notebook_title(nb) or executed.stem} · {subtitle}"
         bar = {"shows_code": not exporter.exclude_input, "other_page": other.name, "index_page": index_page}
         resources = {"metadata": {"name": executed.stem, "path": str(executed.parent)}, "report_bar": bar}
-        with warnings.catch_warnings():  # scrapbook's scrap outputs have no visible form: expected
+        with _ONE_PAGE_AT_A_TIME, warnings.catch_warnings():  # scrapbook's scrap outputs have no visible form: expected
             warnings.filterwarnings("ignore", message="Your element with mimetype", category=UserWarning)
             path.write_text(exporter.from_notebook_node(nb, resources=resources)[0], encoding="utf-8")
 

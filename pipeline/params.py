@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .alerts import WEBHOOK_ENV, masked
+from .alerts import masked
 from .errors import ParamsError, RunDateError
 
-DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
-URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+DATE_PATTERN, URI_SCHEME = re.compile(r"\d{4}-\d{2}-\d{2}"), re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 ENGINES = ("duckdb", "redshift")  # where the KPI SQL runs: this machine, or inside the warehouse
 S3_URI = re.compile(r"[sS]3://[^/@:]+(/.*)?", re.DOTALL)  # a bucket name, then any prefix
 IAM_ROLE_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
@@ -161,7 +160,7 @@ class Key:
     required: bool = True
     default: Any = None
     notebook: bool = True  # passed to notebooks (when their parameters cell declares it)
-    help: str = ""
+    help: str = ""  # a required key's, in the error saying it is missing (params/example-custom.yaml: every key's)
 
 
 # fmt: off
@@ -171,30 +170,19 @@ KEYS: tuple[Key, ...] = (
     Key("warehouse_url", parse_warehouse_url, help="SQLAlchemy URL of the warehouse, without password."),
     Key("reports_dir", parse_local_dir, notebook=False,
         help="Where run folders <reports_dir>/<date>/<run id>/ are created."),
-    Key("session_gap_minutes", at_least(1), required=False, default=30,
-        help="Inactivity gap that ends a listening session."),
-    Key("notebook_timeout_seconds", at_least(1), required=False, default=3600, notebook=False,
-        help="Maximum run time of one notebook cell."),
-    Key("warehouse_lock_timeout_seconds", at_least(0), required=False, default=600,
-        help="How long a load waits while another process holds the warehouse (DuckDB file, table locks)."),
-    Key("partition_lookaround_days", at_least(0), required=False, default=1,
-        help="k: a run for D reads the dated stream folders (streams/<date>/, streams/date=<date>/) of D-k..D+k."),
-    Key("archive_processed_inputs", one_of(True, False, said="true or false"), required=False, default=False,
-        help="After a successful load, move the dated stream folder of D-k, which no later date reads, "
-             "to archived/ (off: inputs stay immutable)."),
-    Key("engine", one_of(*ENGINES), required=False, default="duckdb",
-        help="Where the KPI SQL runs: duckdb (this machine) or redshift (pushdown into the warehouse)."),
-    Key("staging_uri", matching(S3_URI, "must be s3://bucket/prefix"), required=False,
-        help="s3://bucket/prefix mirroring each run's staged files (needed by a Redshift warehouse)."),
-    Key("s3_endpoint_url", parse_endpoint_url, required=False,
-        help="Endpoint of an S3-compatible store (default: AWS S3)."),
-    Key("checks", lambda value, root: _mapping(value), required=False,
-        help="Data checks: per check, its severity (warn, fail, off) and thresholds (docs/KPIS.md, 'Data checks')."),
+    Key("session_gap_minutes", at_least(1), required=False, default=30),
+    Key("notebook_timeout_seconds", at_least(1), required=False, default=3600, notebook=False),
+    Key("warehouse_lock_timeout_seconds", at_least(0), required=False, default=600),
+    Key("partition_lookaround_days", at_least(0), required=False, default=1),
+    Key("archive_processed_inputs", one_of(True, False, said="true or false"), required=False, default=False),
+    Key("engine", one_of(*ENGINES), required=False, default="duckdb"),
+    Key("staging_uri", matching(S3_URI, "must be s3://bucket/prefix"), required=False),
+    Key("s3_endpoint_url", parse_endpoint_url, required=False),
+    Key("checks", lambda value, root: _mapping(value), required=False),
     Key("alert_webhook_url", lambda value, root: parse_endpoint_url(value, root, path=True), required=False,
-        notebook=False, help=f"Webhook POSTed a message on a failure or a flagged check (${WEBHOOK_ENV} wins)."),
+        notebook=False),
     Key("redshift_iam_role", required=False,
-        parse=matching(IAM_ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy"),
-        help="IAM role ARN Redshift's COPY uses to read the staging bucket (default: the AWS chain's keys)."),
+        parse=matching(IAM_ROLE_ARN, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/redshift-copy")),
 )
 # fmt: on
 KEYS_BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
@@ -222,8 +210,7 @@ class Params:
 
 def parse_params(raw: Any, source: str | Path | None = None, root: Path | None = None) -> Params:
     """Validate and resolve a params mapping; every problem is reported, each naming its key."""
-    root = Path(root) if root is not None else repo_root()
-    where = str(source) if source is not None else "params"
+    root, where = Path(root) if root is not None else repo_root(), str(source) if source is not None else "params"
     if not isinstance(raw, Mapping):
         raise ParamsError(f"{where}: expected a YAML mapping of key: value, got {_show(raw)}")
     problems, values = [], {}

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-CONSOLE_MODES = ("live", "lines", "quiet")
-CLEAR_LINE = "\r\x1b[2K"
+CONSOLE_MODES, CLEAR_LINE = ("live", "lines", "quiet"), "\r\x1b[2K"
 HOOKS = ("on_notebook_start", "on_cell_start", "on_cell_error", "on_cell_executed")  # nbclient's, used here
 LIVE_SHOWN = "live_shown"  # marks a record whose news the live line shows instead
 

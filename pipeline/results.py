@@ -77,21 +77,12 @@ class NotebookResult:
         """The manifest entry: file names relative to the run folder, ``attempts`` only if any."""
         run_dir = self.output_path.parent
         files = dict(ipynb=self.output_path, html=self.html_path, html_code=self.code_html_path, log=self.log_path)
-        entry = {
-            "name": self.name,
-            "status": self.status,
-            "input": str(self.input_path),
-            **{key: path.relative_to(run_dir).as_posix() if path.is_file() else None for key, path in files.items()},
-            "figures": dict(self.figures),
-            "started": iso(self.started),
-            "finished": iso(self.finished),
-            "duration_seconds": None if self.duration_seconds is None else round(self.duration_seconds, 3),
-            "parameters": to_jsonable(self.parameters),
-            "error": asdict(self.error) if self.error else None,
-            "scraps": to_jsonable(self.scraps),
-            "scraps_error": self.scraps_error,
-            "render_error": self.render_error,
-        }
+        entry = dict(name=self.name, status=self.status, input=str(self.input_path))
+        entry |= {key: path.relative_to(run_dir).as_posix() if path.is_file() else None for key, path in files.items()}
+        entry |= dict(figures=dict(self.figures), started=iso(self.started), finished=iso(self.finished))
+        entry["duration_seconds"] = None if self.duration_seconds is None else round(self.duration_seconds, 3)
+        entry |= dict(parameters=to_jsonable(self.parameters), error=asdict(self.error) if self.error else None)
+        entry |= dict(scraps=to_jsonable(self.scraps), scraps_error=self.scraps_error, render_error=self.render_error)
         return entry | ({"attempts": list(self.attempts)} if self.attempts else {})
 
 

@@ -183,8 +183,7 @@ def check_same_run(manifest: Mapping[str, Any], run_date: str, notebooks: list[s
 
 def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> dict[str, Any] | None:
     """If ``nb`` ran here: its files renamed ``<stem>.try<N>.*``, its entry kept in ``nb.attempts`` and returned."""
-    entries = manifest["notebooks"]
-    position, earlier = next((i, e) for i, e in enumerate(entries) if e["name"] == nb.name)
+    position, earlier = next((i, e) for i, e in enumerate(manifest["notebooks"]) if e["name"] == nb.name)
     nb.attempts = list(earlier.get("attempts") or [])
     if earlier.get("status") in (None, NOT_RUN) and not earlier.get("ipynb"):
         return None
@@ -201,14 +200,15 @@ def set_aside_earlier_attempt(manifest: dict[str, Any], nb: NotebookResult) -> d
     kept.update({key: set_aside(kept.get(key)) for key in ("ipynb", "html", "html_code")})
     kept["figures"] = {name: set_aside(path) for name, path in (kept.get("figures") or {}).items()}
     nb.attempts.append(kept)
-    entries[position] = nb.entry()
+    manifest["notebooks"][position] = nb.entry()
     return kept
 
 
 def write_overview(reports_dir: Path) -> Path:
     """Rebuild ``<reports_dir>/index.html`` from every run folder's manifest, the dead runs recorded as interrupted."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    runs = pages.collect_runs(reports_dir)  # every manifest read once
-    for run in (r for r in runs if r["status"] == RUNNING):
-        run.update(settle_interrupted(reports_dir / run["folder"]))
-    return write_text_atomically(reports_dir / "index.html", pages.render_overview(runs))
+    with locked(reports_dir):  # runs ending at once (a parallel backfill): one rebuild at a time, the last one newest
+        runs = pages.collect_runs(reports_dir)  # every manifest read once
+        for run in (r for r in runs if r["status"] == RUNNING):
+            run.update(settle_interrupted(reports_dir / run["folder"]))
+        return write_text_atomically(reports_dir / "index.html", pages.render_overview(runs))

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from graphlib import TopologicalSorter
@@ -43,9 +44,11 @@ def run_pipeline(
     console: str | None = None,
     stream: TextIO | None = None,
     max_parallel: int | None = None,
+    gate: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run every ``NN_<name>.ipynb`` of ``notebooks_dir`` (default ``<repo>/notebooks``) for ``run_date`` in a new run
-    folder, logging to ``stream`` (default stderr); wrong inputs raise :class:`PipelineError`, a failed notebook not."""
+    folder, logging to ``stream`` (default stderr); wrong inputs raise :class:`PipelineError`, a failed notebook not.
+    ``gate()`` (a backfill's), asked while the run waits: may the stages flagged ``after_earlier_dates`` start yet?"""
     run = _Run(run_date, params_path, notebooks_dir, run_id, console, stream)
     parallel = resolve_max_parallel(max_parallel)
     # The folder first: the first kernels start while papermill checks the parameters; if wrong, the folder goes.
@@ -62,7 +65,7 @@ def run_pipeline(
 
     try:
         run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=False)
-        return run.execute(notebooks, parallel, prepare)
+        return run.execute(notebooks, parallel, prepare, gate)
     except PipelineError:
         run.logger.close()
         shutil.rmtree(run.run_dir, ignore_errors=True)
@@ -159,11 +162,11 @@ class _Run:
         manifest = runfolder.new_manifest(self.run_date, self.run_id, self.results(self.stages), context)
         runfolder.write_manifest(manifest, self.run_dir)
 
-    def execute(self, notebooks: list[NotebookResult], parallel: int, prepare=lambda: None) -> RunResult:
+    def execute(self, notebooks: list[NotebookResult], parallel: int, prepare=lambda: None, gate=None) -> RunResult:
         """Run ``notebooks``, ``prepare()`` as the first kernels start; unless it raised, record them, come what may."""
         started = datetime.now(UTC)
         try:
-            _run_notebooks(self, notebooks, parallel, prepare)
+            _run_notebooks(self, notebooks, parallel, prepare, gate)
         finally:
             if self.prepared:  # else prepare raised before any notebook ran, and so does this
                 result = self.record(notebooks, started)
@@ -171,8 +174,7 @@ class _Run:
 
     def record(self, notebooks: list[NotebookResult], started: datetime) -> RunResult:
         """What ``notebooks`` did into the manifest, the indexes rebuilt, the outcome logged."""
-        ended = datetime.now(UTC)
-        manifest = runfolder.record(self.run_dir, notebooks, ended)
+        manifest = runfolder.record(self.run_dir, notebooks, ended := datetime.now(UTC))
         overview = Path(self.params["reports_dir"]) / "index.html"
         try:
             runfolder.write_overview(overview.parent)
@@ -194,7 +196,7 @@ class _Run:
         return RunResult(self.run_date, self.run_id, self.run_dir, status, started, ended, notebooks, manifest, stage)
 
 
-def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, prepare) -> None:
+def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, prepare, gate) -> None:
     """Each notebook once those it needs succeeded, in notebook order, ``parallel`` at most at once, none after a
     failure. Kernels start ahead with their imports (:mod:`pipeline.warmup`); Ctrl-C kills every kernel."""
     by_stem = {nb.stem: nb for nb in notebooks}
@@ -262,8 +264,9 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                         raise
                     run.prepared = True
                     collected.append(collector.submit(pages.exporters))  # nbconvert, while the first notebooks run
-                while ready and len(running) < parallel:
-                    stem = ready.pop(0)
+                may = gate is None or gate()  # a KeyboardInterrupt from it interrupts the run as Ctrl-C does
+                for stem in [s for s in ready if may or not stages[s].after_earlier_dates][: parallel - len(running)]:
+                    ready.remove(stem)
                     running.add(stem)
                     log.info(f"{tags[stem]} ...", extra={LIVE_SHOWN: True})
                     if stem not in turns:
@@ -272,13 +275,14 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                 soon = [s for s in stages if s not in turns and all(d in done | running for d in needs[s])]
                 for stem in [] if stopped else soon[: parallel - sum(not turn.is_set() for turn in turns.values())]:
                     start_ahead(stem)
-                if not running:
+                if not running and not ready:
                     break
-                if (nb := ended.get()).status == SUCCEEDED:
-                    graph.done(nb.stem)
-                    done.add(nb.stem)
-                stopped = stopped or nb.status != SUCCEEDED
-                finish(nb)
+                with contextlib.suppress(queue.Empty):  # none ended within 0.2 s: the gate is asked again
+                    if (nb := ended.get(timeout=None if gate is None else 0.2)).status == SUCCEEDED:
+                        graph.done(nb.stem)
+                        done.add(nb.stem)
+                    stopped = stopped or nb.status != SUCCEEDED
+                    finish(nb)
         except KeyboardInterrupt as exc:
             kernels.kill_all()
             while running:  # each ends within a second or so: its kernel is gone

@@ -9,8 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-FIGURES_DIR = "figures"
-IMAGE_TYPES = {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg"}
+FIGURES_DIR, IMAGE_TYPES = "figures", {"image/png": ".png", "image/svg+xml": ".svg", "image/jpeg": ".jpg"}
 _SCRAP_MIME = re.compile(r"application/scrapbook\.scrap\.(\w+)\+json")
 
 

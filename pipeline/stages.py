@@ -1,5 +1,5 @@
-"""The stage graph, in each notebook's metadata: ``"pipeline": {"depends_on": ["01_ingest"]}`` names earlier notebooks
-it reads (default: all), so no cycle; stage names are unique. Standard library only: Airflow loads it by path."""
+"""The stage graph, in notebook metadata: ``"pipeline": {"depends_on": [...], "after_earlier_dates": true}`` (earlier
+notebooks it reads, default all; in a backfill, after the earlier dates). Stdlib only: Airflow loads it."""
 
 import json
 import os
@@ -13,7 +13,7 @@ try:  # part of the ``pipeline`` package
 except ImportError:  # loaded on its own by path (the Airflow DAG): no package around it
     _Base = ValueError
 
-METADATA_KEY, DEPENDS_ON = "pipeline", "depends_on"  # a notebook's metadata: "pipeline": {"depends_on": [...]}
+METADATA_KEY, DEPENDS_ON, AFTER_EARLIER_DATES = "pipeline", "depends_on", "after_earlier_dates"  # notebook metadata
 _PREFIX = re.compile(r"^\d\d_")
 DEFAULT_MAX_PARALLEL, MAX_PARALLEL_ENV = 2, "PIPELINE_MAX_PARALLEL"  # --max-parallel by default: the variable, else 2
 
@@ -29,6 +29,7 @@ class Stage:
     path: Path
     depends_on: tuple[str, ...]
     declared: bool  # depends_on came from the notebook's metadata (else: every earlier notebook)
+    after_earlier_dates: bool = False  # in a backfill: not before every earlier date's run ended
 
     @property
     def notebook(self) -> str:  # 02_genre_kpis.ipynb
@@ -52,7 +53,7 @@ def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
     """The stages of ``notebooks`` (in notebook order), their declarations checked."""
     paths, stages, problems = [Path(p) for p in notebooks], [], []
     for position, path in enumerate(paths):
-        earlier, declared = [p.stem for p in paths[:position]], _declared_dependencies(path)
+        earlier, (declared, after_earlier_dates) = [p.stem for p in paths[:position]], _declared(path)
         for stem in [entry for entry in declared or () if not isinstance(entry, str) or entry not in earlier]:
             why = f"is not a notebook of {path.parent}"
             if any(p.stem == stem for p in paths[position:]):
@@ -60,7 +61,7 @@ def read_stages(notebooks: Sequence[str | Path]) -> list[Stage]:
             problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} entry {stem!r} {why}")
         if declared and len(set(map(str, declared))) != len(declared):
             problems.append(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} lists a notebook twice")
-        stage = Stage(path, tuple(earlier if declared is None else declared), declared=declared is not None)
+        stage = Stage(path, tuple(earlier if declared is None else declared), declared is not None, after_earlier_dates)
         if same := [s.notebook for s in stages if s.name == stage.name]:  # the last one is named
             problems.append(f"{path.name} and {same[-1]} have the same stage name {stage.name!r}")
         stages.append(stage)
@@ -108,11 +109,12 @@ def describe(stages: Sequence[Stage]) -> str:
     return "\n".join(
         f"{s.name:<{width}}  {s.notebook:<{files}}  after: {', '.join(names[d] for d in s.depends_on) or '-'}"
         + ("" if s.declared or not s.depends_on else "  (default: every earlier notebook)")
+        + ("; in a backfill, after the earlier dates" if s.after_earlier_dates else "")
         for s in stages
     )
 
 
-def _declared_dependencies(path: Path) -> list | None:
+def _declared(path: Path) -> tuple[list | None, bool]:  # depends_on (None: not declared), after_earlier_dates
     try:
         metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
     except (OSError, ValueError, AttributeError) as exc:
@@ -120,11 +122,12 @@ def _declared_dependencies(path: Path) -> list | None:
     section = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
     if section is not None and not isinstance(section, dict):
         raise StageError(f"{path.name}: notebook metadata {METADATA_KEY!r} must be a mapping, got {section!r}")
-    if not section or DEPENDS_ON not in section:
-        return None
-    if not isinstance(value := section[DEPENDS_ON], list):
-        raise StageError(f"{path.name}: {METADATA_KEY}.{DEPENDS_ON} must be a list of notebook stems, got {value!r}")
-    return value
+    section, key = section or {}, f"{path.name}: {METADATA_KEY}."
+    if not isinstance(value := section.get(DEPENDS_ON, []), list):
+        raise StageError(f"{key}{DEPENDS_ON} must be a list of notebook stems, got {value!r}")
+    if not isinstance(after := section.get(AFTER_EARLIER_DATES, False), bool):
+        raise StageError(f"{key}{AFTER_EARLIER_DATES} must be true or false, got {after!r}")
+    return section.get(DEPENDS_ON), after
 
 
 def resolve_max_parallel(value: int | str | None = None) -> int:

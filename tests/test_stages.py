@@ -40,6 +40,8 @@ def test_the_projects_notebooks_run_genre_and_hourly_side_by_side():
         "load": ["02_genre_kpis", "03_hourly_kpis", "04_checks"],
     }
     assert all(s.declared for s in stages)
+    # they read what the earlier dates loaded: in a backfill, not before those dates' runs ended
+    assert [s.name for s in stages if s.after_earlier_dates] == ["checks", "load"]
     load = find_stage(stages, "load")
     assert [s.name for s in prerequisites(stages, load)] == ["ingest", "genre_kpis", "hourly_kpis", "checks"]
     assert prerequisites(stages, find_stage(stages, "ingest")) == []
@@ -94,11 +96,26 @@ def test_bad_declarations_are_refused(tmp_path, depends_on, message):
     assert "02_b.ipynb" in str(info.value) and message in str(info.value)
 
 
-@pytest.mark.parametrize("metadata", [{"pipeline": {"depends_on": "01_a"}}, {"pipeline": ["01_a"]}])
-def test_malformed_metadata_is_refused(tmp_path, metadata):
+@pytest.mark.parametrize(
+    "metadata, message",
+    [
+        ({"pipeline": {"depends_on": "01_a"}}, "must be a list of notebook stems, got '01_a'"),
+        ({"pipeline": ["01_a"]}, "must be a mapping"),
+        ({"pipeline": {"after_earlier_dates": "yes"}}, "pipeline.after_earlier_dates must be true or false, got 'yes'"),
+    ],
+)
+def test_malformed_metadata_is_refused(tmp_path, metadata, message):
     paths = [notebook(tmp_path, "01_a"), notebook(tmp_path, "02_b", metadata=metadata)]
-    with pytest.raises(StageError, match="02_b.ipynb"):
+    with pytest.raises(StageError, match="02_b.ipynb") as info:
         read_stages(paths)
+    assert message in str(info.value)
+
+
+def test_a_stage_waits_for_the_earlier_dates_only_if_its_metadata_says_so(tmp_path):
+    flag = {"pipeline": {"depends_on": ["01_a"], "after_earlier_dates": True}}
+    stages = read_stages([notebook(tmp_path, "01_a"), notebook(tmp_path, "02_b", metadata=flag)])
+    assert [(s.name, s.after_earlier_dates) for s in stages] == [("a", False), ("b", True)]
+    assert graph(stages) == {"a": [], "b": ["01_a"]}
 
 
 def test_stage_names_must_be_unique(tmp_path):
@@ -118,8 +135,9 @@ def test_stages_command_prints_the_graph():
         ["checks", "04_checks.ipynb"],
         ["load", "05_load.ipynb"],
     ]
-    assert out[3].endswith("after: genre_kpis, hourly_kpis")
-    assert out[4].endswith("after: genre_kpis, hourly_kpis, checks")
+    assert out[3].endswith("after: genre_kpis, hourly_kpis; in a backfill, after the earlier dates")
+    assert out[4].endswith("after: genre_kpis, hourly_kpis, checks; in a backfill, after the earlier dates")
+    assert out[2].endswith("after: ingest")
 
 
 def test_stages_module_loads_on_its_own_with_the_standard_library_only():
