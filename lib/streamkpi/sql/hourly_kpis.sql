@@ -3,7 +3,7 @@
 -- track_artists(track_key, artist) and users(user_id, user_age). ${run_date} and
 -- ${session_gap_seconds} are substituted.
 WITH previous_streams AS (
-    SELECT s.listen_time, CAST(EXTRACT(HOUR FROM s.listen_time) AS INTEGER) AS listen_hour,
+    SELECT s.user_id, s.listen_time, CAST(EXTRACT(HOUR FROM s.listen_time) AS INTEGER) AS listen_hour,
            LAG(s.listen_time) OVER (PARTITION BY s.user_id ORDER BY s.listen_time) AS previous_time
     FROM valid_streams s
 ),
@@ -12,23 +12,24 @@ flagged_streams AS (
     -- the previous one. A session touches hour h iff it has a stream in h, and its streams in h are
     -- consecutive in the user's time order, so each (session, hour) pair has exactly one stream that
     -- opens the session or follows a stream of another hour: counting those streams per hour counts
-    -- the sessions touching each hour. Likewise a user's streams in h are consecutive, so the streams
-    -- that are the user's first or follow one of another hour count the hour's listeners, in the same
-    -- pass (no GROUP BY of every (user, hour)). Streams at the same instant have the same hour and only
-    -- the first of them can open either, so how the engine orders tied rows changes no count.
-    SELECT listen_hour,
-           CASE WHEN previous_time IS NULL OR CAST(EXTRACT(HOUR FROM previous_time) AS INTEGER) <> listen_hour
-                THEN 1 ELSE 0 END AS starts_user_hour,
+    -- the sessions touching each hour. Streams at the same instant have the same hour and only the
+    -- first of them can open a session, so how the engine orders tied rows changes no count.
+    SELECT user_id, listen_hour,
            CASE WHEN previous_time IS NULL
                   OR listen_time > previous_time + INTERVAL '${session_gap_seconds} seconds'
                   OR CAST(EXTRACT(HOUR FROM previous_time) AS INTEGER) <> listen_hour
                 THEN 1 ELSE 0 END AS starts_session_hour
     FROM previous_streams
 ),
-per_hour AS (
-    SELECT listen_hour, SUM(starts_user_hour) AS unique_listeners, COUNT(*) AS listen_counts,
-           SUM(starts_session_hour) AS sessions
+per_user_hour AS (
+    SELECT listen_hour, user_id, COUNT(*) AS streams, SUM(starts_session_hour) AS session_hours
     FROM flagged_streams
+    GROUP BY listen_hour, user_id
+),
+per_hour AS (
+    SELECT listen_hour, COUNT(*) AS unique_listeners, SUM(streams) AS listen_counts,
+           SUM(session_hours) AS sessions
+    FROM per_user_hour
     GROUP BY listen_hour
 ),
 per_track_hour AS (
@@ -54,17 +55,17 @@ ranked_artists AS (
     GROUP BY p.listen_hour, a.artist
 ),
 age_groups AS (
-    SELECT CAST(EXTRACT(HOUR FROM s.listen_time) AS INTEGER) AS listen_hour,
+    SELECT h.listen_hour, h.streams,
            CASE WHEN u.user_age < 18 THEN 0 WHEN u.user_age < 25 THEN 1 WHEN u.user_age < 35 THEN 2
                 WHEN u.user_age < 45 THEN 3 WHEN u.user_age < 55 THEN 4 WHEN u.user_age < 65 THEN 5
                 ELSE 6 END AS age_group_order
-    FROM valid_streams s
-    JOIN users u ON u.user_id = s.user_id
+    FROM per_user_hour h
+    JOIN users u ON u.user_id = h.user_id
     WHERE u.user_age IS NOT NULL
 ),
 ranked_age_groups AS (
     SELECT listen_hour, age_group_order,
-           ROW_NUMBER() OVER (PARTITION BY listen_hour ORDER BY COUNT(*) DESC, age_group_order) AS age_rank
+           ROW_NUMBER() OVER (PARTITION BY listen_hour ORDER BY SUM(streams) DESC, age_group_order) AS age_rank
     FROM age_groups
     GROUP BY listen_hour, age_group_order
 )
