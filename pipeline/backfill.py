@@ -64,8 +64,9 @@ def backfill(dates: list[str], run: Callable[..., RunResult], *, stream: TextIO 
 
     with ThreadPoolExecutor(jobs, "date") as dates_at_once:
         futures = [dates_at_once.submit(one, number, run_date) for number, run_date in enumerate(dates, 1)]
-        try:
-            wait(futures)
+        try:  # timed waits: a signal that another thread took still reaches this one within 0.5 s
+            while wait(futures, timeout=0.5).not_done:
+                pass
         except KeyboardInterrupt:
             stop.set()
     return [future.result() for future in futures]
@@ -84,6 +85,5 @@ def summary_table(outcomes: list[DateOutcome]) -> str:
 
 def exit_code(outcomes: list[DateOutcome]) -> int:
     """0 when every date succeeded, 130 when interrupted, else 1."""
-    if any(o.status == INTERRUPTED for o in outcomes):
-        return EXIT_INTERRUPTED
-    return EXIT_OK if all(o.status == SUCCEEDED for o in outcomes) else EXIT_FAILED
+    interrupted = any(o.status == INTERRUPTED for o in outcomes)
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK if all(o.status == SUCCEEDED for o in outcomes) else EXIT_FAILED

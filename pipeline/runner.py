@@ -277,8 +277,8 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                     start_ahead(stem)
                 if not running and not ready:
                     break
-                with contextlib.suppress(queue.Empty):  # none ended within 0.2 s: the gate is asked again
-                    if (nb := ended.get(timeout=None if gate is None else 0.2)).status == SUCCEEDED:
+                with contextlib.suppress(queue.Empty):  # timed: the gate asked again, a Ctrl-C seen
+                    if (nb := ended.get(timeout=0.2)).status == SUCCEEDED:
                         graph.done(nb.stem)
                         done.add(nb.stem)
                     stopped = stopped or nb.status != SUCCEEDED
