@@ -23,11 +23,12 @@ import duckdb
 import pandas as pd
 import pytest
 from params_files import write_params
-from streamkpi import datachecks, ingest, kpis
+from streamkpi import datachecks
 from test_parallel import processes_with
 from test_reports_workflow import fake_result
 
 from pipeline.backfill import INTERRUPTED, NOT_RUN, backfill, exit_code, summary_table
+from tools.check_rates import check_day
 from tools.sample_data import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,11 +73,7 @@ def backfills(tmp_path_factory):
     seeded = f"duckdb:///{base / 'seeded.duckdb'}"
     for date in SEEDED:
         staging = base / "staging" / date
-        ingest.stage_day(base / "input", date, staging)
-        for name in kpis.KPI_TABLES:
-            kpis.save_kpis(kpis.compute_kpis(staging, name, date), staging, name)
-        checked = datachecks.run_checks(datachecks.day_figures(staging, date), datachecks.read_history(seeded, date))
-        datachecks.save_results(checked, staging, date)
+        check_day(base / "input", date, staging, seeded)
         datachecks.load_day(seeded, date, staging)
     runs = {}
     for jobs in (1, 2):

@@ -23,6 +23,17 @@ from tools.sample_data import INCIDENTS, generate
 START = dt.date(2024, 5, 27)  # a Monday
 
 
+def check_day(input_root: Path, date: str, staging: Path, url: str) -> list[datachecks.CheckResult]:
+    """What the notebooks 01 to 04 do for ``date``, in this process: stage, compute, check against the
+    warehouse ``url``, and save the results for :func:`streamkpi.datachecks.load_day`."""
+    ingest.stage_day(input_root, date, staging)
+    for name in kpis.KPI_TABLES:
+        kpis.save_kpis(kpis.compute_kpis(staging, name, date), staging, name)
+    checked = datachecks.run_checks(datachecks.day_figures(staging, date), datachecks.read_history(url, date))
+    datachecks.save_results(checked, staging, date)
+    return checked
+
+
 def judge_history(
     base: Path, url: str, *, seed: int, days: int, streams_per_day: int, users: int, incidents: dict
 ) -> dict[str, list]:
@@ -40,11 +51,7 @@ def judge_history(
     results = {}
     for date in summary["dates"]:
         staging = base / "staging" / date
-        ingest.stage_day(base / "input", date, staging)
-        for name in kpis.KPI_TABLES:
-            kpis.save_kpis(kpis.compute_kpis(staging, name, date), staging, name)
-        checked = datachecks.run_checks(datachecks.day_figures(staging, date), datachecks.read_history(url, date))
-        datachecks.save_results(checked, staging, date)
+        checked = check_day(base / "input", date, staging, url)
         try:
             datachecks.load_day(url, date, staging)
         except datachecks.ChecksFailedError:
