@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import stuck
 from params_files import write_params
 from streamkpi import datachecks
 from test_parallel import processes_with
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.xdist_group("end_to_end")
 
 def run_backfill(params: Path, first: str, last: str, *args: str, **popen) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "pipeline", "backfill", "--start", first, "--end", last, "--params", str(params)]
-    return subprocess.run([*command, *args], cwd=REPO, capture_output=True, text=True, timeout=900, **popen)
+    return stuck.run([*command, *args], cwd=REPO, timeout=900, **popen)
 
 
 def summary_rows(stderr: str) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import stuck
 import yaml
 from reference_kpis import reference_run
 
@@ -27,13 +28,8 @@ pytestmark = pytest.mark.xdist_group("end_to_end")
 
 
 def run_pipeline(date: str, params: Path, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--date", date, "--params", str(params)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    command = [sys.executable, "-m", "pipeline", "run", "--date", date, "--params", str(params)]
+    return stuck.run(command, cwd=cwd, timeout=600)
 
 
 def warehouse_rows(db: Path, table: str) -> list[tuple]:
