@@ -5,7 +5,7 @@ import contextlib
 import os
 import re
 import signal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic
@@ -44,11 +44,11 @@ def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> di
 
 
 class NotebookKernel(AsyncKernelManager):
-    """The kernel papermill starts for a notebook, with the notebook's environment and output."""
+    """The kernel papermill starts for a notebook, with the notebook's environment and output; once killed, no more."""
 
     def __init__(self, *, kernels: "Kernels", env: Mapping[str, str], output: Any):
         super().__init__(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS)
-        self._kernels, self._launch = kernels, {"env": dict(env), "stdout": output, "stderr": output}
+        self._kernels, self._launch, self.killed = kernels, dict(env=dict(env), stdout=output, stderr=output), False
         self.clients: list[Any] = []  # papermill leaves open a client of a kernel it was given: closed with the kernel
 
     def client(self, **kw: Any) -> Any:
@@ -56,43 +56,44 @@ class NotebookKernel(AsyncKernelManager):
         return kc
 
     async def start_kernel(self, **kw: Any) -> None:
-        if self._kernels.interrupted:
-            raise RuntimeError("the run was interrupted")
+        if self._kernels.interrupted or self.killed:
+            raise RuntimeError("the run was interrupted" if self._kernels.interrupted else "its notebook will not run")
         await super().start_kernel(**{**kw, **self._launch})  # a restart passes them again
-        if self._kernels.interrupted:  # killed while it started: the kill did not see its process
+        if self._kernels.interrupted or self.killed:  # killed while it started: the kill did not see its process
             kill(self)
 
 
 class Kernels:
-    """The kernels of a run's running notebooks: :meth:`kill_all` (Ctrl-C) kills them at once."""
+    """The kernels of a run's notebooks, by notebook: :meth:`kill` kills some or (Ctrl-C) all at once."""
 
     def __init__(self) -> None:
-        self.interrupted = False
-        self._live: set[NotebookKernel] = set()  # set.add and set.discard are atomic
+        self.interrupted, self._live = False, {}  # the kernels by notebook: setting and popping a key are atomic
 
     @contextlib.contextmanager
-    def kernel(self, env: Mapping[str, str], output: Any):
-        """A kernel manager for papermill; its kernel is gone when the block ends."""
+    def kernel(self, name: str, env: Mapping[str, str], output: Any):
+        """A kernel manager for papermill, for notebook ``name``; its kernel is gone when the block ends."""
         km = NotebookKernel(kernels=self, env=env, output=output)
-        self._live.add(km)
+        self._live[name] = km
         try:
             yield km
         finally:  # what nbclient does with a kernel it owns once the notebook ran (shutdown also cleans up)
             with contextlib.suppress(Exception):  # already gone, or it would not stop: the kill is the last word
                 for kc in km.clients:  # else its heartbeat pings on, maybe into a later kernel given the same port
                     kc.stop_channels()
-                run_sync(km.shutdown_kernel)(now=self.interrupted)
+                run_sync(km.shutdown_kernel)(now=self.interrupted or km.killed)
             kill(km)
-            self._live.discard(km)
+            self._live.pop(name, None)
 
-    def kill_all(self) -> None:
-        self.interrupted = True
-        for km in list(self._live):
+    def kill(self, names: Collection[str] | None = None) -> None:
+        """Kill the kernels of notebooks ``names`` (that will not run), even mid-start or mid-warm-up; ``None``: all."""
+        self.interrupted = self.interrupted or names is None
+        for km in [km for name, km in list(self._live.items()) if names is None or name in names]:
             kill(km)
 
 
-def kill(km: AsyncKernelManager) -> None:
+def kill(km: NotebookKernel) -> None:
     """SIGKILL the kernel's process group (it leads its own session, so its children go too)."""
+    km.killed = True
     process = getattr(km.provisioner, "process", None)  # jupyter_client's LocalProvisioner
     if process is not None and process.poll() is None:  # else: none, or it already ended
         try:

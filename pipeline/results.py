@@ -102,9 +102,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        """A whole run: every notebook succeeded. A stage run: that stage's notebook succeeded."""
-        notebooks_ok = all(nb.status == SUCCEEDED for nb in self.notebooks)
-        return notebooks_ok if self.stage is not None else self.status == SUCCEEDED
+        """Every notebook of the call succeeded: a whole run's, or a stage run's one (whatever its folder's status)."""
+        return all(nb.status == SUCCEEDED for nb in self.notebooks)
 
     @property
     def exit_code(self) -> int:

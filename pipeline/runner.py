@@ -215,7 +215,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
         had_log, reported, timeout = nb.log_path.exists(), False, run.params["notebook_timeout_seconds"]
         try:
             progress = NotebookProgress(tags[nb.stem], nb.log_path, log)  # the kernel's output goes to the log
-            with kernels.kernel(env, progress.file) as km:
+            with kernels.kernel(nb.stem, env, progress.file) as km:
                 note = run_sync(warmup.prepare)(km, nb.input_path, timeout)
                 turns[nb.stem].wait()
                 if nb.stem in cancelled:  # its turn never came: no trace of it
@@ -260,7 +260,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                         prepare()
                         runfolder.mark_running(run.run_dir, notebooks)
                     except BaseException:
-                        kernels.kill_all()
+                        kernels.kill()
                         raise
                     run.prepared = True
                     collected.append(collector.submit(pages.exporters))  # nbconvert, while the first notebooks run
@@ -284,13 +284,14 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                     stopped = stopped or nb.status != SUCCEEDED
                     finish(nb)
         except KeyboardInterrupt as exc:
-            kernels.kill_all()
+            kernels.kill()
             while running:  # each ends within a second or so: its kernel is gone
                 finish(ended.get(), interrupted=exc)
             raise
         finally:
             cancelled.update(stem for stem, turn in turns.items() if not turn.is_set())  # their notebooks will not run
-            for stem in cancelled:  # the workers still waiting
+            kernels.kill(cancelled)  # their workers may wait on a kernel's start or warm-up, not only their turn
+            for stem in cancelled:
                 turns[stem].set()
             for stem in (stem for stem in stages if run.prepared and (stem not in turns or stem in cancelled)):
                 log.info(f"{tags[stem]} not run")

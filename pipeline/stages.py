@@ -4,7 +4,7 @@ notebooks it reads, default all; in a backfill, after the earlier dates). Stdlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,9 +77,8 @@ def load_stages(notebooks_dir: str | Path) -> list[Stage]:
     return read_stages(notebooks)
 
 
-def find_stage(stages: Iterable[Stage], name: str) -> Stage:
+def find_stage(stages: Sequence[Stage], name: str) -> Stage:
     """The stage called ``name``: ``load``, ``05_load`` or ``05_load.ipynb``."""
-    stages = list(stages)
     if found := next((s for s in stages if name in (s.name, s.stem, s.notebook)), None):
         return found
     names, example = ", ".join(s.name for s in stages), stages[0].stem if stages else "01_ingest"

@@ -5,7 +5,8 @@ Toy set ``parallel``: 01_first; 02_left and 03_right need 01 only; 04_join needs
 (each waits until the other has started, so both can succeed only if they ran at the same time),
 ``fail_left`` (left fails, and right ends only once run.log shows the runner has seen that),
 ``hold`` (both sleep a minute, to be interrupted). Toy set ``warm``: 01_clean (plain imports),
-02_noisy (an import that prints), 03_missing (an import that fails).
+02_noisy (an import that prints), 03_missing (an import that fails). Toy set ``stopped``: 01_fails fails at
+once; 02_never imports a module whose import never ends.
 
 The whole runs go through ``python -m pipeline run`` in a process of their own, with a marker in
 its environment that the kernels inherit: after the run no process may carry it.
@@ -27,6 +28,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+import stuck
 from params_files import write_params
 
 from pipeline import cli, run_pipeline
@@ -243,6 +245,19 @@ def test_a_kernel_that_cannot_start_fails_its_notebook_as_papermill_reports_it(t
         in (run["run_dir"] / "logs" / "01_first.log").read_text()
     )
     assert [nb["status"] for nb in run["manifest"]["notebooks"][1:]] == [NOT_RUN] * 4
+    assert run["survivors"] == []
+
+
+def test_a_stopped_run_kills_the_kernels_warming_up_for_notebooks_that_will_not_run(tmp_path):
+    """01 fails while 02's kernel, started ahead, pre-imports a module that never finishes importing: the run ends
+    all the same (it used to wait for that warm-up), 02 not run, no kernel left."""
+    marker = uuid.uuid4().hex
+    command = [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(toy_input(tmp_path))]
+    command += ["--notebooks-dir", str(TOYS / "stopped"), "--run-id", "run"]
+    done = stuck.run(command, timeout=120, env={**os.environ, MARKER: marker})
+    run = outcome(tmp_path, done, done.stderr, marker)
+    assert run["returncode"] == 1 and "RuntimeError: the first notebook fails" in run["stderr"]
+    assert [nb["status"] for nb in run["manifest"]["notebooks"]] == [FAILED, NOT_RUN]
     assert run["survivors"] == []
 
 
