@@ -6,6 +6,7 @@ processes hold the file; nothing is mocked.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -76,6 +77,8 @@ def test_a_load_waits_for_the_process_holding_the_file_and_then_loads(loaded, tm
     told = capfd.readouterr().err
     assert f"the DuckDB warehouse {path} is held by " in told and f"(PID {holder.pid})" in told
     assert "waiting up to 60 s" in told and told.count("is held by") == 1  # said once
+    waited = re.search(rf"the DuckDB warehouse {re.escape(str(path))} was free after ([0-9.]+) s", told)
+    assert waited and 2 <= float(waited[1]) < 60  # the holder kept the file for 3 s once it said so
     assert warehouse.read_table(url, "genre_level_kpis")["listen_count"].tolist() == [7]
 
 
@@ -137,6 +140,7 @@ def test_a_run_waits_for_a_warehouse_held_for_20_s_and_succeeds(tmp_path):
     assert run.returncode == 0, stderr
     assert time.monotonic() - started >= 20  # it could only go on once the holder let go
     assert "is held by" in logs() and f"(PID {holder.pid})" in logs()  # said by the checks' read or the load
+    assert "was free after" in logs()  # and how long that wait was
 
 
 def test_two_runs_of_one_date_started_together_both_succeed_and_leave_one_copy(tmp_path):

@@ -68,6 +68,9 @@ def connect(path: Path, *, read_only: bool = False, lock_timeout: float = DEFAUL
                 told = True
             time.sleep(min(pause, left))
             pause = min(pause * 2, 5.0)
+    if told:  # the report shows how long the wait was
+        waited = lock_timeout - (deadline - time.monotonic())
+        print(f"the DuckDB warehouse {path} was free after {waited:.1f} s", file=sys.stderr)
     try:
         yield con
     finally:
