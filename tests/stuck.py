@@ -6,6 +6,7 @@ A stuck run gets SIGABRT, its kernels too: with ``PYTHONFAULTHANDLER`` set, each
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -27,7 +28,8 @@ def run(command: list[str], *, timeout: float, **popen) -> subprocess.CompletedP
         except subprocess.TimeoutExpired:
             kernels = psutil.Process(p.pid).children(recursive=True)
             for process in [*kernels, p]:
-                process.send_signal(signal.SIGABRT)
+                with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
+                    process.send_signal(signal.SIGABRT)
             psutil.wait_procs(kernels, timeout=10)
             out, err = p.communicate()
             raise AssertionError(f"stuck after {timeout:g} s: {' '.join(command)}\n{_where(err)}") from None
