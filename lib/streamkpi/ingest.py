@@ -303,7 +303,9 @@ def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *, make_sour
         return
     folder = _parsed_folder(staging_dir)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _run(con, f"COPY ({query}) TO {literal(folder)} (FORMAT parquet, PARTITION_BY (bucket), OVERWRITE)")
+    # Uncompressed: these files are read back once, and Snappy cost 7 % of a 100M-stream ingest to save 1 GB of disk.
+    options = "FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (bucket), OVERWRITE"
+    _run(con, f"COPY ({query}) TO {literal(folder)} ({options})")
     if not any(folder.glob("*/*.parquet")):
         make_source_empty()
         _run(con, f"CREATE TEMP TABLE parsed AS {query}")
