@@ -105,10 +105,11 @@ class Bench:
         raise ValueError(contender)
 
     def run_contender(self, contender: str, n: int, root: Path, work_root: Path) -> dict:
-        best = None
-        walls = []
+        """Run ``contender`` ``--repeat`` times, each in its own folder; the median run of those that succeeded
+        (the lower of the middle two for an even count) is kept with its folder, else the last failure."""
+        runs, walls = [], []
         for attempt in range(self.args.repeat):
-            work = work_root / contender
+            work = work_root / (contender if self.args.repeat == 1 else f"{contender}-{attempt + 1}")
             if work.exists():
                 shutil.rmtree(work)
             work.mkdir(parents=True)
@@ -119,13 +120,17 @@ class Bench:
             )
             m = run_measured(cmd, cwd=REPO, log_path=work / "output.log", interval=self.args.interval)
             walls.append(m.wall_seconds)
+            runs.append((m, work))
             self.log(
                 f"N={size_label(n)} {contender}: exit {m.exit_code}, wall {m.wall_seconds:.1f} s, "
                 f"cpu {m.cpu_seconds:.1f} s, peak RSS {m.peak_rss_bytes / 2**30:.2f} GiB, "
                 f"other load {m.other_load_cores} cores"
             )
-            if best is None or (m.exit_code == 0 and m.wall_seconds < best[0].wall_seconds) or best[0].exit_code != 0:
-                best = (m, work)
+        succeeded = sorted((run for run in runs if run[0].exit_code == 0), key=lambda run: run[0].wall_seconds)
+        best = succeeded[(len(succeeded) - 1) // 2] if succeeded else runs[-1]
+        for _, work in runs:
+            if work != best[1]:
+                shutil.rmtree(work)
         m, work = best
         result = {"measurement": m.to_dict(), "work_dir": str(work), "walls": walls, "_measurement": m}
         if m.exit_code != 0:
@@ -436,7 +441,7 @@ def parse_args(argv=None):
         default=3e7,
         help="skip the seed approach above this N (default 3e7: its whole-day frames need RAM)",
     )
-    ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is kept")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the median run is kept")
     ap.add_argument("--interval", type=float, default=0.1, help="RSS sampling interval in seconds")
     ap.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="cache of generated days")
     ap.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="where contenders write (wiped per N)")

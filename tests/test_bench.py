@@ -226,6 +226,19 @@ def test_limit_runs_in_the_bench_and_reads_the_rows_that_parse(tiny_day, tmp_pat
     }
 
 
+def test_repeated_runs_keep_the_median_run_and_its_folder(tiny_day, tmp_path):
+    from benchmarks.bench import Bench, parse_args
+
+    args = ["--repeat", "3", "--out", str(tmp_path / "out"), "--work-dir", str(tmp_path / "work")]
+    bench = Bench(parse_args(args))
+    res = bench.run_contender("limit", 3000, tiny_day, tmp_path / "work")
+    bench.log_file.close()
+    assert len(res["walls"]) == 3
+    assert res["measurement"]["wall_seconds"] == sorted(res["walls"])[1]
+    assert [p.name for p in (tmp_path / "work").iterdir()] == [Path(res["work_dir"]).name]  # the others' removed
+    assert (Path(res["work_dir"]) / "output.log").is_file()
+
+
 def test_measurement_covers_the_whole_process_tree(tmp_path):
     from benchmarks.measure import run_measured
 
