@@ -55,12 +55,14 @@ class NotebookKernel(AsyncKernelManager):
         self.clients.append(kc := super().client(**kw))
         return kc
 
-    async def start_kernel(self, **kw: Any) -> None:
+    async def _async_start_kernel(self, **kw: Any) -> None:  # what start_kernel and restart_kernel call
         if self._kernels.interrupted or self.killed:
             raise RuntimeError("the run was interrupted" if self._kernels.interrupted else "its notebook will not run")
-        await super().start_kernel(**{**kw, **self._launch})  # a restart passes them again
+        await super()._async_start_kernel(**{**kw, **self._launch})  # a restart passes them again
         if self._kernels.interrupted or self.killed:  # killed while it started: the kill did not see its process
             kill(self)
+
+    start_kernel = _async_start_kernel
 
 
 class Kernels:

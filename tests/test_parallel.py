@@ -29,10 +29,12 @@ import nbformat
 import papermill
 import pytest
 import stuck
+from jupyter_core.utils import run_sync
 from params_files import write_params
 
 from pipeline import cli, run_pipeline
 from pipeline.errors import PipelineError
+from pipeline.execute import Kernels
 from pipeline.progress import NotebookProgress, RunLog
 from pipeline.results import FAILED, NOT_RUN, SUCCEEDED
 from pipeline.stages import MAX_PARALLEL_ENV
@@ -259,6 +261,19 @@ def test_a_stopped_run_kills_the_kernels_warming_up_for_notebooks_that_will_not_
     assert run["returncode"] == 1 and "RuntimeError: the first notebook fails" in run["stderr"]
     assert [nb["status"] for nb in run["manifest"]["notebooks"]] == [FAILED, NOT_RUN]
     assert run["survivors"] == []
+
+
+def test_a_killed_kernel_does_not_start_again_by_a_restart(tmp_path):
+    """The warm-up restarts a kernel whose imports failed; one killed meanwhile (its notebook will not run) stays
+    dead: jupyter_client's restart_kernel does not call start_kernel."""
+    kernels = Kernels()
+    with (tmp_path / "kernel.log").open("w") as output, kernels.kernel("02_never", os.environ, output) as km:
+        run_sync(km.start_kernel)()
+        assert run_sync(km.is_alive)()
+        kernels.kill(["02_never"])
+        with pytest.raises(RuntimeError, match="its notebook will not run"):
+            run_sync(km.restart_kernel)(now=True)
+        assert not run_sync(km.is_alive)()
 
 
 # --------------------------------------------------------------------------- warm kernels
