@@ -53,9 +53,11 @@ def backfill(dates: list[str], run: Callable[..., RunResult], *, stream: TextIO 
             result = run(run_date, gate=gate)
         except PipelineError as exc:
             return DateOutcome(run_date, COULD_NOT_START, detail=str(exc).splitlines()[0])
-        except KeyboardInterrupt:
-            stop.set()  # if the run itself was interrupted
-            return DateOutcome(run_date, INTERRUPTED, detail="stopped by Ctrl-C or SIGTERM")
+        except BaseException as exc:  # Ctrl-C or SIGTERM (the run's, or its gate's); else a full disk or a bug
+            stop.set()  # no later date starts
+            if isinstance(exc, KeyboardInterrupt):
+                return DateOutcome(run_date, INTERRUPTED, detail="stopped by Ctrl-C or SIGTERM")
+            raise  # for the CLI to say what it was, as for one run
         finally:
             ended.add(run_date)
         detail = result.error.describe().splitlines()[0] if result.error else ""

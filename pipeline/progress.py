@@ -33,8 +33,7 @@ class LiveLine(logging.StreamHandler):
     def __init__(self, stream: TextIO):
         super().__init__(stream)
         self.running: list[NotebookProgress] = []
-        self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, name="live-line")
+        self._stop, self._ticker = threading.Event(), threading.Thread(target=self._tick, name="live-line")
         self._ticker.start()
 
     def emit(self, record: logging.LogRecord) -> None:

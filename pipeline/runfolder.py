@@ -159,10 +159,8 @@ def _alive(runner: Mapping[str, Any]) -> bool:
     try:
         if runner.get("host") == socket.gethostname():
             os.kill(int(runner["pid"]), 0)  # signal 0: only whether the process exists
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, OverflowError):
-        pass
+    except (ProcessLookupError, PermissionError, ValueError, OverflowError) as exc:  # gone; else taken to live
+        return not isinstance(exc, ProcessLookupError)
     return True
 
 

@@ -14,7 +14,6 @@ except ImportError:  # loaded on its own by path (the Airflow DAG): no package a
     _Base = ValueError
 
 METADATA_KEY, DEPENDS_ON, AFTER_EARLIER_DATES = "pipeline", "depends_on", "after_earlier_dates"  # notebook metadata
-_PREFIX = re.compile(r"^\d\d_")
 DEFAULT_MAX_PARALLEL, MAX_PARALLEL_ENV = 2, "PIPELINE_MAX_PARALLEL"  # --max-parallel by default: the variable, else 2
 
 
@@ -41,7 +40,7 @@ class Stage:
 
     @property
     def name(self) -> str:  # genre_kpis: the stem without NN_, the Airflow task id
-        return _PREFIX.sub("", self.stem)
+        return re.sub(r"^\d\d_", "", self.stem)
 
 
 def notebook_files(notebooks_dir: str | Path) -> list[Path]:

@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -25,7 +24,7 @@ import pytest
 import stuck
 from params_files import write_params
 from streamkpi import datachecks
-from test_parallel import processes_with
+from test_parallel import moment, processes_with
 from test_reports_workflow import fake_result
 
 from pipeline.backfill import INTERRUPTED, NOT_RUN, backfill, exit_code, summary_table
@@ -60,10 +59,6 @@ def manifests(reports: Path) -> dict[str, dict]:
         date_dir.name: json.loads(next(date_dir.glob("*/manifest.json")).read_text())
         for date_dir in sorted(reports.glob("2024-*"))
     }
-
-
-def moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +139,20 @@ def test_the_summary_is_in_date_order_whatever_order_the_dates_ended_in():
     ]
     assert [line.split()[0] for line in summary_table(outcomes).splitlines()[1:4]] == [o.run_date for o in outcomes]
     assert exit_code(outcomes) == 1
+
+
+def test_an_error_of_the_runner_itself_stops_the_backfill_and_reaches_the_caller():
+    """A full disk under the runner's own files (or a bug) is not a date's failure: no later date starts, and the
+    error goes on, as for one run (the CLI says "cannot write ...")."""
+    started = []
+
+    def run(date, gate):
+        started.append(date)
+        raise OSError(28, "No space left on device", "reports/index.html")
+
+    with pytest.raises(OSError, match="No space left on device"):
+        backfill(["2024-06-24", "2024-06-25", "2024-06-26"], run, stream=None, jobs=1)
+    assert started == ["2024-06-24"]
 
 
 def test_the_gate_of_a_date_opens_once_every_earlier_date_ended():
