@@ -15,7 +15,9 @@ from pathlib import Path
 
 import psutil
 
-_RUN_DIR = re.compile(r"^pipeline: (?:run|stage) .* -> (\S+)$", re.MULTILINE)  # the run's first log line
+from pipeline.params import load_params
+
+_RUN_DIR = re.compile(r"^pipeline: (?:run|stage) .* -> (\S+)$", re.MULTILINE)  # a run's first log line
 
 
 def run(command: list[str], *, timeout: float, **popen) -> subprocess.CompletedProcess:
@@ -32,11 +34,14 @@ def run(command: list[str], *, timeout: float, **popen) -> subprocess.CompletedP
                     process.send_signal(signal.SIGABRT)
             psutil.wait_procs(kernels, timeout=10)
             out, err = p.communicate()
-            raise AssertionError(f"stuck after {timeout:g} s: {' '.join(command)}\n{_where(err)}") from None
+            raise AssertionError(f"stuck after {timeout:g} s: {' '.join(command)}\n{_where(command, err)}") from None
     return subprocess.CompletedProcess(command, p.returncode, out, err)
 
 
-def _where(stderr: str, lines: int = 150) -> str:
-    logs = sorted(Path(found[1]).glob("logs/*.log")) if (found := _RUN_DIR.search(stderr)) else []
+def _where(command: list[str], stderr: str, lines: int = 150) -> str:
+    runs = _RUN_DIR.findall(stderr)  # every run a backfill of one date at a time started
+    if not runs and "--params" in command:  # quiet runs (dates at once) name none: every run folder of reports_dir
+        runs = sorted(Path(load_params(command[command.index("--params") + 1])["reports_dir"]).glob("*/*"))
+    logs = sorted(log for run in runs for log in Path(run).glob("logs/*.log"))
     parts = [("stderr", stderr), *((str(log), log.read_text(errors="replace")) for log in logs)]
     return "\n".join(f"--- {name}, its last {lines} lines\n" + "\n".join(t.splitlines()[-lines:]) for name, t in parts)
