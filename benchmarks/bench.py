@@ -231,6 +231,7 @@ class Bench:
         root, gen = ensure_dataset(n, Path(a.data_dir), regenerate=a.regenerate, log=self.log)
         entry = {"n": n, "label": size_label(n), "input_root": str(root), "generator": gen, "contenders": {}}
         work_root = Path(a.work_dir) / str(n)
+        shutil.rmtree(work_root, ignore_errors=True)  # an earlier bench's folders, whatever its --repeat
         for contender in a.contenders:
             if contender == "seed" and n > a.seed_max:
                 entry["contenders"]["seed"] = {

@@ -197,8 +197,8 @@ class _Run:
 
 
 def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, prepare, gate) -> None:
-    """Each notebook once those it needs succeeded, in notebook order, ``parallel`` at most at once, none after a
-    failure. Kernels start ahead with their imports (:mod:`pipeline.warmup`); Ctrl-C kills every kernel."""
+    """Each notebook once those it needs succeeded, in notebook order but past those ``gate`` holds, ``parallel`` at
+    most at once, none after a failure. Kernels start ahead with imports (:mod:`pipeline.warmup`); Ctrl-C kills all."""
     by_stem = {nb.stem: nb for nb in notebooks}
     stages = {s.stem: s for s in run.stages if s.stem in by_stem}
     needs = {stem: [d for d in s.depends_on if d in by_stem] for stem, s in stages.items()}

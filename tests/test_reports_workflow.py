@@ -163,7 +163,7 @@ def fake_result(date: str, ok: bool) -> RunResult:
 
 
 def test_backfill_goes_on_after_a_failure_and_a_date_that_cannot_start():
-    def run(date, **_):  # gate and stop: a backfill of one date at a time needs neither
+    def run(date, **_):  # gate: these runs never ask it
         if date == "2024-06-26":
             raise PipelineError("params file is broken\nmore detail")
         return fake_result(date, ok=date != "2024-06-25")
