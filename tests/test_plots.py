@@ -162,6 +162,16 @@ def test_kpi_trends_chart_of_a_single_day():
     assert fig.axes[3].get_ylim()[1] <= 1
 
 
+def test_kpi_trends_chart_never_repeats_a_tick_label_when_days_differ_by_less_than_a_unit():
+    # two days whose average track lengths differ by 0.3 s, listens and listeners by 1: seen as "3:42 3:42 3:42"
+    close = HEADLINES.iloc[:2].assign(average_duration=[221.6, 221.9], streams=[30000, 30001])
+    close = close.assign(max_hourly_listeners=[611, 612])
+    fig = plots.kpi_trends_chart(close)
+    for ax in fig.axes[:3]:
+        labels = [label for label in tick_texts(ax.yaxis) if label]
+        assert len(labels) >= 2 and len(set(labels)) == len(labels), (title(ax), labels)
+
+
 def test_genre_share_trend_chart_has_a_line_per_genre():
     ax = plots.genre_share_trend_chart(SHARES)
     assert "2 genres most listened" in title(ax)

@@ -262,6 +262,9 @@ def kpi_trends_chart(headlines: pd.DataFrame, flagged: pd.DataFrame | None = Non
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(formatter)
         ax.yaxis.set_major_locator(MaxNLocator(5, integer=whole))
+        low, high = ax.get_ylim()
+        if whole and high - low < 4:  # too few whole units to tick: fractional ticks would repeat ("3:42 3:42")
+            ax.set_ylim((low + high) / 2 - 2, (low + high) / 2 + 2)
         _date_axis(ax, days["listen_date"])
     axes.flat[3].set_ylim(top=min(1.0, axes.flat[3].get_ylim()[1]))  # a diversity index never exceeds 1
     first, last = days["listen_date"].min(), days["listen_date"].max()
