@@ -107,7 +107,7 @@ class Bench:
     def run_contender(self, contender: str, n: int, root: Path, work_root: Path) -> dict:
         """Run ``contender`` ``--repeat`` times, each in its own folder; the median run of those that succeeded
         (the lower of the middle two for an even count) is kept with its folder, else the last failure."""
-        runs, walls = [], []
+        runs = []
         for attempt in range(self.args.repeat):
             work = work_root / (contender if self.args.repeat == 1 else f"{contender}-{attempt + 1}")
             if work.exists():
@@ -119,7 +119,6 @@ class Bench:
                 f"{'' if self.args.repeat == 1 else f' ({attempt + 1}/{self.args.repeat})'} ..."
             )
             m = run_measured(cmd, cwd=REPO, log_path=work / "output.log", interval=self.args.interval)
-            walls.append(m.wall_seconds)
             runs.append((m, work))
             self.log(
                 f"N={size_label(n)} {contender}: exit {m.exit_code}, wall {m.wall_seconds:.1f} s, "
@@ -132,6 +131,7 @@ class Bench:
             if work != best[1]:
                 shutil.rmtree(work)
         m, work = best
+        walls = [run[0].wall_seconds for run in runs]
         result = {"measurement": m.to_dict(), "work_dir": str(work), "walls": walls, "_measurement": m}
         if m.exit_code != 0:
             tail = (work / "output.log").read_text(errors="replace").splitlines()[-15:]
