@@ -102,7 +102,7 @@ def test_genre_report_reads_without_code_and_draws_its_charts(chromium, reports,
     page = chromium.inspect(run_folder(reports) / "02_genre_kpis.html", screenshots / "genre-report.png")
     assert_offline_and_clean(page)
     assert "Run date: Tuesday 25 June 2024" in page.text
-    assert "import scrapbook" not in page.text and "genre_level_kpis(" not in page.text  # code hidden
+    assert "from streamkpi import" not in page.text and "genre_level_kpis(" not in page.text  # code hidden
     assert "show the code" in page.text.lower()
     assert len(page.rendered_images) >= 3, page.images  # share, durations, genre x hour
     assert len(page.rendered_images) == len(page.images)
@@ -112,7 +112,7 @@ def test_genre_report_reads_without_code_and_draws_its_charts(chromium, reports,
 def test_code_version_of_the_report_is_one_click_away(chromium, reports, screenshots):
     page = chromium.inspect(run_folder(reports) / "02_genre_kpis.code.html", screenshots / "genre-report-code.png")
     assert_offline_and_clean(page)
-    assert "import scrapbook" in page.text and "hide the code" in page.text.lower()
+    assert "from streamkpi import" in page.text and "hide the code" in page.text.lower()
     assert len(page.rendered_images) >= 3
 
 
