@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -220,29 +219,6 @@ def test_ctrl_c_kills_every_kernel_and_records_the_interrupted_notebooks(tmp_pat
     for name in ("02_left", "03_right"):
         assert run["notebooks"][name]["error"]["ename"] == "KeyboardInterrupt"
         assert f"{name}.ipynb FAILED (" in err and "): interrupted" in err
-    assert run["survivors"] == []
-
-
-def test_a_kernel_starts_ahead_once_those_it_needs_have_theirs(tmp_path):
-    """05 needs 04, which needs 02 and 03 (as 05_load, 04_checks): while 02 and 03 run, 04's and 05's kernels both
-    start ahead (2 waiting at most), so 05 does not wait for its kernel once 04 ends."""
-    chain = tmp_path / "notebooks"
-    shutil.copytree(PARALLEL, chain)
-    extra = nbformat.read(chain / "05_extra.ipynb", as_version=4)
-    extra.metadata["pipeline"]["depends_on"] = ["04_join"]
-    nbformat.write(extra, chain / "05_extra.ipynb")
-    process, marker = start_run(tmp_path, "hold", args=("--notebooks-dir", str(chain), "--max-parallel", "2"))
-    run_dir = tmp_path / "reports" / DATE / "run"
-    deadline, kernels = time.monotonic() + 45, []  # within the minute 02 and 03 hold
-    while time.monotonic() < deadline and len(kernels) < 4:
-        if all("time.sleep(60)" in started_cells(run_dir / f"{n}.ipynb") for n in ("02_left", "03_right")):
-            kernels = max(kernels, [c for c in processes_with(marker) if "ipykernel" in c], key=len)
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    run = outcome(tmp_path, process, err, marker)
-    assert len(kernels) == 4, kernels  # 02's and 03's running, 04's and 05's started ahead
-    assert [nb["status"] for nb in run["manifest"]["notebooks"]] == [SUCCEEDED, FAILED, FAILED, NOT_RUN, NOT_RUN]
     assert run["survivors"] == []
 
 
