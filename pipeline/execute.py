@@ -5,6 +5,7 @@ import contextlib
 import os
 import re
 import signal
+import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +19,7 @@ from .errors import NotebookParameterError
 from .progress import NotebookProgress
 from .results import FAILED, SUCCEEDED, NotebookError, NotebookResult
 
-KERNEL_NAME = "python3"
-SHUTDOWN_WAIT_SECONDS = 1.0  # a done kernel's time to exit before SIGTERM; ipykernel can use up the 5 s default
+KERNEL_NAME, SHUTDOWN_WAIT_SECONDS = "python3", 1.0  # a done kernel's time to exit before SIGTERM (ipykernel: 5 s)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -44,10 +44,12 @@ def select_parameters(notebooks: Sequence[Path], available: Iterable[str]) -> di
 
 
 class NotebookKernel(AsyncKernelManager):
-    """The kernel papermill starts for a notebook, with the notebook's environment and output; once killed, no more."""
+    """The kernel papermill starts for a notebook, with the notebook's environment and output; once killed, no more.
+    Over IPC: a TCP port picked free can be taken (by a connection, another kernel) before the kernel binds it."""
 
     def __init__(self, *, kernels: "Kernels", env: Mapping[str, str], output: Any):
-        super().__init__(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS)
+        path = os.path.join(tempfile.gettempdir(), f"streamkpi-kernel-{os.urandom(6).hex()}")  # path-1 .. path-5
+        super().__init__(kernel_name=KERNEL_NAME, shutdown_wait_time=SHUTDOWN_WAIT_SECONDS, transport="ipc", ip=path)
         self._kernels, self._launch, self.killed = kernels, dict(env=dict(env), stdout=output, stderr=output), False
         self.clients: list[Any] = []  # papermill leaves open a client of a kernel it was given: closed with the kernel
 
@@ -80,7 +82,7 @@ class Kernels:
             yield km
         finally:  # what nbclient does with a kernel it owns once the notebook ran (shutdown also cleans up)
             with contextlib.suppress(Exception):  # already gone, or it would not stop: the kill is the last word
-                for kc in km.clients:  # else its heartbeat pings on, maybe into a later kernel given the same port
+                for kc in km.clients:  # else their heartbeat threads ping on
                     kc.stop_channels()
                 run_sync(km.shutdown_kernel)(now=self.interrupted or km.killed)
             kill(km)
@@ -110,7 +112,6 @@ def execute_notebook(
     """Run ``nb`` with papermill in ``km``'s kernel, recording its status, times and error (its output always saved)."""
     import nbformat
     import papermill
-    from papermill.exceptions import PapermillExecutionError
 
     nb.started, clock = datetime.now(UTC), monotonic()
     try:
@@ -119,9 +120,9 @@ def execute_notebook(
             progress_bar=False, stdout_file=progress, stderr_file=progress, km=km,
             resources={"metadata": {"path": str(cwd)}}, **progress.hooks(),  # the working directory: never a chdir
         )  # fmt: skip
-    except PapermillExecutionError as exc:
+    except papermill.PapermillExecutionError as exc:
         evalue = _ANSI.sub("", str(exc.evalue))
-        nb.error = NotebookError(nb.name, exc.exec_count, exc.cell_index, exc.ename, evalue, _clip(exc.source))
+        nb.error = NotebookError(nb.name, exc.exec_count, exc.cell_index, exc.ename, evalue, exc.source)
     except Exception as exc:  # cell timeout, dead kernel, a kernel that does not start, ...: at the last cell started
         cell = cell_index = source = None
         with contextlib.suppress(Exception):  # as the saved notebook says
@@ -129,13 +130,9 @@ def execute_notebook(
                 if c.get("metadata", {}).get("papermill", {}).get("start_time"):
                     cell_index, cell, source = index, c.get("execution_count"), c.get("source", "")
         message = next(iter(_ANSI.sub("", str(exc)).strip().splitlines()), "").strip()  # the rest previews the cell
-        nb.error = NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, _clip(source))
+        nb.error = NotebookError(nb.name, cell, cell_index, type(exc).__name__, message, source)
     finally:
         nb.finished, nb.duration_seconds = datetime.now(UTC), monotonic() - clock
         nb.status = FAILED if nb.error else SUCCEEDED
         if nb.error:
             progress.event(f"failed: {nb.error.describe()}")
-
-
-def _clip(source: str | None, limit: int = 4000) -> str | None:  # a cell's source, as the manifest keeps it
-    return source if source is None or len(source) <= limit else source[:limit] + "\n..."

@@ -28,7 +28,10 @@ class NotebookError:
     cell_index: int | None
     ename: str
     evalue: str
-    source: str | None = None  # the failing cell's code, if known
+    source: str | None = None  # the failing cell's code, if known: its first 4,000 characters, as the manifest keeps
+
+    def __post_init__(self) -> None:
+        self.source = self.source if self.source is None or len(self.source) <= 4000 else self.source[:4000] + "\n..."
 
     def describe(self) -> str:
         """``01_ingest.ipynb, cell 5: InputValidationError: <message>``."""

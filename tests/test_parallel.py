@@ -27,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import psutil
 import pytest
 import stuck
 from jupyter_core.utils import run_sync
@@ -274,6 +275,25 @@ def test_a_killed_kernel_does_not_start_again_by_a_restart(tmp_path):
         with pytest.raises(RuntimeError, match="its notebook will not run"):
             run_sync(km.restart_kernel)(now=True)
         assert not run_sync(km.is_alive)()
+
+
+def test_kernels_talk_over_socket_files_not_tcp_ports_picked_ahead(tmp_path):
+    """A TCP port picked free can be taken (by an S3 client's connection, another run's kernel) before the kernel binds
+    it, which then dies before replying to kernel_info: kernels talk over socket files, removed with the kernel."""
+    with (tmp_path / "kernel.log").open("w") as output, Kernels().kernel("02_any", os.environ, output) as km:
+        run_sync(km.start_kernel)()
+        kc = km.client()
+        kc.start_channels()
+        run_sync(kc.wait_for_ready)(timeout=60)
+        assert run_sync(kc.execute_interactive)("6 * 7", timeout=60)["content"]["status"] == "ok"
+        info, kernel = km.get_connection_info(), psutil.Process(km.provisioner.process.pid)
+        sockets = [Path(f"{info['ip']}-{info[channel]}") for channel in ("shell_port", "iopub_port", "stdin_port")]
+        sockets += [Path(f"{info['ip']}-{info[channel]}") for channel in ("control_port", "hb_port")]
+        assert info["transport"] == "ipc" and all(path.is_socket() for path in sockets)
+        listening = [c for c in kernel.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+        assert len(listening) <= 1  # ipykernel's own pipe for subprocess output: bound by it, to a port free then
+    assert not any(path.exists() for path in sockets) and not kernel.is_running()
+    assert "TCP" not in (tmp_path / "kernel.log").read_text()
 
 
 # --------------------------------------------------------------------------- warm kernels
