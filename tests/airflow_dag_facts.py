@@ -19,6 +19,7 @@ if dag is not None:
         tasks={t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
         order=[t.task_id for t in dag.topological_sort()],
         retries={t.task_id: t.retries for t in dag.tasks},
+        depends_on_past={t.task_id: t.depends_on_past for t in dag.tasks},
         retry_delay_seconds={t.task_id: t.retry_delay.total_seconds() for t in dag.tasks},
         operators=sorted({type(t).__name__ for t in dag.tasks}),
         op_kwargs={t.task_id: t.op_kwargs for t in dag.tasks},

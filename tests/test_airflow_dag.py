@@ -88,6 +88,9 @@ def test_dagbag_loads_the_dag_with_its_structure(tmp_path):
     assert facts["operators"] == ["PythonOperator"]
     assert facts["op_kwargs"] == {name: {"stage": name} for name in TASKS}
     assert facts["retries"] == {name: 2 for name in TASKS}
+    # 04_checks and 05_load say "after_earlier_dates": true: with several DAG runs at once, each waits for the
+    # previous day's to succeed, as make backfill JOBS=N holds them until the earlier dates ended
+    assert facts["depends_on_past"] == {name: name in ("checks", "load") for name in TASKS}
     assert facts["retry_delay_seconds"] == {name: 300.0 for name in TASKS}
     assert (facts["timetable"], facts["cron"], facts["timezone"]) == (
         "CronDataIntervalTimetable",

@@ -23,7 +23,9 @@ Read when the DAG file is parsed (environment variables of the scheduler / DAG p
   STREAMKPI_CATCHUP              true/false: run the missed days since the start date (default false)
   STREAMKPI_RETRIES              retries of a failed task (default 2)
   STREAMKPI_RETRY_DELAY_MINUTES  delay between tries (default 5)
-  STREAMKPI_MAX_ACTIVE_RUNS      DAG runs at a time (default 1: days load one after another)
+  STREAMKPI_MAX_ACTIVE_RUNS      DAG runs at a time (default 1: days load one after another); with more,
+                                 a stage flagged after_earlier_dates (checks, load) waits for the
+                                 previous day's to succeed (depends_on_past)
 
 Read when a task runs:
   Variable streamkpi_python       the project's python (default: env STREAMKPI_PYTHON, else
@@ -246,6 +248,9 @@ with DAG(
             task_id=stage.name,
             python_callable=run_stage,
             op_kwargs={"stage": stage.name},
+            # A stage that reads what earlier dates produced (its metadata's after_earlier_dates: the checks,
+            # the load) waits for the previous DAG run's to succeed, as a backfill waits for earlier dates.
+            depends_on_past=stage.after_earlier_dates,
             doc_md=f"Runs `{stage.notebook}` of the project in the DAG run's run folder.",
         )
         for stage in STAGES
