@@ -4,11 +4,10 @@ to a webhook, whose URL (often with a token) reaches no notebook and is logged m
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib import error, request
 from urllib.parse import urlsplit
 
 from .results import FAILED, NotebookResult
@@ -44,12 +43,12 @@ def send(url: str, message: Mapping[str, Any], log: logging.Logger) -> bool:
     """POST ``message`` to ``url``, tried :data:`ATTEMPTS` times; whether it was taken. Logged, never raised."""
     body, problem = json.dumps(message, ensure_ascii=False).encode(), ""
     for attempt in range(1, ATTEMPTS + 1):
-        request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+        post = request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with request.urlopen(post, timeout=TIMEOUT_SECONDS) as response:
                 log.info(f"pipeline: alert sent to {masked(url)} (HTTP {response.status})")
                 return True
-        except urllib.error.HTTPError as exc:
+        except error.HTTPError as exc:
             problem = f"HTTP {exc.code} {exc.reason}"
         except (OSError, ValueError) as exc:  # a URLError's reason, else the type: an error's text may quote the URL
             problem = str(getattr(exc, "reason", "")) or type(exc).__name__

@@ -299,7 +299,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
 
 
 def _collect(nb: NotebookResult, tag: str, log: logging.Logger, run_date: str) -> None:
-    """Scraps, published figures and the two pages of an executed notebook."""
+    """Scraps, published figures, the two pages and the manifest entry of an executed notebook."""
     if not nb.output_path.is_file():
         return
     try:
@@ -312,6 +312,7 @@ def _collect(nb: NotebookResult, tag: str, log: logging.Logger, run_date: str) -
     except Exception as exc:
         nb.render_error = f"{type(exc).__name__}: {exc}"
         log.warning(f"{tag}: could not render {nb.html_path.name}: {nb.render_error}")
+    runfolder.record(nb.output_path.parent, [nb], datetime.now(UTC))  # now: a run killed later (OOM) keeps it
 
 
 def provenance() -> dict[str, Any]:

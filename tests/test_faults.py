@@ -61,6 +61,39 @@ def test_a_sigkilled_run_is_running_while_it_lives_and_interrupted_once_it_is_go
     assert found[0].parent.name in overview and "interrupted" in overview
 
 
+def test_a_sigkilled_run_keeps_the_notebooks_that_ended_and_stage_continues_it(tmp_path):
+    """A notebook's manifest entry is recorded once it ends, not with the run's end: a runner killed later (as by
+    the OOM killer) leaves 01 succeeded, with its pages, and --stage continues the run folder from there."""
+    params = write_params(tmp_path)
+    command = [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(params)]
+    command += ["--notebooks-dir", str(NOTEBOOKS / "resumable")]
+    runner = subprocess.Popen([*command, "--quiet"], cwd=REPO, env={**os.environ, "TOY_SLEEP_SECONDS": "60"})
+    try:
+        deadline, found, running = time.monotonic() + 60, [], {}
+        while time.monotonic() < deadline and not running:  # 01 has ended, 02 sleeps for a minute
+            found = manifests(tmp_path / "reports")
+            manifest = json.loads(found[0].read_text()) if found else {}
+            running = manifest if manifest.get("notebooks", [{}])[0].get("status") == "succeeded" else {}
+            time.sleep(0.2)
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+    assert running["status"] == "running"
+    assert [e["status"] for e in running["notebooks"]] == ["succeeded", "not run"]
+
+    assert index(params).returncode == 0
+    manifest, run_dir = json.loads(found[0].read_text()), found[0].parent
+    assert manifest["status"] == "interrupted"
+    assert [e["status"] for e in manifest["notebooks"]] == ["succeeded", "interrupted"]
+    assert manifest["notebooks"][0]["html"] == "01_first.html" and (run_dir / "01_first.html").is_file()
+    resumed = [*command, "--run-id", run_dir.name, "--stage", "second", "--quiet"]
+    done = subprocess.run(resumed, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads(found[0].read_text())
+    assert manifest["status"] == "succeeded"
+    assert [e["status"] for e in manifest["notebooks"]] == ["succeeded", "succeeded"]
+
+
 def test_a_run_folder_without_a_manifest_is_listed_as_interrupted(tmp_path):
     params = write_params(tmp_path)
     (tmp_path / "reports" / DATE / "20240625T000000Z-dead").mkdir(parents=True)
