@@ -272,8 +272,8 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                     if stem not in turns:
                         start_ahead(stem)
                     turns[stem].set()
-                soon = [s for s in stages if s not in turns and all(d in done | running for d in needs[s])]
-                for stem in [] if stopped else soon[: parallel - sum(not turn.is_set() for turn in turns.values())]:
+                soon = [s for s in stages if s not in turns and all(d in turns for d in needs[s])]
+                for stem in [] if stopped else soon[: parallel + 1 - len(turns.keys() - done)]:  # kernels alive
                     start_ahead(stem)
                 if not running and not ready:
                     break

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,6 +221,47 @@ def test_ctrl_c_kills_every_kernel_and_records_the_interrupted_notebooks(tmp_pat
     for name in ("02_left", "03_right"):
         assert run["notebooks"][name]["error"]["ename"] == "KeyboardInterrupt"
         assert f"{name}.ipynb FAILED (" in err and "): interrupted" in err
+    assert run["survivors"] == []
+
+
+def test_a_kernel_starts_ahead_once_those_it_needs_have_theirs_with_one_kernel_more_than_may_run(tmp_path):
+    """05 needs 04, which needs 02 and 03 (as 05_load, 04_checks). With N = 2: while 02 and 03 run, 04's kernel
+    waits and 05's does not start (N + 1 kernels alive at most); once 02 has ended, 05's starts while 03 runs, so
+    05 does not wait for its kernel once 04 ends."""
+    chain = tmp_path / "notebooks"
+    shutil.copytree(PARALLEL, chain)
+    extra = nbformat.read(chain / "05_extra.ipynb", as_version=4)
+    extra.metadata["pipeline"]["depends_on"] = ["04_join"]
+    nbformat.write(extra, chain / "05_extra.ipynb")
+    left = nbformat.read(chain / "02_left.ipynb", as_version=4)  # 02 holds while input/hold_left exists
+    for cell in left.cells:
+        cell.source = cell.source.replace("if (control / 'hold').exists():\n    time.sleep(60)", "while (control / "
+                                          "'hold_left').exists():\n    time.sleep(0.1)")  # fmt: skip
+    nbformat.write(left, chain / "02_left.ipynb")
+    assert "hold_left" in "".join(cell.source for cell in left.cells)
+    process, marker = start_run(tmp_path, "hold", "hold_left", args=("--notebooks-dir", str(chain)))
+    run_dir, held = tmp_path / "reports" / DATE / "run", {"02_left": "hold_left", "03_right": "time.sleep(60)"}
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and not all(
+            code in started_cells(run_dir / f"{name}.ipynb") for name, code in held.items()
+        ):
+            time.sleep(0.2)
+        time.sleep(3)  # 01's kernel gone; 04's started, and 05's would have
+        both_running = [c for c in processes_with(marker) if "ipykernel" in c]
+        (tmp_path / "input" / "hold_left").unlink()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (run_dir / "staging" / "left.txt").exists():
+            time.sleep(0.2)
+        time.sleep(3)  # 02's kernel gone; 05's started
+        kernels = [c for c in processes_with(marker) if "ipykernel" in c]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    run = outcome(tmp_path, process, err, marker)
+    assert len(both_running) == 3, both_running  # 02's and 03's running, 04's waiting
+    assert len(kernels) == 3, kernels  # 03's running, 04's and 05's waiting
+    assert [nb["status"] for nb in run["manifest"]["notebooks"]] == [SUCCEEDED, SUCCEEDED, FAILED, NOT_RUN, NOT_RUN]
     assert run["survivors"] == []
 
 
