@@ -13,8 +13,8 @@ SELECT row_number,
 FROM users_text
 
 -- name: users
--- A user's first row is the user.
-CREATE TEMP TABLE users AS
+-- A user's first row is the user. Not TEMP: users are staged on a cursor of their own, beside the catalog.
+CREATE TABLE users AS
 SELECT user_id, user_age FROM users_checked WHERE user_id IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY row_number) = 1
 
