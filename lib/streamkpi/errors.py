@@ -23,3 +23,7 @@ class StorageError(StreamKPIError):
 
 class PreflightError(StreamKPIError):
     """Before anything is staged: the warehouse or the staging mirror cannot be written or reached."""
+
+
+class StagedFilesError(StreamKPIError):
+    """A staging folder holds files an older version staged: rerun the steps that stage them."""

@@ -34,7 +34,7 @@ import pandas as pd
 
 from . import localdb, storage
 from .dates import parse_run_date
-from .errors import NoValidStreamsError
+from .errors import NoValidStreamsError, StagedFilesError
 from .inputs import (
     InputFile,
     InputFiles,
@@ -69,6 +69,13 @@ READER_THREADS = 2
 BUCKET_BYTES = 1 << 30
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
+# What counts.json holds (IngestSummary.counts): the catalog's, the users' and the streams'.
+COUNT_NAMES = (
+    *("bad_song", "duplicate_track_rows", "tracks"),
+    *("bad_user_rows", "duplicate_user_rows", "users", "unknown_age_users"),
+    *("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track", "valid_streams"),
+    *("unknown_user_streams", "unique_listeners"),
+)
 # Everything ingest writes into the staging folder (relative paths).
 STAGED_FILES = (
     "streams.parquet",
@@ -154,8 +161,14 @@ def stage_day(
 
 
 def read_counts(staging_dir: str | Path) -> dict[str, int]:
-    """The counts ingest staged (``counts.json``): what it read, kept and rejected, and the day's listeners."""
-    return json.loads((Path(staging_dir) / "counts.json").read_text(encoding="utf-8"))
+    """The counts ingest staged (``counts.json``): what it read, kept and rejected, and the day's listeners;
+    :class:`StagedFilesError` if one of :data:`COUNT_NAMES` is missing (staged by an older ingest)."""
+    path = Path(staging_dir) / "counts.json"
+    counts = json.loads(path.read_text(encoding="utf-8"))
+    if missing := [name for name in COUNT_NAMES if name not in counts]:
+        rerun = "rerun the date, or this run's ingest (--stage ingest with its --run-id) and the stages after it"
+        raise StagedFilesError(f"{path} has no {', '.join(missing)}: an older version of ingest staged it; {rerun}")
+    return counts
 
 
 def reject_examples(staging_dir: str | Path, per_reason: int = 3) -> pd.DataFrame:
