@@ -69,12 +69,16 @@ READER_THREADS = 2
 BUCKET_BYTES = 1 << 30
 
 STREAM_REJECT_REASONS = ("bad_stream", "duplicate_stream", "unknown_track")
+# The streams' counts, in the order of sql/ingest_streams.sql's counts statement.
+STREAM_COUNTS = (
+    *("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track", "valid_streams"),
+    *("unknown_user_streams", "unique_listeners"),
+)
 # What counts.json holds (IngestSummary.counts): the catalog's, the users' and the streams'.
 COUNT_NAMES = (
     *("bad_song", "duplicate_track_rows", "tracks"),
     *("bad_user_rows", "duplicate_user_rows", "users", "unknown_age_users"),
-    *("rows_read", "other_date", "bad_stream", "duplicate_stream", "unknown_track", "valid_streams"),
-    *("unknown_user_streams", "unique_listeners"),
+    *STREAM_COUNTS,
 )
 # Everything ingest writes into the staging folder (relative paths).
 STAGED_FILES = (
@@ -284,21 +288,7 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     _copy(con, sql("valid_streams_file"), staging_dir / "streams.parquet")
     _copy(con, sql("rejects"), staging_dir / "rejects" / "streams.csv", csv=True)
     row = con.execute(sql("counts")).fetchall()[0]
-    counts = dict(
-        zip(
-            (
-                "rows_read",
-                "other_date",
-                "bad_stream",
-                "duplicate_stream",
-                "unknown_track",
-                "valid_streams",
-                "unknown_user_streams",
-                "unique_listeners",
-            ),
-            (int(v) for v in row),
-        )
-    )
+    counts = dict(zip(STREAM_COUNTS, (int(v) for v in row), strict=True))
     counts["rows_read"] += len(findings.malformed)
     counts["bad_stream"] += len(findings.malformed)
     return counts
