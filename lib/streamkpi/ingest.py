@@ -260,8 +260,8 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     )
     buckets = duplicate_buckets(sum(f.size for f in inputs.streams))
     sql = partial(load_sql, "ingest_streams", row_id_factor=ROW_ID_FACTOR)
-    parsed = sql(
-        "parsed",
+    parsed_rows = sql(
+        "parsed_rows",
         day_start=run_date.isoformat(),
         day_end=(run_date + dt.timedelta(days=1)).isoformat(),
         listen_time_pattern=LISTEN_TIME_PATTERN,
@@ -273,7 +273,7 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     _run(con, "SET disabled_optimizers = 'build_side_probe_side'")
     _store_parsed(
         con,
-        parsed,
+        parsed_rows,
         buckets,
         staging_dir,
         make_source_empty=lambda: con.register("streams_reader", reader.schema.empty_table()),
@@ -301,26 +301,28 @@ def duplicate_buckets(stream_bytes: int) -> int:
 
 
 def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *, make_source_empty: Callable[[], None]) -> None:
-    """Make ``parsed`` the relation of ``query``'s rows: a temp table when one bucket fits in memory,
-    else Parquet files partitioned by bucket in the spill folder, read back one bucket at a time.
-    ``make_source_empty()`` makes ``query`` read no row, for a day whose files held none (no file then)."""
-    if buckets == 1:
-        _run(con, f"CREATE TEMP TABLE parsed AS {query}")
-        return
-    folder = _parsed_folder(staging_dir)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    # Uncompressed: ingest's own temporary files, read from the page cache; Snappy cost 7 % of a 100M-stream ingest.
-    options = "FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (bucket), OVERWRITE"
-    _run(con, f"COPY ({query}) TO {literal(folder)} ({options})")
-    if not any(folder.glob("*/*.parquet")):
+    """Make ``parsed`` the view of ``query``'s rows (``sql/ingest_streams.sql``'s ``parsed_rows``), their text
+    fields as columns. The rows: a temp table when one bucket fits in memory, else Parquet files partitioned by
+    bucket in the spill folder, read back one bucket at a time. ``make_source_empty()`` makes ``query`` read no
+    row, for a day whose files held none (no file then)."""
+    rows = _keep_parsed_rows(con, query, buckets, staging_dir, make_source_empty)
+    _run(con, "CREATE TEMP VIEW parsed AS " + load_sql("ingest_streams", "parsed", parsed_rows=rows))
+
+
+def _keep_parsed_rows(con, query: str, buckets: int, staging_dir: Path, make_source_empty: Callable[[], None]) -> str:
+    """Store ``query``'s rows (see :func:`_store_parsed`); the relation that reads them back."""
+    if buckets > 1:
+        folder = _parsed_folder(staging_dir)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # Uncompressed: ingest's own temporary files, read from the page cache; Snappy cost 7 % of a 100M-stream ingest.
+        options = "FORMAT parquet, COMPRESSION uncompressed, PARTITION_BY (bucket), OVERWRITE"
+        _run(con, f"COPY ({query}) TO {literal(folder)} ({options})")
+        if any(folder.glob("*/*.parquet")):
+            hive = "hive_partitioning = true, hive_types = {'bucket': INTEGER}"
+            return f"read_parquet({literal(folder / '*' / '*.parquet')}, {hive})"
         make_source_empty()
-        _run(con, f"CREATE TEMP TABLE parsed AS {query}")
-        return
-    _run(
-        con,
-        f"CREATE TEMP VIEW parsed AS SELECT * FROM read_parquet({literal(folder / '*' / '*.parquet')}, "
-        "hive_partitioning = true, hive_types = {'bucket': INTEGER})",
-    )
+    _run(con, f"CREATE TEMP TABLE parsed_rows AS {query}")
+    return "parsed_rows"
 
 
 def _parsed_folder(staging_dir: Path) -> Path:
