@@ -65,14 +65,14 @@ class LiveLine(logging.StreamHandler):
 class RunLog(logging.Logger):
     """One run's logger (not in logging's registry), a record at a time: ``run.log`` and console agree line for line."""
 
-    def __init__(self, run_log: Path, *, console: TextIO, mode: str, append: bool):
+    def __init__(self, run_log: Path, *, console: TextIO, mode: str, append: bool, date: str = ""):
         super().__init__("pipeline.run")
-        self._order = threading.Lock()
-        self.live = LiveLine(console) if mode == "live" else None
+        self._order, self.live = threading.Lock(), (LiveLine(console) if mode == "live" else None)
         shown = self.live or logging.StreamHandler(console)
         shown.setLevel(logging.WARNING if mode == "quiet" else logging.INFO)
+        shown.setFormatter(logging.Formatter(f"{date} %(message)s" if mode == "quiet" and date else None))
         self.addHandler(logging.FileHandler(run_log, mode="a" if append else "x", encoding="utf-8"))
-        self.addHandler(shown)  # both with logging's default format: the bare message
+        self.addHandler(shown)  # logging's default format, the bare message; quiet: after the date (several at once)
 
     def handle(self, record: logging.LogRecord) -> None:
         with self._order:

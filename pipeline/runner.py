@@ -64,7 +64,7 @@ def run_pipeline(
         run.logger.info(f"pipeline: run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}")
 
     try:
-        run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=False)
+        run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=False, date=run_date)
         return run.execute(notebooks, parallel, prepare, gate)
     except PipelineError:
         run.logger.close()
@@ -116,7 +116,7 @@ def run_stage(
                 )
         if (earlier := runfolder.set_aside_earlier_attempt(manifest, nb)) is not None:
             runfolder.write_manifest(manifest, run.run_dir)
-    run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=True)
+    run.logger = RunLog(run.run_dir / "run.log", console=run.stream, mode=run.console, append=True, date=run.run_date)
     of_run = f"run {run.run_date} {run.run_id} with {run.params.source} -> {run.run_dir}"
     run.logger.info(f"pipeline: stage {target.name} of {of_run}")
     if earlier is not None:
