@@ -95,11 +95,11 @@ def test_parallel_reader_gives_the_same_rows_malformed_rows_and_digests(tmp_path
 def test_duckdb_memory_limit_setting(monkeypatch):
     monkeypatch.delenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", raising=False)
     monkeypatch.delenv("PIPELINE_PARALLEL_NOTEBOOKS", raising=False)
-    assert duckdb_memory_limit() == "3584MB"
+    assert duckdb_memory_limit() == "3072MB"
     monkeypatch.setenv("PIPELINE_PARALLEL_NOTEBOOKS", "2")  # the runner's two KPI notebooks share it
-    assert duckdb_memory_limit() == "1792MB"
+    assert duckdb_memory_limit() == "1536MB"
     monkeypatch.setenv("PIPELINE_PARALLEL_NOTEBOOKS", "not a number")
-    assert duckdb_memory_limit() == "3584MB"
+    assert duckdb_memory_limit() == "3072MB"
     monkeypatch.setenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", "512MB")
     assert duckdb_memory_limit() == "512MB"
     monkeypatch.setenv("STREAMKPI_DUCKDB_MEMORY_LIMIT", "3; DROP TABLE x")

@@ -19,15 +19,15 @@ MEMORY_LIMIT_ENV = "STREAMKPI_DUCKDB_MEMORY_LIMIT"
 # Set by the runner for each kernel: how many notebooks run at once.
 PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"
 # DuckDB memory of the whole run, shared by the notebooks running at once. With the kernels' own
-# memory, the run's process tree then peaks at about 2.6 GiB at 100M streams (4096 made it 2.8 GiB,
-# no faster: 98 s against 100 s, medians of 5 runs each in one sitting).
-MEMORY_BUDGET_MB = 3584
+# memory, the run's process tree then peaks at about 2.3 GiB at 100M streams (3584 made it 2.53 GiB and
+# 4096 2.8 GiB, neither faster: 3072 took 92.0 and 86.3 s, 3584 87.5 and 88.9 s, alternated in one sitting).
+MEMORY_BUDGET_MB = 3072
 # Where DuckDB spills, inside the staging folder.
 SPILL_DIR = ".spill"
 
 
 def duckdb_memory_limit() -> str:
-    """DuckDB's memory limit: ``STREAMKPI_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``), by default 3.5 GB
+    """DuckDB's memory limit: ``STREAMKPI_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``), by default 3 GB
     divided by the notebooks running at once (``PIPELINE_PARALLEL_NOTEBOOKS``)."""
     value = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or _shared_budget()
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*[KMGT]i?B", value, flags=re.IGNORECASE):
