@@ -1,10 +1,10 @@
 -- Ingest, the streams: streams_reader(file_no, row_number, user_id, track_id, listen_time), the
--- text of the stream files, becomes the table parsed, the staged valid streams, the rejected rows
--- and the counts. A row's place in file order is id = file_no * ${row_id_factor} + row_number
--- (row_number counts a file's data rows, malformed ones included).
+-- text of the stream files, becomes the parsed rows (the view parsed), the staged valid streams,
+-- the rejected rows and the counts. A row's place in file order is id = file_no * ${row_id_factor}
+-- + row_number (row_number counts a file's data rows, malformed ones included).
 -- One statement per section; ${day_start}, ${day_end} (the run date and the next), the rules'
--- ${listen_time_pattern} and ${integer_pattern}, ${row_id_factor}, ${buckets} and ${bucket} are
--- substituted.
+-- ${listen_time_pattern} and ${integer_pattern}, ${row_id_factor}, ${buckets}, ${bucket} and
+-- ${parsed_rows} (the relation that holds parsed_rows' rows) are substituted.
 
 -- name: parsed_rows
 -- One pass over the CSV rows parses and classifies them into a narrow table. Most fields take a
