@@ -72,7 +72,7 @@ class RunLog(logging.Logger):
         shown.setLevel(logging.WARNING if mode == "quiet" else logging.INFO)
         shown.setFormatter(logging.Formatter(f"{date} %(message)s" if mode == "quiet" and date else None))
         self.addHandler(logging.FileHandler(run_log, mode="a" if append else "x", encoding="utf-8"))
-        self.addHandler(shown)  # logging's default format, the bare message; quiet: after the date (several at once)
+        self.addHandler(shown)  # logging's default format, the bare message (quiet: after the date, unlike run.log)
 
     def handle(self, record: logging.LogRecord) -> None:
         with self._order:

@@ -58,6 +58,26 @@ def test_rejected_rows_keep_their_raw_text_on_every_path(tmp_path, buckets):
     ]
 
 
+def test_rejected_rows_keep_quotes_backslashes_and_control_characters_of_their_raw_text(tmp_path, buckets):
+    # A rejected row's raw text travels through ingest inside one JSON value (sql/ingest_streams.sql's
+    # parsed_rows): every character of it must come back as written.
+    odd_user, odd_track, odd_time = 'a\\b"c', "T\tx\\u0000 \u00fc\U0001f600", "not\x01a time"
+    streams = [
+        (1, "T1", t("09:00:00")),  # line 2, kept (a day without a valid stream stops ingest)
+        (odd_user, "T1", t("10:00:00")),  # line 3, bad_stream: user_id
+        (1, odd_track, t("10:00:00")),  # line 4, unknown_track: no edge whitespace, so the id as written
+        (2, "T2", odd_time),  # line 5, bad_stream: listen_time
+    ]
+    s, staging = stage(tmp_path, SONGS, USERS, streams)
+    assert (s.counts["valid_streams"], s.counts["bad_stream"], s.counts["unknown_track"]) == (1, 2, 1)
+    rj = read_rejects(staging, "streams.csv")
+    assert [(r.line, r.user_id, r.track_id, r.listen_time, r.reason) for r in rj.itertuples()] == [
+        ("3", odd_user, "T1", t("10:00:00"), "bad_stream"),
+        ("5", "2", "T2", odd_time, "bad_stream"),
+        ("4", "1", odd_track, t("10:00:00"), "unknown_track"),
+    ]
+
+
 def test_first_copy_in_file_order_is_kept_with_files_read_in_parallel(tmp_path, buckets):
     # a.csv precedes b.csv: its copies come first whatever the order batches are read in
     streams = {

@@ -229,7 +229,7 @@ def test_make_backfill_quiet_runs_every_date_and_reports_only_the_failure(tmp_pa
     header = next(i for i, line in enumerate(lines) if line.startswith("date "))
     failure, summary = lines[:header], lines[header:]
     assert len(failure) == 3, failure  # the failed notebook, where it failed, the run's last line
-    # Each after its run's date: the lines of dates run at once (--jobs) stay apart.
+    # Each after its run's date, as in every quiet run (backfill --jobs N > 1 runs quiet): dates at once stay apart.
     assert failure[0].startswith("2024-06-26 [1/1] 01_only.ipynb FAILED")
     assert failure[1] == "2024-06-26 pipeline failed in 01_only.ipynb, cell 3: RuntimeError: told to fail on 2024-06-26"
     assert failure[2].startswith("2024-06-26 pipeline: failed in ") and "/2024-06-26/" in failure[2]

@@ -305,11 +305,13 @@ def _store_parsed(con, query: str, buckets: int, staging_dir: Path, *, make_sour
     fields as columns. The rows: a temp table when one bucket fits in memory, else Parquet files partitioned by
     bucket in the spill folder, read back one bucket at a time. ``make_source_empty()`` makes ``query`` read no
     row, for a day whose files held none (no file then)."""
-    rows = _keep_parsed_rows(con, query, buckets, staging_dir, make_source_empty)
+    rows = _keep_parsed_rows(con, query, buckets, staging_dir, make_source_empty=make_source_empty)
     _run(con, "CREATE TEMP VIEW parsed AS " + load_sql("ingest_streams", "parsed", parsed_rows=rows))
 
 
-def _keep_parsed_rows(con, query: str, buckets: int, staging_dir: Path, make_source_empty: Callable[[], None]) -> str:
+def _keep_parsed_rows(
+    con, query: str, buckets: int, staging_dir: Path, *, make_source_empty: Callable[[], None]
+) -> str:
     """Store ``query``'s rows (see :func:`_store_parsed`); the relation that reads them back."""
     if buckets > 1:
         folder = _parsed_folder(staging_dir)

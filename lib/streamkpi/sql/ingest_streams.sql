@@ -7,7 +7,7 @@
 -- ${parsed_rows} (the relation that holds parsed_rows' rows) are substituted.
 
 -- name: parsed_rows
--- One pass over the CSV rows parses and classifies them into a narrow table. Most fields take a
+-- One pass over the CSV rows parses and classifies them into narrow rows. Most fields take a
 -- fast path that is exact by construction: the value cast back to text must give the raw text
 -- back (a canonical integer; a plain "YYYY-MM-DD HH:MM:SS" of the run date; a track_id without
 -- edge whitespace), so such a field's raw text need not be kept. Any other field goes through
