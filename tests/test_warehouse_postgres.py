@@ -104,6 +104,29 @@ def test_pushdown_breaks_ties_by_code_point_like_duckdb(tmp_path, database):
     assert hourly.loc[hourly["listen_hour"] == 10, "top_artist"].item() == "Z"
 
 
+SESSION_STREAMS = [  # (user, time); the gaps between a user's streams, in hour 10 unless said
+    *[(1, t(hms)) for hms in ("10:00:00", "10:10:00", "10:50:00", "11:05:00")],  # 10:00, 40:00, then 15:00 into 11
+    *[(2, t(hms)) for hms in ("10:20:00", "10:59:59")],  # 39:59
+    *[(3, t(hms)) for hms in ("10:00:00", "10:30:01")],  # 30:01, across minute 30
+    *[(4, t(hms)) for hms in ("10:29:59", "10:59:59")],  # exactly 30:00: one session under a gap of 30
+]
+
+
+# Sessions touching hour 10, worked by hand per user (1, 2, 3, 4), over its 4 listeners; hour 11 has
+# user 1 alone in one session. Gaps under 30 minutes take the window, 30 and more the aggregate.
+@pytest.mark.parametrize(
+    ("gap", "hour_10_sessions"),
+    [(7, 3 + 2 + 2 + 2), (29, 2 + 2 + 2 + 2), (30, 2 + 2 + 2 + 1), (31, 2 + 2 + 1 + 1), (45, 1 + 1 + 1 + 1)],
+)
+def test_sessions_for_gaps_either_side_of_half_an_hour_on_both_engines(tmp_path, database, gap, hour_10_sessions):
+    streams = [(u, "a1", at) for u, at in SESSION_STREAMS]
+    root = make_root(tmp_path, [song("a1", "rock")], [user(u, 30) for u in (1, 2, 3, 4)], streams)
+    ingest.stage_day(root, DAY, tmp_path / "staging")
+    for engine in ("duckdb", "redshift"):
+        hourly = kpis.compute_kpis(tmp_path / "staging", "hourly_kpis", DAY, gap, engine=engine, warehouse_url=database)
+        assert dict(zip(hourly["listen_hour"], hourly["avg_sessions_per_user"])) == {10: hour_10_sessions / 4, 11: 1.0}
+
+
 def test_pushdown_needs_a_sql_warehouse(staged):
     with pytest.raises(ValueError, match="redshift\\+psycopg2"):
         kpis.compute_kpis(staged["staging"], "hourly_kpis", DAY, engine="redshift", warehouse_url="duckdb:///x.duckdb")

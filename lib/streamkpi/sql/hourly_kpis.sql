@@ -2,28 +2,38 @@
 -- Portable SQL over valid_streams(user_id, track_key, listen_time), tracks(track_key, track_genre, ...),
 -- track_artists(track_key, artist) and users(user_id, user_age). ${run_date} and
 -- ${session_gap_seconds} are substituted.
-WITH previous_streams AS (
-    SELECT s.user_id, s.listen_time, CAST(EXTRACT(HOUR FROM s.listen_time) AS INTEGER) AS listen_hour,
-           LAG(s.listen_time) OVER (PARTITION BY s.user_id ORDER BY s.listen_time) AS previous_time
-    FROM valid_streams s
-),
-flagged_streams AS (
-    -- A stream opens a session when it is the user's first of the day or comes more than the gap after
-    -- the previous one. A session touches hour h iff it has a stream in h, and its streams in h are
-    -- consecutive in the user's time order, so each (session, hour) pair has exactly one stream that
-    -- opens the session or follows a stream of another hour: counting those streams per hour counts
-    -- the sessions touching each hour. Streams at the same instant have the same hour and only the
-    -- first of them can open a session, so how the engine orders tied rows changes no count.
-    SELECT user_id, listen_hour,
-           CASE WHEN previous_time IS NULL
-                  OR listen_time > previous_time + INTERVAL '${session_gap_seconds} seconds'
-                  OR CAST(EXTRACT(HOUR FROM previous_time) AS INTEGER) <> listen_hour
-                THEN 1 ELSE 0 END AS starts_session_hour
-    FROM previous_streams
+WITH hour_streams AS (
+    SELECT user_id, listen_time, CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER) AS listen_hour
+    FROM valid_streams
 ),
 per_user_hour AS (
-    SELECT listen_hour, user_id, COUNT(*) AS streams, SUM(starts_session_hour) AS session_hours
-    FROM flagged_streams
+    -- Each user's streams and the sessions touching each hour. A session touches hour h iff it has a
+    -- stream in h, and its streams in h are consecutive in the user's time order, so the sessions
+    -- touching h are the user's first stream in h plus each gap of more than the session gap between
+    -- two of the user's consecutive streams in h. Streams at the same instant have the same hour and
+    -- only the first of them can open a session, so how the engine orders tied rows changes no count.
+    -- A gap of 30 minutes or more fits at most once in an hour, and only from the last stream before
+    -- minute 30 to the first from minute 30 on: an aggregate, no sort, counts it. A shorter gap can fit
+    -- several times: the window, over each user's hour (the first stream of an hour has no previous),
+    -- counts them. The constant condition leaves one of the two to run (half the time of the window's
+    -- sort at 100M streams).
+    SELECT listen_hour, user_id, COUNT(*) AS streams,
+           CASE WHEN MIN(CASE WHEN EXTRACT(MINUTE FROM listen_time) >= 30 THEN listen_time END)
+                     > MAX(CASE WHEN EXTRACT(MINUTE FROM listen_time) < 30 THEN listen_time END)
+                       + INTERVAL '${session_gap_seconds} seconds'
+                THEN 2 ELSE 1 END AS session_hours
+    FROM hour_streams
+    WHERE ${session_gap_seconds} >= 1800
+    GROUP BY listen_hour, user_id
+    UNION ALL
+    SELECT listen_hour, user_id, COUNT(*) AS streams,
+           SUM(CASE WHEN previous_time IS NULL
+                      OR listen_time > previous_time + INTERVAL '${session_gap_seconds} seconds'
+                    THEN 1 ELSE 0 END) AS session_hours
+    FROM (SELECT user_id, listen_hour, listen_time,
+                 LAG(listen_time) OVER (PARTITION BY user_id, listen_hour ORDER BY listen_time) AS previous_time
+          FROM hour_streams
+          WHERE ${session_gap_seconds} < 1800) ordered_streams
     GROUP BY listen_hour, user_id
 ),
 per_hour AS (
