@@ -28,7 +28,7 @@ checked AS (
                     AND fast_listen_time >= TIMESTAMP '${day_start}' AND fast_listen_time < TIMESTAMP '${day_end}'
                     AND CAST(fast_listen_time AS VARCHAR) = raw_listen_time, false) AS listen_time_ok,
            coalesce(CAST(fast_user_id AS VARCHAR) = raw_user_id, false) AS user_id_ok,
-           raw_track_id <> '' AND ascii(raw_track_id) > 32 AND ascii(right(raw_track_id, 1)) > 32 AS track_id_ok
+           raw_track_id <> '' AND ascii(raw_track_id) > 32 AND ascii(raw_track_id[-1]) > 32 AS track_id_ok
     FROM raw
 ),
 typed AS (
