@@ -24,6 +24,10 @@ PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"
 MEMORY_BUDGET_MB = 3072
 # Where DuckDB spills, inside the staging folder.
 SPILL_DIR = ".spill"
+# Group keys of up to this many bits (DuckDB's default: 12) are counted in an array, not a hash table:
+# (hour, track_key) fits for a catalog of up to 131,072 tracks, and its count over 100M streams takes
+# 1.2 s, not 2.7 s. The array has 2^bits slots per thread, whatever the day's size: at most 4M.
+PERFECT_HASH_BITS = 22
 
 
 def duckdb_memory_limit() -> str:
@@ -50,6 +54,7 @@ def connect(staging_dir: str | Path) -> duckdb.DuckDBPyConnection:
             "SET TimeZone = 'UTC'",
             f"SET memory_limit = {literal(duckdb_memory_limit())}",
             f"SET temp_directory = {literal(Path(staging_dir) / SPILL_DIR)}",
+            f"SET perfect_ht_threshold = {PERFECT_HASH_BITS}",
         ):
             con.execute(statement).fetchall()
     except Exception:
