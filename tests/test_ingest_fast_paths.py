@@ -1,5 +1,5 @@
 """The fast paths of stream ingest (canonical fields parsed without the full rules, duplicates found
-by a hash aggregate, stream files read in parallel) give exactly what the full rules give, and so
+from sorted key hashes, stream files read in parallel) give exactly what the full rules give, and so
 does the large-day path (parsed rows in Parquet files, duplicates found one user bucket at a time).
 
 Expected values are worked out by hand in the comments. Run date D = 2024-06-25.

@@ -19,8 +19,9 @@ MEMORY_LIMIT_ENV = "STREAMKPI_DUCKDB_MEMORY_LIMIT"
 # Set by the runner for each kernel: how many notebooks run at once.
 PARALLEL_NOTEBOOKS_ENV = "PIPELINE_PARALLEL_NOTEBOOKS"
 # DuckDB memory of the whole run, shared by the notebooks running at once. With the kernels' own
-# memory, the run's process tree then peaks at 2.3-2.6 GiB at 100M streams (3584 made it 2.53-2.7 GiB and
-# 4096 2.8 GiB, neither faster: 3072 took 92.0 and 86.3 s, 3584 87.5 and 88.9 s, alternated in one sitting).
+# memory, the run's process tree then peaked at 2.3-2.6 GiB at 100M streams, 1.9 GiB since duplicates are
+# found by a sort (3584 made it 2.53-2.7 GiB and 4096 2.8 GiB, neither faster: 3072 took 92.0 and 86.3 s,
+# 3584 87.5 and 88.9 s, alternated in one sitting).
 MEMORY_BUDGET_MB = 3072
 # Where DuckDB spills, inside the staging folder.
 SPILL_DIR = ".spill"
