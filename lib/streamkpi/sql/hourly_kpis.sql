@@ -3,7 +3,8 @@
 -- track_artists(track_key, artist) and users(user_id, user_age). ${run_date} and
 -- ${session_gap_seconds} are substituted.
 WITH hour_streams AS (
-    SELECT user_id, listen_time, CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER) AS listen_hour
+    SELECT user_id, listen_time, CAST(EXTRACT(HOUR FROM listen_time) AS INTEGER) AS listen_hour,
+           EXTRACT(MINUTE FROM listen_time) < 30 AS in_first_half_hour
     FROM valid_streams
 ),
 per_user_hour AS (
@@ -18,8 +19,8 @@ per_user_hour AS (
     -- counts them. The constant condition leaves one of the two to run (half the time of the window's
     -- sort at 100M streams).
     SELECT listen_hour, user_id, COUNT(*) AS streams,
-           CASE WHEN MIN(CASE WHEN EXTRACT(MINUTE FROM listen_time) >= 30 THEN listen_time END)
-                     > MAX(CASE WHEN EXTRACT(MINUTE FROM listen_time) < 30 THEN listen_time END)
+           CASE WHEN MIN(CASE WHEN NOT in_first_half_hour THEN listen_time END)
+                     > MAX(CASE WHEN in_first_half_hour THEN listen_time END)
                        + INTERVAL '${session_gap_seconds} seconds'
                 THEN 2 ELSE 1 END AS session_hours
     FROM hour_streams
