@@ -614,7 +614,7 @@ def _file_batches(file_no, file, columns, schema, findings, inputs) -> Iterator[
         for batch in reader:
             numbered = [
                 pa.array(np.full(batch.num_rows, file_no, dtype=np.int32)),
-                pa.array(lines.number(batch.columns)),
+                pa.array(lines.number(batch.columns, quoted=counted.quoted)),  # its bytes were all read
                 *(batch.column(c) for c in columns),
             ]
             yield pa.RecordBatch.from_arrays(_as_text(numbered, file_no, findings.malformed), schema=schema)
