@@ -192,19 +192,28 @@ def test_a_file_without_blank_lines_is_placed_without_a_second_read():
 
 def test_a_quote_first_met_many_blocks_into_a_file_still_places_the_rows_after_it(tmp_path, monkeypatch):
     # The reader looks for line breaks inside values only once the file's bytes have shown a double quote: here the
-    # first quote, in a value of two lines, comes after many blocks. By hand: row r starts on line r + 1 up to the
-    # two-line row 3001 (lines 3002-3003), then on line r + 2.
+    # first quote, in a value of two lines, comes some hundred blocks in (pyarrow reads a few dozen ahead). By hand:
+    # row r starts on line r + 1 up to the two-line row 40001 (lines 40002-40003), then on line r + 2.
     monkeypatch.setattr(inputs_module, "CSV_BLOCK_BYTES", 4096)
 
     def no_second_read(file):
         raise AssertionError(f"{file} was read a second time")
 
     monkeypatch.setattr(inputs_module, "_csv_bytes_again", no_second_read)
-    rows = [f"{i},b,c" for i in range(1, 3001)] + ['3001,"x\ny",c'] + [f"{i},b,c" for i in range(3002, 3101)]
+    searched = []  # per batch, whether its values were searched for line breaks
+
+    class Tracker(LineTracker):
+        def number(self, values, *, quoted=True):
+            searched.append(quoted)
+            return super().number(values, quoted=quoted)
+
+    monkeypatch.setattr(inputs_module, "LineTracker", Tracker)
+    rows = [f"{i},b,c" for i in range(1, 40001)] + ['40001,"x\ny",c'] + [f"{i},b,c" for i in range(40002, 40101)]
     path = tmp_path / "late_quote.csv"
     path.write_bytes(("a,b,c\n" + "\n".join(rows) + "\n").encode())
     found = ReadFindings()
     table = read_text_columns([path], ("a", "b", "c"), found).read_all()
-    assert table["b"].to_pylist()[3000] == "x\ny"
+    assert table["b"].to_pylist()[40000] == "x\ny"
+    assert searched[0] is False and searched[-1] is True  # the first batches skipped the search, the last did not
     anchors = list(zip(*found.lines_table().to_pydict().values()))
-    assert [(row, line) for _, row, line in anchors] == [(1, 2), (3002, 3004)]
+    assert [(row, line) for _, row, line in anchors] == [(1, 2), (40002, 40004)]

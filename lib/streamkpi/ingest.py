@@ -65,8 +65,9 @@ WHITESPACE = " \t\n\r\v\f"
 ROW_ID_FACTOR = 1 << 40
 # Stream files read at once (CSV parsing in Arrow threads, next to DuckDB's own).
 READER_THREADS = 2
-# Parquet pages without a dictionary (plain encoding): of the stream columns only listen_time got one, for no smaller
-# file, and trying costs DuckDB's writer 40 % of its time (streams.parquet) or more (the parsed rows' spill files).
+# The stream rows' Parquet (streams.parquet, the spill files) without dictionaries, in plain pages: of their columns
+# only listen_time got one, for no smaller file, and trying cost DuckDB's writer 40 % of its time. The catalog's
+# files keep theirs (genres and artists repeat).
 NO_DICTIONARY = "DICTIONARY_SIZE_LIMIT 1"
 # Stream file bytes per duplicate-detection bucket: about 18M rows, whose aggregate fits in memory.
 BUCKET_BYTES = 1 << 30
@@ -288,7 +289,7 @@ def _stage_streams(con, inputs: InputFiles, run_date: dt.date, staging_dir: Path
     _run(con, sql("duplicate_ids"))
     for bucket in range(buckets):
         _run(con, sql("duplicates_of_bucket", bucket=bucket))
-    _copy(con, sql("valid_streams_file"), staging_dir / "streams.parquet")
+    _copy(con, sql("valid_streams_file"), staging_dir / "streams.parquet", dictionary=False)
     _copy(con, sql("rejects"), staging_dir / "rejects" / "streams.csv", csv=True)
     row = con.execute(sql("counts")).fetchall()[0]
     counts = dict(zip(STREAM_COUNTS, (int(v) for v in row), strict=True))
@@ -339,7 +340,10 @@ def _run(con, statement: str) -> None:
     con.execute(statement).fetchall()
 
 
-def _copy(con, query: str, target: Path, *, csv: bool = False) -> None:
+def _copy(con, query: str, target: Path, *, csv: bool = False, dictionary: bool = True) -> None:
     # Snappy: the Parquet compression every reader of the staged files supports (Redshift COPY included).
-    options = "FORMAT csv, HEADER true" if csv else f"FORMAT parquet, COMPRESSION snappy, {NO_DICTIONARY}"
+    if csv:
+        options = "FORMAT csv, HEADER true"
+    else:
+        options = "FORMAT parquet, COMPRESSION snappy" + ("" if dictionary else f", {NO_DICTIONARY}")
     _run(con, f"COPY ({query}) TO {literal(target)} ({options})")

@@ -70,7 +70,7 @@ class LineBreakCounter(io.RawIOBase):
         newlines = int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n")))
         self.breaks += newlines + (carriage_returns and carriage_returns - chunk.count(b"\r\n"))
         self.breaks -= self._ends_with_cr and chunk[:1] == b"\n"  # a \r\n split between two reads
-        self.quoted = self.quoted or b'"' in chunk
+        self.quoted = self.quoted or b'"' in chunk  # pyarrow's default quote character, which the reader keeps
         self._ends_with_cr = chunk[-1:] == b"\r"
         run = 0  # the line-break bytes the chunk ends with (one, usually)
         while run < len(chunk) and chunk[-1 - run] in BREAK_BYTES:
