@@ -93,8 +93,7 @@ class NotebookProgress:
         self.cell: int | None = None
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(log_path, "a", encoding="utf-8")  # a stage rerun appends: every attempt is kept
-        self._lock = threading.Lock()
-        self._line_open = False  # the last thing a cell printed did not end its line
+        self._lock, self._line_open = threading.Lock(), False  # _line_open: a cell printed a line it did not end
         self._started = self._cell_started = time.monotonic()
 
     def __enter__(self) -> "NotebookProgress":

@@ -226,6 +226,7 @@ def _run_notebooks(run: _Run, notebooks: list[NotebookResult], parallel: int, pr
                 with progress:
                     progress.event(note)
                     execute_notebook(nb, km, cwd=run.notebooks_dir, timeout=timeout, progress=progress)
+                    runfolder.record(run.run_dir, [nb], datetime.now(UTC))  # before its ok line: a kill now keeps it
                     ended.put(nb)  # what depends on it may start while its kernel shuts down
                     reported = True
         except Exception as exc:  # a bug around the notebook, not in it: told at its turn
@@ -312,7 +313,7 @@ def _collect(nb: NotebookResult, tag: str, log: logging.Logger, run_date: str) -
     except Exception as exc:
         nb.render_error = f"{type(exc).__name__}: {exc}"
         log.warning(f"{tag}: could not render {nb.html_path.name}: {nb.render_error}")
-    runfolder.record(nb.output_path.parent, [nb], datetime.now(UTC))  # now: a run killed later (OOM) keeps it
+    runfolder.record(nb.output_path.parent, [nb], datetime.now(UTC))  # its pages and scraps, as soon as they exist
 
 
 def provenance() -> dict[str, Any]:

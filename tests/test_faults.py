@@ -70,10 +70,10 @@ def test_a_sigkilled_run_keeps_the_notebooks_that_ended_and_stage_continues_it(t
     runner = subprocess.Popen([*command, "--quiet"], cwd=REPO, env={**os.environ, "TOY_SLEEP_SECONDS": "60"})
     try:
         deadline, found, running = time.monotonic() + 60, [], {}
-        while time.monotonic() < deadline and not running:  # 01 has ended, 02 sleeps for a minute
+        while time.monotonic() < deadline and not running:  # 01 has ended and has its pages, 02 sleeps for a minute
             found = manifests(tmp_path / "reports")
             manifest = json.loads(found[0].read_text()) if found else {}
-            running = manifest if manifest.get("notebooks", [{}])[0].get("status") == "succeeded" else {}
+            running = manifest if manifest.get("notebooks", [{}])[0].get("html") else {}
             time.sleep(0.2)
     finally:
         runner.send_signal(signal.SIGKILL)
@@ -92,6 +92,31 @@ def test_a_sigkilled_run_keeps_the_notebooks_that_ended_and_stage_continues_it(t
     manifest = json.loads(found[0].read_text())
     assert manifest["status"] == "succeeded"
     assert [e["status"] for e in manifest["notebooks"]] == ["succeeded", "succeeded"]
+
+
+def test_a_notebook_whose_ok_line_printed_stays_succeeded_when_the_runner_dies_at_once(tmp_path):
+    """Its status is recorded before its ok line prints, its pages after: a runner killed while it renders them
+    (as at once here) leaves it succeeded, maybe without its pages, and only the notebook still running interrupted."""
+    params = write_params(tmp_path)
+    command = [sys.executable, "-m", "pipeline", "run", "--date", DATE, "--params", str(params)]
+    command += ["--notebooks-dir", str(NOTEBOOKS / "resumable")]
+    env = {**os.environ, "TOY_SLEEP_SECONDS": "60"}
+    runner = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = iter(runner.stderr.readline, "")
+        printed = next((line for line in lines if "01_first.ipynb ok" in line or "FAILED" in line), "")
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+        runner.stderr.close()
+    assert "01_first.ipynb ok" in printed
+
+    assert index(params).returncode == 0
+    (found,) = manifests(tmp_path / "reports")
+    manifest = json.loads(found.read_text())
+    assert manifest["status"] == "interrupted"
+    assert [e["status"] for e in manifest["notebooks"]] == ["succeeded", "interrupted"]
+    assert manifest["notebooks"][0]["error"] is None and (found.parent / "01_first.ipynb").is_file()
 
 
 def test_a_run_folder_without_a_manifest_is_listed_as_interrupted(tmp_path):
