@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import warehouse
 from .datachecks import FLAGGED
 from .kpis import staged_connection
 from .sqltext import literal
@@ -91,8 +90,8 @@ def daily_headlines(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEO
     ``sessions_per_listener`` (hourly sessions per listener, listener-weighted). ``lock_timeout``: as
     :func:`streamkpi.warehouse.read_table`.
     """
-    genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis", lock_timeout=lock_timeout))
-    hours = _with_dates(warehouse.read_table(warehouse_url, "hourly_kpis", lock_timeout=lock_timeout))
+    genres = _warehouse_table(warehouse_url, "genre_level_kpis", lock_timeout)
+    hours = _warehouse_table(warehouse_url, "hourly_kpis", lock_timeout)
     columns = [
         "listen_date",
         "streams",
@@ -154,7 +153,7 @@ def genre_share_by_day(
     """Each loaded date's share of listens of the ``top`` genres most listened over all dates:
     columns ``listen_date``, ``track_genre`` (ordered by listens over all dates), ``share``.
     A top genre without listens on a date has share 0 that day."""
-    genres = _with_dates(warehouse.read_table(warehouse_url, "genre_level_kpis", lock_timeout=lock_timeout))
+    genres = _warehouse_table(warehouse_url, "genre_level_kpis", lock_timeout)
     if genres.empty:
         return pd.DataFrame(columns=["listen_date", "track_genre", "share"])
     totals = genres.groupby("track_genre")["listen_count"].sum().reset_index()
@@ -174,7 +173,7 @@ def genre_share_by_day(
 def flagged_dates(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> pd.DataFrame:
     """The dates a data check flagged (``kpi_checks``): ``listen_date``, ``status`` (``fail`` when a
     check failed, else ``warn``) and ``checks`` (the flagged checks' names), oldest first."""
-    results = _with_dates(warehouse.read_table(warehouse_url, "kpi_checks", lock_timeout=lock_timeout))
+    results = _warehouse_table(warehouse_url, "kpi_checks", lock_timeout)
     flagged = results[results["status"].isin(FLAGGED)]
     return (
         flagged.groupby("listen_date")
@@ -183,6 +182,9 @@ def flagged_dates(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     )
 
 
-def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """``listen_date`` as datetime64 whatever the warehouse returned (dates, strings, timestamps)."""
+def _warehouse_table(warehouse_url: str, table: str, lock_timeout: float) -> pd.DataFrame:
+    """The warehouse's ``table``, ``listen_date`` as datetime64 whatever it returned (dates, strings, timestamps)."""
+    from . import warehouse  # SQLAlchemy's import: only for the notebooks that read the warehouse
+
+    frame = warehouse.read_table(warehouse_url, table, lock_timeout=lock_timeout)
     return frame.assign(listen_date=pd.to_datetime(frame["listen_date"]))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ingest, warehouse
+from . import ingest
 from .errors import StreamKPIError
 from .kpis import KPI_TABLES, kpi_path, save_kpis, staged_connection
 from .rowdiff import LoadedDay
@@ -500,6 +500,8 @@ def read_history(
     warehouse_url: str, run_date: str | dt.date, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> History:
     """The loaded dates before ``run_date`` (at most :data:`WEEKS_BACK` weeks), read-only."""
+    from . import warehouse  # SQLAlchemy's import: not for the KPI notebooks, which import this module for its names
+
     day = pd.Timestamp(run_date)
     earliest = day - pd.Timedelta(weeks=WEEKS_BACK)
 
@@ -550,6 +552,8 @@ def load_day(
     (:func:`streamkpi.warehouse.load_day`). When a check of severity ``fail`` flagged the day, only
     the check results are loaded, the KPI rows of the day stay as they were, and
     :class:`ChecksFailedError` names the checks."""
+    from . import warehouse  # as in read_history
+
     files = {table: kpi_path(staging_dir, table) for table in (*KPI_TABLES, TABLE)}
     results = pd.read_parquet(files[TABLE])
     failed = results[results["status"] == "fail"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import localdb, redshift, storage, warehouse
+from . import localdb, storage
 from .dates import parse_run_date
 from .sqltext import literal, load_sql
 from .tables import STAGED_TABLES, TABLES, conform, typed_query
@@ -86,6 +86,8 @@ def _in_the_warehouse(
     sql: str, staging_dir: str | Path, table: str, *, warehouse_url: str | None, iam_role: str | None
 ) -> pd.DataFrame:
     """The KPI query pushed down: run inside the warehouse over the staged relations it reads."""
+    from . import redshift, warehouse  # SQLAlchemy's import: 0.2 CPU-s a kernel that computes here does not pay
+
     if not warehouse_url or warehouse.warehouse_engine(warehouse_url) not in redshift.FLAVORS:
         raise ValueError(
             f"engine 'redshift' computes the KPIs inside the warehouse, so warehouse_url must be "
