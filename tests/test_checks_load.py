@@ -7,7 +7,7 @@ import uuid
 
 import pandas as pd
 import pytest
-from streamkpi import breakdowns, datachecks, ingest, kpis, warehouse
+from streamkpi import datachecks, ingest, kpis, warehouse
 from streamkpi.datachecks import CheckResult, ChecksFailedError
 
 from tools.sample_data import generate
@@ -48,7 +48,7 @@ def test_a_failed_check_records_the_results_and_keeps_the_days_kpi_rows(staging,
     loaded = datachecks.load_day(url, DAY, staging)
     assert loaded.rows["kpi_checks"] == 2 and loaded.rows["hourly_kpis"] > 0
     before = {table: warehouse.read_table(url, table, DAY) for table in kpis.KPI_TABLES}
-    assert list(breakdowns.flagged_dates(url)["status"]) == ["warn"]
+    assert list(datachecks.flagged_dates(url)["status"]) == ["warn"]
 
     datachecks.save_results(verdicts("pass", "fail", "fail"), staging, DAY)
     with pytest.raises(ChecksFailedError) as raised:
@@ -60,7 +60,7 @@ def test_a_failed_check_records_the_results_and_keeps_the_days_kpi_rows(staging,
     recorded = warehouse.read_table(url, "kpi_checks", DAY)
     assert list(recorded["status"]) == ["pass", "fail", "fail"]  # the new results replaced the old
     assert list(recorded["observed"]) == [0.0, 1.0, 2.0] and recorded["expected_low"].tolist() == [0.0] * 3
-    flagged = breakdowns.flagged_dates(url)
+    flagged = datachecks.flagged_dates(url)
     assert flagged.to_dict("records") == [
         {"listen_date": pd.Timestamp(DAY), "status": "fail", "checks": "check_1, check_2"}
     ]

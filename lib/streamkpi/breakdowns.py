@@ -7,7 +7,8 @@ history of the day's headline figures.
   whatever the KPI engine, as ingest did over the same streams: a GROUP BY, never a KPI.
 - :func:`top_genres_and_other` folds the long tail of a day's genres into one "other" row.
 - :func:`daily_headlines` and :func:`genre_share_by_day` read every loaded date of the warehouse
-  tables, so a week of runs reads as a week; :func:`flagged_dates` the dates a data check flagged.
+  tables, so a week of runs reads as a week (the dates a data check flagged:
+  :func:`streamkpi.datachecks.flagged_dates`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .datachecks import FLAGGED
 from .kpis import staged_connection
 from .sqltext import literal
 from .tables import DEFAULT_LOCK_TIMEOUT_SECONDS
@@ -168,18 +168,6 @@ def genre_share_by_day(
     long = shares.rename_axis(index="listen_date", columns="track_genre").stack().rename("share").reset_index()
     long["track_genre"] = pd.Categorical(long["track_genre"], categories=leaders, ordered=True)
     return long.sort_values(["listen_date", "track_genre"], ignore_index=True)
-
-
-def flagged_dates(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> pd.DataFrame:
-    """The dates a data check flagged (``kpi_checks``): ``listen_date``, ``status`` (``fail`` when a
-    check failed, else ``warn``) and ``checks`` (the flagged checks' names), oldest first."""
-    results = _warehouse_table(warehouse_url, "kpi_checks", lock_timeout)
-    flagged = results[results["status"].isin(FLAGGED)]
-    return (
-        flagged.groupby("listen_date")
-        .agg(status=("status", lambda s: "fail" if (s == "fail").any() else "warn"), checks=("check_name", ", ".join))
-        .reset_index()
-    )
 
 
 def _warehouse_table(warehouse_url: str, table: str, lock_timeout: float) -> pd.DataFrame:

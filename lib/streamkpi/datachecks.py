@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ingest
+from . import ingest, warehouse
 from .errors import StreamKPIError
 from .kpis import KPI_TABLES, kpi_path, save_kpis, staged_connection
 from .rowdiff import LoadedDay
@@ -111,6 +111,10 @@ class CheckResult:
     @property
     def flagged(self) -> bool:
         return self.status in FLAGGED
+
+    @property
+    def is_share(self) -> bool:  # its figure is a share, shown as a percentage
+        return self.check_name in SHARES
 
     def record(self) -> dict[str, Any]:
         """The result as the manifest and the alerts carry it (no history)."""
@@ -500,8 +504,6 @@ def read_history(
     warehouse_url: str, run_date: str | dt.date, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
 ) -> History:
     """The loaded dates before ``run_date`` (at most :data:`WEEKS_BACK` weeks), read-only."""
-    from . import warehouse  # SQLAlchemy's import: not for the KPI notebooks, which import this module for its names
-
     day = pd.Timestamp(run_date)
     earliest = day - pd.Timedelta(weeks=WEEKS_BACK)
 
@@ -529,6 +531,19 @@ def read_history(
     return History(hourly=hourly, genres=genres, recorded=recorded)
 
 
+def flagged_dates(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> pd.DataFrame:
+    """The dates a data check flagged (``kpi_checks``): ``listen_date`` (datetime64), ``status`` (``fail``
+    when a check failed, else ``warn``) and ``checks`` (the flagged checks' names), oldest first."""
+    results = warehouse.read_table(warehouse_url, TABLE, lock_timeout=lock_timeout)
+    flagged = results[results["status"].isin(FLAGGED)]
+    return (
+        flagged.assign(listen_date=pd.to_datetime(flagged["listen_date"]))
+        .groupby("listen_date")
+        .agg(status=("status", lambda s: "fail" if (s == "fail").any() else "warn"), checks=("check_name", ", ".join))
+        .reset_index()
+    )
+
+
 def results_frame(results: list[CheckResult], run_date: str | dt.date) -> pd.DataFrame:
     """The results as rows of the warehouse table ``kpi_checks``."""
     rows = [{"listen_date": pd.Timestamp(run_date).date(), **r.record()} for r in results]
@@ -552,8 +567,6 @@ def load_day(
     (:func:`streamkpi.warehouse.load_day`). When a check of severity ``fail`` flagged the day, only
     the check results are loaded, the KPI rows of the day stay as they were, and
     :class:`ChecksFailedError` names the checks."""
-    from . import warehouse  # as in read_history
-
     files = {table: kpi_path(staging_dir, table) for table in (*KPI_TABLES, TABLE)}
     results = pd.read_parquet(files[TABLE])
     failed = results[results["status"] == "fail"]

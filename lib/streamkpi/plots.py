@@ -16,7 +16,6 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator, PercentFormatter, ScalarFormatter
 
 from .breakdowns import AGE_GROUP_LABELS, top_genres_and_other
-from .datachecks import SHARES
 from .presentation import duration, mean_track_length
 
 PALETTE = "colorblind"
@@ -240,7 +239,7 @@ def diversity_chart(hourly_kpis: pd.DataFrame) -> plt.Axes:
 def kpi_trends_chart(headlines: pd.DataFrame, flagged: pd.DataFrame | None = None) -> plt.Figure:
     """The headline KPIs of every loaded date (``breakdowns.daily_headlines``), one panel each:
     listens, most unique listeners in an hour, average track length, genre diversity. The dates a
-    data check flagged (``flagged``: ``listen_date``, ``status``, as ``breakdowns.flagged_dates``)
+    data check flagged (``flagged``: ``listen_date``, ``status``, as ``datachecks.flagged_dates``)
     are shaded, red for a failed check, amber for a warning."""
     # (column, title, axis label, tick format, ticks on whole units: counts and seconds); the
     # diversity of days differs in the 4th or 5th decimal, which the default format shows.
@@ -339,7 +338,7 @@ def check_chart(result, run_date) -> plt.Axes:
         ax.plot(pd.to_datetime(history["listen_date"]), history["value"], marker="o", label="earlier days")
         ax.plot([day], [result.observed], marker="X", markersize=12, color=colour, ls="", label=f"{run_date}")
         ax.set(xlabel="Listen date", ylabel=result.check_name)
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0) if result.check_name in SHARES else _THOUSANDS)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0) if result.is_share else _THOUSANDS)
         _date_axis(ax, dates)
     ax.set_title(f"{result.check_name} ({result.status})", fontsize=12)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
