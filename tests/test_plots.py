@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import seaborn as sns  # noqa: E402
 from streamkpi import breakdowns, plots  # noqa: E402
+from streamkpi.datachecks import CheckResult  # noqa: E402
 
 GENRES = pd.DataFrame(
     {
@@ -183,3 +184,15 @@ def test_charts_use_the_colour_blind_palette():
     assert matplotlib.colors.to_hex(ax.patches[0].get_facecolor()) == matplotlib.colors.to_hex(
         sns.color_palette("colorblind")[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("check_name", "observed", "tick"), [("rejects_bad_stream", 0.25, "%"), ("volume_recent", 12000, "12,000")]
+)
+def test_check_chart_shows_a_share_check_in_percent_and_a_count_in_thousands(check_name, observed, tick):
+    history = pd.DataFrame({"listen_date": pd.to_datetime(["2024-06-23", "2024-06-24"]), "value": [observed / 2] * 2})
+    result = CheckResult(check_name, "warn", observed, 0.0, observed / 2, "high", history)
+    ax = plots.check_chart(result, "2024-06-25")
+    assert title(ax) == f"{check_name} (warn)"
+    assert tick in ax.yaxis.get_major_formatter()(observed, 0)
+    plt.close(ax.figure)
