@@ -171,8 +171,8 @@ def genre_share_by_day(
 
 
 def _warehouse_table(warehouse_url: str, table: str, lock_timeout: float) -> pd.DataFrame:
-    """The warehouse's ``table``, ``listen_date`` as datetime64 whatever it returned (dates, strings, timestamps)."""
-    from . import warehouse  # SQLAlchemy's import: only for the notebooks that read the warehouse
+    """:func:`streamkpi.warehouse.read_dated_table`, imported here: SQLAlchemy only for the notebooks that read the
+    warehouse."""
+    from . import warehouse
 
-    frame = warehouse.read_table(warehouse_url, table, lock_timeout=lock_timeout)
-    return frame.assign(listen_date=pd.to_datetime(frame["listen_date"]))
+    return warehouse.read_dated_table(warehouse_url, table, lock_timeout=lock_timeout)

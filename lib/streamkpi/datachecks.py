@@ -508,8 +508,7 @@ def read_history(
     earliest = day - pd.Timedelta(weeks=WEEKS_BACK)
 
     def before(table: str) -> pd.DataFrame:
-        frame = warehouse.read_table(warehouse_url, table, lock_timeout=lock_timeout)
-        frame = frame.assign(listen_date=pd.to_datetime(frame["listen_date"]))
+        frame = warehouse.read_dated_table(warehouse_url, table, lock_timeout=lock_timeout)
         return frame[(frame["listen_date"] < day) & (frame["listen_date"] >= earliest)]
 
     hours = before("hourly_kpis")
@@ -534,10 +533,9 @@ def read_history(
 def flagged_dates(warehouse_url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> pd.DataFrame:
     """The dates a data check flagged (``kpi_checks``): ``listen_date`` (datetime64), ``status`` (``fail``
     when a check failed, else ``warn``) and ``checks`` (the flagged checks' names), oldest first."""
-    results = warehouse.read_table(warehouse_url, TABLE, lock_timeout=lock_timeout)
-    flagged = results[results["status"].isin(FLAGGED)]
+    results = warehouse.read_dated_table(warehouse_url, TABLE, lock_timeout=lock_timeout)
     return (
-        flagged.assign(listen_date=pd.to_datetime(flagged["listen_date"]))
+        results[results["status"].isin(FLAGGED)]
         .groupby("listen_date")
         .agg(status=("status", lambda s: "fail" if (s == "fail").any() else "warn"), checks=("check_name", ", ".join))
         .reset_index()

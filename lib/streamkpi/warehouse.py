@@ -101,6 +101,15 @@ def read_table(
     return backend.read_table(warehouse_url, table, day, lock_timeout=lock_timeout)
 
 
+def read_dated_table(
+    warehouse_url: str, table: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> pd.DataFrame:
+    """Every loaded date of ``table`` (:func:`read_table`), ``listen_date`` as datetime64 whatever the engine
+    returned (dates, strings, timestamps): what the trend charts and the data checks compare by date."""
+    frame = read_table(warehouse_url, table, lock_timeout=lock_timeout)
+    return frame.assign(listen_date=pd.to_datetime(frame["listen_date"]))
+
+
 def count_rows(warehouse_url: str, table: str, run_date: str | dt.date) -> int:
     """The rows of one day in a KPI table."""
     return len(read_table(warehouse_url, table, run_date))
